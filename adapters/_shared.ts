@@ -1,0 +1,42 @@
+/**
+ * Pieces the adapters share: turning listen errors into messages a user can act on.
+ *
+ * @module
+ */
+import { BootError, messageOf } from "../src/errors.ts";
+
+/** A `BootError` for a failed bind, naming the address and what to do. */
+export function listenError(error: unknown, hostname: string, port: number): BootError {
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = (error as { name?: unknown } | null)?.name;
+  const message = messageOf(error);
+  if (code === "EADDRINUSE" || name === "AddrInUse" || /address already in use|EADDRINUSE/i.test(message)) {
+    return new BootError(
+      `port ${port} on ${hostname} is already in use: stop the other server or choose another port (--port / option "port")`,
+      { cause: error },
+    );
+  }
+  if (code === "EACCES" || name === "PermissionDenied" || /permission denied|EACCES/i.test(message)) {
+    return new BootError(`no permission to listen on ${hostname}:${port}: ${message}`, { cause: error });
+  }
+  if (code === "EADDRNOTAVAIL" || name === "AddrNotAvailable" || /EADDRNOTAVAIL|not available/i.test(message)) {
+    return new BootError(`cannot listen on ${hostname}:${port}: the address is not on this machine`, {
+      cause: error,
+    });
+  }
+  return new BootError(`cannot listen on ${hostname}:${port}: ${message}`, { cause: error });
+}
+
+/** SO_REUSEPORT spreads connections across sockets only on Linux (and FreeBSD's _LB). */
+export function reusePortSpreads(platform: string): boolean {
+  return platform === "linux";
+}
+
+/** Why workers that each bind with SO_REUSEPORT cannot all get connections on `platform`. */
+export function noSpreadError(runtime: string, platform: string): BootError {
+  return new BootError(
+    `${runtime} workers each bind the port with SO_REUSEPORT, and on ${platform} the kernel does not spread connections across them (only Linux does): all but one worker would sit idle. Serve from one isolate here${
+      runtime === "node" ? ", or use processes without threads (node:cluster balances on every OS)" : ""
+    }.`,
+  );
+}

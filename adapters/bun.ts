@@ -1,0 +1,147 @@
+/**
+ * Bun adapter: `Bun.serve`; threads are Workers and processes are child processes, every
+ * one binding the port with `reusePort` (the kernel spreads connections on Linux).
+ *
+ * @module
+ */
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { workerData } from "node:worker_threads";
+import type { Adapter, Listener, ParentLink, Role } from "../src/adapter.ts";
+import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { processParentLink, spawnWorkerProcess, WORKER_ENV, workerDataFromEnv } from "./_child_process.ts";
+import { reservePort } from "./_net.ts";
+import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
+
+/** The slice of Bun's API this adapter uses (typed here so Deno and tsc check it too). */
+interface BunServer {
+  readonly port: number;
+  requestIP(request: Request): { address: string; port: number } | null;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+interface BunApi {
+  readonly version: string;
+  readonly main: string;
+  readonly isMainThread: boolean;
+  serve(options: {
+    hostname: string;
+    port: number;
+    reusePort: boolean;
+    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
+    error: (error: Error) => Response;
+  }): BunServer;
+}
+const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+
+/** A worker thread's scope: Web Worker messaging. */
+const scope = globalThis as unknown as {
+  postMessage(message: unknown): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+};
+
+/** The second argument of the handler on Bun: `server`, as hono/bun expects it. */
+class BunRequestInfo {
+  readonly server: BunServer;
+  readonly #request: Request;
+  constructor(server: BunServer, request: Request) {
+    this.server = server;
+    this.#request = request;
+  }
+  get remoteAddr(): { hostname: string; port: number } {
+    const ip = this.server.requestIP(this.#request);
+    return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
+  }
+}
+
+function role(): Role {
+  const threadData = (workerData as { multiserve?: WorkerData } | null)?.multiserve;
+  if (!Bun.isMainThread && threadData) {
+    const parent: ParentLink = {
+      send: (message) => Promise.resolve(scope.postMessage(message)),
+      onStop: (listener) =>
+        scope.addEventListener("message", (event) => {
+          if (isStopMessage(event.data)) listener();
+        }),
+      exit: (code) => process.exit(code),
+    };
+    return { kind: "thread", data: threadData, parent };
+  }
+  const processData = workerDataFromEnv(process.env[WORKER_ENV]);
+  if (processData) return { kind: "process", data: processData, parent: processParentLink() };
+  return { kind: "primary" };
+}
+
+export const adapter: Adapter = {
+  runtime: "bun",
+  version: Bun.version,
+  role,
+
+  listen(handler, { hostname, port, shared, onError }) {
+    let server: BunServer;
+    try {
+      server = Bun.serve({
+        hostname,
+        port,
+        reusePort: shared,
+        fetch: (request, server) => handler(request, new BunRequestInfo(server, request)),
+        error: onError,
+      });
+    } catch (error) {
+      return Promise.reject(listenError(error, hostname, port));
+    }
+    const listener: Listener = {
+      port: server.port,
+      close: async (timeoutMs) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const deadline = new Promise<"late">((resolve) => (timer = setTimeout(resolve, timeoutMs, "late")));
+        const drained = await Promise.race([server.stop(false), deadline]);
+        clearTimeout(timer);
+        if (drained === "late") await server.stop(true);
+      },
+    };
+    return Promise.resolve(listener);
+  },
+
+  reservePort,
+
+  checkSpread() {
+    if (!reusePortSpreads(process.platform)) throw noSpreadError("bun", process.platform);
+  },
+
+  mainModule: () => pathToFileURL(Bun.main).href,
+
+  spawnThread(url, data) {
+    const worker = new Worker(url, { workerData: { multiserve: data } } as WorkerOptions);
+    let uncaught: string | undefined;
+    worker.addEventListener("error", (event) => {
+      uncaught = `uncaught error: ${(event as ErrorEvent).message}`;
+    });
+    return {
+      stop: () => worker.postMessage({ multiserve: "stop" }),
+      kill: () => worker.terminate(),
+      onMessage: (listener) =>
+        worker.addEventListener("message", (event) => {
+          if (isWorkerMessage(event.data)) listener(event.data);
+        }),
+      onExit: (listener) =>
+        worker.addEventListener("close", (event) => listener((event as CloseEvent).code ?? 0, uncaught)),
+    };
+  },
+
+  spawnProcess(data) {
+    // argv[1] is the entry script; execArgv holds Bun's own flags.
+    return spawnWorkerProcess(process.execPath, [...process.execArgv, ...process.argv.slice(1)], data);
+  },
+
+  onShutdownSignal(listener) {
+    process.on("SIGINT", listener);
+    process.on("SIGTERM", listener);
+    return () => {
+      process.off("SIGINT", listener);
+      process.off("SIGTERM", listener);
+    };
+  },
+
+  exit: (code) => process.exit(code),
+  pid: () => process.pid,
+};

@@ -1,0 +1,201 @@
+/**
+ * Deno adapter: `Deno.serve`; threads are Workers and processes are children of
+ * `Deno.execPath()` with this process's permissions, every one binding the port with
+ * `reusePort` (unstable in Deno 2.9: `--unstable-net`; the kernel spreads on Linux).
+ *
+ * @module
+ */
+import type { Adapter, Listener, ParentLink, Role } from "../src/adapter.ts";
+import { BootError } from "../src/errors.ts";
+import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { readEnv } from "../src/runtime.ts";
+import { processParentLink, spawnWorkerProcess, WORKER_ENV, workerDataFromEnv } from "./_child_process.ts";
+import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
+
+/** The slice of Deno's API this adapter uses (typed here so tsc checks it too). */
+interface DenoHttpServer {
+  shutdown(): Promise<void>;
+}
+interface DenoApi {
+  readonly version: { deno: string };
+  readonly build: { os: string };
+  readonly mainModule: string;
+  readonly args: string[];
+  readonly pid: number;
+  execPath(): string;
+  exit(code: number): never;
+  serve(
+    options: {
+      hostname: string;
+      port: number;
+      reusePort: boolean;
+      onListen: (addr: { port: number }) => void;
+      onError: (error: unknown) => Response;
+    },
+    handler: (request: Request, info: unknown) => Response | Promise<Response>,
+  ): DenoHttpServer;
+  listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
+  permissions: { querySync(descriptor: { name: string; variable?: string; host?: string }): { state: string } };
+  addSignalListener(signal: string, listener: () => void): void;
+  removeSignalListener(signal: string, listener: () => void): void;
+}
+const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+
+/** A worker thread's scope: Web Worker messaging and its name, which carries our data. */
+const scope = globalThis as unknown as {
+  name?: string;
+  postMessage(message: unknown): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+  close(): void;
+};
+const THREAD_NAME_PREFIX = "multiserve:";
+
+/** Deno Workers have no exit event: a thread announces its end with this message. */
+interface ThreadExit {
+  multiserveExit: number;
+}
+
+/** Is `Deno.serve({ reusePort })` allowed? Unstable net APIs exist only with the flag. */
+function hasUnstableNet(): boolean {
+  return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
+}
+
+function role(): Role {
+  if (typeof scope.name === "string" && scope.name.startsWith(THREAD_NAME_PREFIX)) {
+    const data = JSON.parse(scope.name.slice(THREAD_NAME_PREFIX.length)) as WorkerData;
+    const parent: ParentLink = {
+      send: (message) => Promise.resolve(scope.postMessage(message)),
+      onStop: (listener) =>
+        scope.addEventListener("message", (event) => {
+          if (isStopMessage(event.data)) listener();
+        }),
+      exit: (code) => {
+        scope.postMessage({ multiserveExit: code } satisfies ThreadExit);
+        scope.close();
+      },
+    };
+    return { kind: "thread", data, parent };
+  }
+  const processData = workerDataFromEnv(readEnv(WORKER_ENV));
+  if (processData) return { kind: "process", data: processData, parent: processParentLink() };
+  return { kind: "primary" };
+}
+
+/** `deno run` flags that give a child the permissions this process has. */
+function permissionFlags(data: WorkerData): string[] {
+  const granted = (name: string, extra = {}) =>
+    Deno.permissions.querySync({ name, ...extra }).state === "granted";
+  const all = ["read", "write", "net", "env", "run", "ffi", "sys", "import"];
+  if (all.every((name) => granted(name))) return ["--allow-all"];
+  const flags = all.filter((name) => granted(name)).map((name) => `--allow-${name}`);
+  // Narrow grants cannot be listed back; give the child at least what serving needs.
+  if (!granted("env")) flags.push(`--allow-env=${WORKER_ENV}`);
+  if (!granted("net")) flags.push(`--allow-net=${data.hostname}:${data.port}`);
+  return flags;
+}
+
+export const adapter: Adapter = {
+  runtime: "deno",
+  version: Deno.version.deno,
+  role,
+
+  listen(handler, { hostname, port, shared, onError }) {
+    return new Promise<Listener>((resolve, reject) => {
+      try {
+        const server = Deno.serve(
+          {
+            hostname,
+            port,
+            reusePort: shared,
+            onError,
+            onListen: (addr) =>
+              resolve({
+                port: addr.port,
+                close: async (timeoutMs) => {
+                  let timer: ReturnType<typeof setTimeout> | undefined;
+                  const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+                  // Past the deadline the isolate ends, which cuts what is left.
+                  await Promise.race([server.shutdown(), deadline]);
+                  clearTimeout(timer);
+                },
+              }),
+          },
+          handler,
+        );
+      } catch (error) {
+        reject(listenError(error, hostname, port));
+      }
+    });
+  },
+
+  reservePort(hostname, port) {
+    try {
+      const listener = Deno.listen({ hostname, port });
+      const bound = listener.addr.port;
+      listener.close();
+      return Promise.resolve(bound);
+    } catch (error) {
+      return Promise.reject(listenError(error, hostname, port));
+    }
+  },
+
+  checkSpread({ processes, threads }) {
+    if (!reusePortSpreads(Deno.build.os)) throw noSpreadError("deno", Deno.build.os);
+    // Child processes get --unstable-net from us; threads share this process's flags.
+    if (threads > 0 && processes === 1 && !hasUnstableNet()) {
+      throw new BootError(
+        'threaded on Deno needs --unstable-net (Deno.serve reusePort is unstable in Deno 2.9): run "deno run --unstable-net …" or add "unstable": ["net"] to deno.json',
+      );
+    }
+  },
+
+  mainModule: () => Deno.mainModule,
+
+  spawnThread(url, data) {
+    const worker = new Worker(url, { type: "module", name: THREAD_NAME_PREFIX + JSON.stringify(data) });
+    const exitListeners: ((code: number | null, error?: string) => void)[] = [];
+    let exited = false;
+    const exit = (code: number | null, error?: string) => {
+      if (exited) return;
+      exited = true;
+      worker.terminate();
+      for (const listener of exitListeners) listener(code, error);
+    };
+    worker.addEventListener("message", (event) => {
+      const end = (event.data as Partial<ThreadExit> | null)?.multiserveExit;
+      if (typeof end === "number") exit(end);
+    });
+    worker.addEventListener("error", (event) => {
+      event.preventDefault(); // keep an uncaught error in the worker from ending this process
+      exit(1, `uncaught error: ${event.message}`);
+    });
+    return {
+      stop: () => worker.postMessage({ multiserve: "stop" }),
+      kill: () => exit(null),
+      onMessage: (listener) =>
+        worker.addEventListener("message", (event) => {
+          if (isWorkerMessage(event.data)) listener(event.data);
+        }),
+      onExit: (listener) => exitListeners.push(listener),
+    };
+  },
+
+  spawnProcess(data) {
+    const args = ["run", ...permissionFlags(data), "--no-prompt", "--unstable-net", Deno.mainModule, ...Deno.args];
+    return spawnWorkerProcess(Deno.execPath(), args, data);
+  },
+
+  onShutdownSignal(listener) {
+    const onInt = () => listener("SIGINT");
+    const onTerm = () => listener("SIGTERM");
+    Deno.addSignalListener("SIGINT", onInt);
+    Deno.addSignalListener("SIGTERM", onTerm);
+    return () => {
+      Deno.removeSignalListener("SIGINT", onInt);
+      Deno.removeSignalListener("SIGTERM", onTerm);
+    };
+  },
+
+  exit: (code) => Deno.exit(code),
+  pid: () => Deno.pid,
+};

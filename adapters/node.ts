@@ -1,0 +1,166 @@
+/**
+ * Node adapter: `node:http` with @hono/node-server's Request/Response bridge; processes
+ * are `node:cluster` workers (its primary round-robins connections on every OS); threads
+ * are `worker_threads`, each listening with SO_REUSEPORT (Node ≥ 22.12, Linux).
+ *
+ * @module
+ */
+import { getRequestListener } from "@hono/node-server";
+import cluster from "node:cluster";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import type { Adapter, Listener, ParentLink, Role, WorkerHandle } from "../src/adapter.ts";
+import { BootError, messageOf } from "../src/errors.ts";
+import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { processParentLink, WORKER_ENV, workerDataFromEnv } from "./_child_process.ts";
+import { reservePort } from "./_net.ts";
+import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
+
+/** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
+class NodeRequestInfo {
+  readonly incoming: IncomingMessage;
+  readonly outgoing: ServerResponse;
+  constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
+    this.incoming = incoming;
+    this.outgoing = outgoing;
+  }
+  get remoteAddr(): { hostname: string; port: number } {
+    const socket = this.incoming.socket;
+    return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+  }
+}
+
+/** `listen({ reusePort })` arrived in Node 22.12 and 23.1. */
+function nodeHasReusePort(): boolean {
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+function role(): Role {
+  const threadData = (workerData as { multiserve?: WorkerData } | null)?.multiserve;
+  if (!isMainThread && threadData) {
+    const port = parentPort!;
+    const parent: ParentLink = {
+      send: (message) => Promise.resolve(port.postMessage(message)),
+      onStop: (listener) =>
+        port.on("message", (message) => {
+          if (isStopMessage(message)) listener();
+        }),
+      exit: (code) => process.exit(code),
+    };
+    return { kind: "thread", data: threadData, parent };
+  }
+  const processData = cluster.isWorker ? workerDataFromEnv(process.env[WORKER_ENV]) : undefined;
+  if (processData) return { kind: "process", data: processData, parent: processParentLink() };
+  return { kind: "primary" };
+}
+
+export const adapter: Adapter = {
+  runtime: "node",
+  version: process.versions.node,
+  role,
+
+  listen(handler, { hostname, port, shared, onError }) {
+    const requestListener = getRequestListener(
+      (request, env) => handler(request, new NodeRequestInfo(env.incoming as IncomingMessage, env.outgoing as ServerResponse)),
+      { errorHandler: onError },
+    );
+    const server = createServer(requestListener);
+    // A cluster worker's main thread shares the primary's socket; every other shared
+    // listener (threads) binds its own with SO_REUSEPORT.
+    const reusePort = shared && !(cluster.isWorker && isMainThread);
+    return new Promise<Listener>((resolve, reject) => {
+      server.once("error", (error) => reject(listenError(error, hostname, port)));
+      server.listen({ host: hostname, port, reusePort }, () => {
+        const address = server.address();
+        resolve({
+          port: typeof address === "object" && address !== null ? address.port : port,
+          close: (timeoutMs) => closeGracefully(server, timeoutMs),
+        });
+      });
+    });
+  },
+
+  reservePort,
+
+  checkSpread({ threads }) {
+    if (threads === 0) return; // processes only: node:cluster balances everywhere
+    if (!nodeHasReusePort()) {
+      throw new BootError(
+        `threaded needs Node ≥ 22.12 (listen with reusePort); this is Node ${process.versions.node}. Upgrade Node, or use processes without threads.`,
+      );
+    }
+    if (!reusePortSpreads(process.platform)) throw noSpreadError("node", process.platform);
+  },
+
+  mainModule() {
+    const entry = process.argv[1];
+    if (!entry) {
+      throw new BootError(
+        "threads re-run the entry module, and this program has none (eval or REPL): pass serve() the URL of a module instead",
+      );
+    }
+    return pathToFileURL(entry).href;
+  },
+
+  spawnThread(url, data) {
+    const worker = new Worker(new URL(url), { workerData: { multiserve: data } });
+    let uncaught: string | undefined;
+    worker.on("error", (error) => (uncaught = `uncaught error: ${messageOf(error)}`));
+    return {
+      stop: () => worker.postMessage({ multiserve: "stop" }),
+      kill: () => void worker.terminate(),
+      onMessage: (listener) =>
+        worker.on("message", (message) => {
+          if (isWorkerMessage(message)) listener(message);
+        }),
+      onExit: (listener) => worker.on("exit", (code) => listener(code, uncaught)),
+    };
+  },
+
+  spawnProcess(data): WorkerHandle {
+    const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(data) });
+    return {
+      pid: worker.process.pid,
+      stop: () => {
+        if (worker.isConnected()) worker.send({ multiserve: "stop" });
+      },
+      kill: () => {
+        if (!worker.isDead()) worker.process.kill("SIGKILL");
+      },
+      onMessage: (listener) =>
+        worker.on("message", (message) => {
+          if (isWorkerMessage(message)) listener(message);
+        }),
+      onExit: (listener) => worker.on("exit", (code, signal) => listener(signal ? null : code)),
+    };
+  },
+
+  onShutdownSignal(listener) {
+    process.on("SIGINT", listener);
+    process.on("SIGTERM", listener);
+    return () => {
+      process.off("SIGINT", listener);
+      process.off("SIGTERM", listener);
+    };
+  },
+
+  exit: (code) => process.exit(code),
+  pid: () => process.pid,
+};
+
+/** Stop accepting, let in-flight requests end, cut what is left after `timeoutMs`. */
+function closeGracefully(server: ReturnType<typeof createServer>, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(deadline);
+      resolve();
+    });
+    // Keep-alive connections go idle after their response: close them as they do.
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * The contract every runtime adapter (`adapters/deno.ts`, `bun.ts`, `node.ts`) fulfils.
+ * The core in `src/` only ever talks to a runtime through this shape.
+ *
+ * @module
+ */
+import type { WorkerData, WorkerMessage } from "./protocol.ts";
+import type { RuntimeName } from "./runtime.ts";
+import type { FetchHandler } from "./types.ts";
+
+/** A socket that serves until closed. */
+export interface Listener {
+  /** The port bound. */
+  readonly port: number;
+  /** Stop accepting, wait for in-flight requests up to `timeoutMs`, then cut the rest. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** How a worker listens. */
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  /** Other workers bind the same port (SO_REUSEPORT, or the cluster primary's socket). */
+  shared: boolean;
+  /** Turns an error thrown by the app into the response sent. */
+  onError: (error: unknown) => Response;
+}
+
+/** A worker thread or process, seen from its supervisor. */
+export interface WorkerHandle {
+  /** Process id of a child process; undefined for a thread. */
+  readonly pid?: number;
+  /** Ask the worker to stop gracefully. */
+  stop(): void;
+  /** End the worker at once. */
+  kill(): void;
+  /** Messages from the worker. */
+  onMessage(listener: (message: WorkerMessage) => void): void;
+  /** The worker is gone: its exit code (null when killed by a signal) and any uncaught error. */
+  onExit(listener: (code: number | null, error?: string) => void): void;
+}
+
+/** What a worker needs to reach its supervisor. */
+export interface ParentLink {
+  send(message: WorkerMessage): void;
+  /** The supervisor asked us to stop, or is gone. */
+  onStop(listener: () => void): void;
+  /** End this worker (the thread, or the process). */
+  exit(code: number): void;
+}
+
+/** How this isolate was started. */
+export type Role =
+  | { kind: "primary" }
+  | { kind: "process" | "thread"; data: WorkerData; parent: ParentLink };
+
+/** One runtime, seen by the core. */
+export interface Adapter {
+  readonly runtime: RuntimeName;
+  /** Runtime version, for the start-up line. */
+  readonly version: string;
+  /** Was this isolate started as a worker, and by whom? */
+  role(): Role;
+  /** Serve `handler` on a socket. Rejects with a `BootError` that says why it could not. */
+  listen(handler: FetchHandler, options: ListenOptions): Promise<Listener>;
+  /**
+   * Check, before workers start, that `hostname:port` is free (no other server, not even
+   * one sharing it with SO_REUSEPORT) and return the port (a free one for port 0).
+   */
+  reservePort(hostname: string, port: number): Promise<number>;
+  /** Throw a `BootError` when these workers could not all get connections here. */
+  checkSpread(plan: { processes: number; threads: number }): void;
+  /** URL of the module that started this program, for threads that re-run it. */
+  mainModule(): string;
+  /** Start a worker thread running `url`. */
+  spawnThread(url: string, data: WorkerData): WorkerHandle;
+  /** Start a worker process that re-runs this program. */
+  spawnProcess(data: WorkerData): WorkerHandle;
+  /** Call `listener` on SIGINT or SIGTERM; returns a function that removes it. */
+  onShutdownSignal(listener: (signal: string) => void): () => void;
+  /** End the process. */
+  exit(code: number): void;
+  /** This process's id. */
+  pid(): number;
+}

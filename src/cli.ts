@@ -1,0 +1,149 @@
+/**
+ * The `multiserve` command: `multiserve [flags] [module]`. Parses flags into `serve()`
+ * options, serves the module's default export (or the built-in demo), and turns every
+ * failure into one line and a distinct exit code.
+ *
+ * @module
+ */
+import { EXIT, messageOf, OptionError } from "./errors.ts";
+import { cpuCount } from "./options.ts";
+import { cwd, exitProcess, programArgs } from "./runtime.ts";
+import { serve } from "./serve.ts";
+import type { ServeOptions } from "./types.ts";
+import { VERSION } from "./version.ts";
+
+export const USAGE = `multiserve ${VERSION}: serve a fetch handler on every core (Deno, Bun, Node)
+
+Usage: multiserve [flags] [module]
+
+  module               file whose default export is the app ({ fetch } or a Hono app);
+                       without one, a demo page shows which worker answered
+Flags:
+  -p, --port N         port to listen on; 0 picks a free one (default: $PORT or 8000)
+      --host HOST      interface to bind (default: $HOST or 127.0.0.1, this machine only)
+  -t, --threads N|auto worker threads per process; auto = one per CPU (default: none)
+  -w, --processes N|auto
+                       worker processes (default: $WEB_CONCURRENCY or 1)
+  -h, --help           show this help
+  -V, --version        show the version
+
+Run it as: deno run -A mod.ts …, bun mod.ts …, node mod.ts …, or npx multiserve ….
+Exit codes: 2 bad flag, 3 a worker could not start (e.g. port in use), 4 app module failed to load.`;
+
+/** What the command line asks for. */
+export interface CliRequest {
+  action: "serve" | "help" | "version";
+  options: ServeOptions;
+  module?: string;
+}
+
+/** Parse `args`; throws `OptionError` naming the flag at fault. */
+export function parseArgs(args: string[]): CliRequest {
+  const request: CliRequest = { action: "serve", options: {} };
+  const rest = [...args];
+  while (rest.length > 0) {
+    const arg = rest.shift()!;
+    if (arg === "--") {
+      rest.splice(0).forEach((a) => setModule(request, a));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      setModule(request, arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const value = () => {
+      if (eq !== -1) return arg.slice(eq + 1);
+      const next = rest.shift();
+      if (next === undefined) throw new OptionError(`flag ${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case "-h":
+      case "--help":
+        return { ...request, action: "help" };
+      case "-V":
+      case "--version":
+        return { ...request, action: "version" };
+      case "-p":
+      case "--port":
+        request.options.port = integerFlag(flag, value(), 0, 65535);
+        break;
+      case "--host":
+      case "--hostname": {
+        const host = value();
+        if (host === "") throw new OptionError(`flag ${flag} needs a hostname`);
+        request.options.hostname = host;
+        break;
+      }
+      case "-t":
+      case "--threads": {
+        const v = value();
+        request.options.threaded = v === "auto" ? true : integerFlag(flag, v, 1);
+        break;
+      }
+      case "-w":
+      case "--processes":
+      case "--workers": {
+        const v = value();
+        request.options.processes = v === "auto" ? cpuCount() : integerFlag(flag, v, 1);
+        break;
+      }
+      default:
+        throw new OptionError(`unknown flag ${flag}`);
+    }
+  }
+  return request;
+}
+
+function setModule(request: CliRequest, path: string): void {
+  if (request.module !== undefined) {
+    throw new OptionError(`only one module can be served; got ${request.module} and ${path}`);
+  }
+  request.module = path;
+}
+
+function integerFlag(flag: string, value: string, min: number, max = Infinity): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Infinity ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`;
+    const auto = flag === "-t" || flag === "--threads" || flag.includes("process") || flag === "-w" ||
+        flag === "--workers"
+      ? " or auto"
+      : "";
+    throw new OptionError(`flag ${flag} must be ${range}${auto}, got "${value}"`);
+  }
+  return n;
+}
+
+/** The URL of the module to serve: `path` from the working directory, or the demo. */
+export function moduleUrl(path: string | undefined): URL {
+  if (path === undefined) return new URL(`./demo${extension()}`, import.meta.url);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(path) && !/^[a-z]:[\\/]/i.test(path)) return new URL(path);
+  const base = new URL(`file://${cwd().replaceAll("\\", "/").replace(/^(?!\/)/, "/")}/`);
+  return new URL(path.replaceAll("\\", "/"), base);
+}
+
+function extension(): string {
+  return import.meta.url.endsWith(".js") ? ".js" : ".ts";
+}
+
+/** Run the command with `args`; resolves when serving, exits the process on failure. */
+export async function main(args: string[] = programArgs()): Promise<void> {
+  let request: CliRequest;
+  try {
+    request = parseArgs(args);
+  } catch (error) {
+    console.error(`multiserve: ${messageOf(error)}\nRun "multiserve --help" for usage.`);
+    return exitProcess(EXIT.usage);
+  }
+  if (request.action === "help") return void console.log(USAGE);
+  if (request.action === "version") return void console.log(VERSION);
+  try {
+    await serve(moduleUrl(request.module), request.options).ready;
+  } catch (error) {
+    console.error(`multiserve: ${messageOf(error)}`);
+    exitProcess((error as { exitCode?: number }).exitCode ?? 1);
+  }
+}

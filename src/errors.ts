@@ -1,0 +1,52 @@
+/**
+ * Errors that end a server before it serves, each with its own process exit code, the
+ * way gunicorn tells a usage mistake from a worker that could not boot.
+ *
+ * @module
+ */
+
+/** Exit codes of the CLI and of a primary that gives up. */
+export const EXIT = {
+  /** A bad option or flag: nothing was started. */
+  usage: 2,
+  /** A worker could not start serving (port in use, permission, listen error). */
+  boot: 3,
+  /** The app module could not be loaded (missing, threw at import, no default export). */
+  appLoad: 4,
+} as const;
+
+/** Base class: a failure with a message meant for the user and an exit code. */
+export class MultiserveError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** An option or CLI flag has a value it cannot take. The message names the option. */
+export class OptionError extends MultiserveError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+  }
+}
+
+/** A worker failed before it listened. */
+export class BootError extends MultiserveError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.boot, options);
+  }
+}
+
+/** The app module is missing, threw while loading, or exports no app. */
+export class AppLoadError extends MultiserveError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.appLoad, options);
+  }
+}
+
+/** The message of any thrown value, without a stack trace. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

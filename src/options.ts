@@ -1,0 +1,143 @@
+/**
+ * Turns `ServeOptions` (and the environment) into the numbers the server runs with.
+ * Every value is checked here, before anything starts, and a bad one names itself.
+ *
+ * @module
+ */
+import { OptionError } from "./errors.ts";
+import { readEnv } from "./runtime.ts";
+import type { ListenInfo, ServeOptions } from "./types.ts";
+
+/** Options with every default applied and every value checked. */
+export interface ResolvedOptions {
+  port: number;
+  hostname: string;
+  /** Worker threads per process; 0 = the process's main thread serves. */
+  threads: number;
+  /** Worker processes; 1 = this process, with no children. */
+  processes: number;
+  gracefulTimeout: number;
+  onListen: ((info: ListenInfo) => void) | false | undefined;
+}
+
+const KNOWN = new Set(["port", "hostname", "threaded", "processes", "gracefulTimeout", "onListen"]);
+
+/** The number of CPUs this isolate may use (at least 1). */
+export function cpuCount(): number {
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return typeof n === "number" && n >= 1 ? n : 1;
+}
+
+/** Apply defaults (env `PORT`, `HOST`, `WEB_CONCURRENCY`) and check every value. */
+export function resolveOptions(options: ServeOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== "object") {
+    throw new OptionError(`serve() options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      throw new OptionError(
+        `unknown option "${key}"; known options: ${[...KNOWN].join(", ")}`,
+      );
+    }
+  }
+  return {
+    port: resolvePort(options.port),
+    hostname: resolveHostname(options.hostname),
+    threads: resolveThreaded(options.threaded),
+    processes: resolveProcesses(options.processes),
+    gracefulTimeout: resolveGracefulTimeout(options.gracefulTimeout),
+    onListen: resolveOnListen(options.onListen),
+  };
+}
+
+function resolvePort(port: unknown): number {
+  if (port === undefined) {
+    const env = readEnv("PORT");
+    if (env === undefined || env === "") return 8000;
+    const n = Number(env);
+    if (!isPort(n)) {
+      throw new OptionError(`env PORT must be a port number from 0 to 65535, got "${env}"`);
+    }
+    return n;
+  }
+  if (!isPort(port)) {
+    throw new OptionError(`option "port" must be an integer from 0 to 65535, got ${describe(port)}`);
+  }
+  return port;
+}
+
+function resolveHostname(hostname: unknown): string {
+  if (hostname === undefined) {
+    const env = readEnv("HOST");
+    return env === undefined || env === "" ? "127.0.0.1" : env;
+  }
+  if (typeof hostname !== "string" || hostname === "") {
+    throw new OptionError(`option "hostname" must be a non-empty string, got ${describe(hostname)}`);
+  }
+  return hostname;
+}
+
+function resolveThreaded(threaded: unknown): number {
+  if (threaded === undefined || threaded === false) return 0;
+  if (threaded === true) return cpuCount();
+  if (!isPositiveInteger(threaded)) {
+    throw new OptionError(
+      `option "threaded" must be true, false or a whole number of threads ≥ 1, got ${
+        describe(threaded)
+      }`,
+    );
+  }
+  return threaded;
+}
+
+function resolveProcesses(processes: unknown): number {
+  if (processes === undefined) {
+    const env = readEnv("WEB_CONCURRENCY");
+    if (env === undefined || env === "") return 1;
+    const n = Number(env);
+    if (!isPositiveInteger(n)) {
+      throw new OptionError(
+        `env WEB_CONCURRENCY must be a whole number of processes ≥ 1, got "${env}"`,
+      );
+    }
+    return n;
+  }
+  if (!isPositiveInteger(processes)) {
+    throw new OptionError(
+      `option "processes" must be a whole number of processes ≥ 1, got ${describe(processes)}`,
+    );
+  }
+  return processes;
+}
+
+function resolveGracefulTimeout(timeout: unknown): number {
+  if (timeout === undefined) return 30_000;
+  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
+    throw new OptionError(
+      `option "gracefulTimeout" must be a number of milliseconds ≥ 0, got ${describe(timeout)}`,
+    );
+  }
+  return timeout;
+}
+
+function resolveOnListen(onListen: unknown): ResolvedOptions["onListen"] {
+  if (onListen === undefined || onListen === false || typeof onListen === "function") {
+    return onListen as ResolvedOptions["onListen"];
+  }
+  throw new OptionError(`option "onListen" must be a function or false, got ${describe(onListen)}`);
+}
+
+function isPort(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 65535;
+}
+
+function isPositiveInteger(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 1;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  return String(value);
+}

@@ -1,0 +1,124 @@
+/**
+ * The public contract of multiserve: what `serve()` accepts and returns.
+ *
+ * Everything a user can pass or receive is declared here, documented once.
+ *
+ * @module
+ */
+
+/** The peer address of a connection. */
+export interface RemoteAddr {
+  /** IP address of the client, e.g. `"127.0.0.1"` or `"::1"`. */
+  hostname: string;
+  /** Source port of the client. */
+  port: number;
+}
+
+/**
+ * The second argument of every request handler.
+ *
+ * It carries what each runtime's own server hands its handler, so Hono's runtime helpers
+ * (`getConnInfo`, `upgradeWebSocket` from `hono/deno`, `hono/bun` and `@hono/node-server`)
+ * work unchanged:
+ * - Deno: the `Deno.ServeHandlerInfo` itself (`remoteAddr`, `completed`).
+ * - Bun: `server`, the `Bun.Server` that received the request.
+ * - Node: `incoming` and `outgoing`, the `node:http` request and response.
+ *
+ * On every runtime `remoteAddr` holds the client's address.
+ */
+export interface RequestInfo {
+  /** Address of the client that sent the request. */
+  readonly remoteAddr: RemoteAddr;
+  /** Runtime-specific members (`server` on Bun, `incoming`/`outgoing` on Node). */
+  readonly [runtimeSpecific: string]: unknown;
+}
+
+/** A Web-standard request handler. */
+// deno-lint-ignore no-explicit-any
+export type FetchHandler = (request: Request, info: any) => Response | Promise<Response>;
+
+/**
+ * What `serve()` serves: a fetch function, or an object with a `fetch` method
+ * (a Hono app, or `export default { fetch }`).
+ */
+export type App = FetchHandler | { fetch: FetchHandler };
+
+/** What `onListen` receives once every worker listens. */
+export interface ListenInfo {
+  /** The URL the server answers on, e.g. `"http://127.0.0.1:8000/"`. */
+  url: string;
+  /** The port actually bound (useful with `port: 0`). */
+  port: number;
+  /** The hostname bound. */
+  hostname: string;
+  /** The runtime serving: `"deno"`, `"bun"` or `"node"`. */
+  runtime: string;
+  /** Number of worker processes (1 when `processes` is not set). */
+  processes: number;
+  /** Worker threads per process (0 when not threaded: the process's main thread serves). */
+  threads: number;
+}
+
+/** Options of `serve()`. Every option is checked up front; a bad value throws an error naming it. */
+export interface ServeOptions {
+  /**
+   * TCP port to listen on. `0` picks a free port, shared by every worker.
+   * @default env `PORT`, else `8000`
+   * @example 3000
+   */
+  port?: number;
+  /**
+   * Interface to bind. Safe by default: only this machine can connect unless you ask for
+   * `"0.0.0.0"` (every IPv4 interface) or `"::"`.
+   * @default env `HOST`, else `"127.0.0.1"`
+   * @example "0.0.0.0"
+   */
+  hostname?: string;
+  /**
+   * Serve from worker threads, each with its own isolate and its own listening socket.
+   * `true` starts one thread per CPU; a number starts that many; `false` serves from the
+   * main thread of each process.
+   * @default false
+   * @example true
+   */
+  threaded?: boolean | number;
+  /**
+   * Number of worker processes, supervised by this one. With `threaded`, every process
+   * runs that many threads: processes × threads isolates in all.
+   * @default env `WEB_CONCURRENCY`, else `1`
+   * @example 4
+   */
+  processes?: number;
+  /**
+   * Milliseconds that `close()` (or SIGTERM/SIGINT) waits for in-flight requests before
+   * connections are cut and workers are killed.
+   * @default 30000
+   * @example 5000
+   */
+  gracefulTimeout?: number;
+  /**
+   * Called once in the primary when every worker listens. By default a line naming the
+   * URL, the runtime and processes × threads goes to stderr; pass a function to replace
+   * it, or `false` to print nothing.
+   * @example (info) => console.log(`up on ${info.url}`)
+   */
+  onListen?: ((info: ListenInfo) => void) | false;
+}
+
+/** The handle `serve()` returns. */
+export interface Server {
+  /**
+   * The URL the server answers on. Known at once for a fixed port; with `port: 0`,
+   * reading it before `ready` resolves throws.
+   */
+  readonly url: string;
+  /** Resolves (to this handle) when every worker listens; rejects if any fails to start. */
+  readonly ready: Promise<Server>;
+  /** Resolves when the server has stopped, whether by `close()` or a signal. */
+  readonly finished: Promise<void>;
+  /**
+   * Stop gracefully: stop accepting, let in-flight requests finish (up to
+   * `gracefulTimeout`), stop every worker, then resolve.
+   */
+  close(): Promise<void>;
+}
