@@ -1,0 +1,197 @@
+/**
+ * Starts real servers as child processes on the runtime running the tests, and talks
+ * HTTP to them over fresh connections. Every wait is bounded and driven by events.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { request as httpRequest } from "node:http";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { detectRuntime } from "../src/runtime.ts";
+
+export const runtime = detectRuntime();
+export const root = fileURLToPath(new URL("..", import.meta.url));
+export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+export const modTs = fileURLToPath(new URL("../mod.ts", import.meta.url));
+
+/** How each worker shape is asked for, on the CLI and through serve(). */
+export const MODES = [
+  { name: "one isolate", args: [], options: {}, workers: 1 },
+  { name: "threaded 2", args: ["--threads", "2"], options: { threaded: 2 }, workers: 2 },
+  { name: "processes 2", args: ["--processes", "2"], options: { processes: 2 }, workers: 2 },
+  {
+    name: "processes 2 × threaded 2",
+    args: ["-w", "2", "-t", "2"],
+    options: { processes: 2, threaded: 2 },
+    workers: 4,
+  },
+] as const;
+
+/** The command that runs `script` on this runtime. */
+export function command(script: string, args: string[] = []): [string, string[]] {
+  const exec = process.execPath;
+  if (runtime === "deno") return [exec, ["run", "-A", script, ...args]];
+  return [exec, [script, ...args]];
+}
+
+/** A child process whose output is collected. */
+export class Child {
+  readonly process: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+
+  constructor(script: string, args: string[], env: Record<string, string> = {}) {
+    const [exec, argv] = command(script, args);
+    this.process = spawn(exec, argv, {
+      cwd: root,
+      env: { ...process.env, PORT: "", HOST: "", WEB_CONCURRENCY: "", ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.process.stdout!.on("data", (chunk) => (this.stdout += chunk));
+    this.process.stderr!.on("data", (chunk) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) =>
+      this.process.on("exit", (code, signal) => resolve({ code, signal }))
+    );
+  }
+
+  get pid(): number {
+    return this.process.pid!;
+  }
+
+  /** Wait until `pattern` shows in stdout or stderr; fail if the process exits or time runs out. */
+  async waitFor(pattern: RegExp, ms = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let exited = false;
+    this.exited.then(() => (exited = true));
+    while (Date.now() < deadline) {
+      const match = this.stdout.match(pattern) ?? this.stderr.match(pattern);
+      if (match) return match;
+      if (exited) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(
+      `${exited ? "process exited" : "timed out"} before ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+    );
+  }
+
+  /** Wait for exit, killing the process if it takes longer than `ms`. */
+  async exit(ms = 20_000): Promise<{ code: number | null; signal: string | null }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(r, ms, "late")));
+    const result = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (result === "late") {
+      this.killTree();
+      throw new Error(`process did not exit within ${ms} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+    }
+    return result;
+  }
+
+  /** SIGKILL this process and every descendant: cleanup after a failed test. */
+  killTree(): void {
+    for (const pid of [...descendants(this.pid), this.pid]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  }
+}
+
+/** Start a server and wait until it says where it listens. */
+export async function startServer(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: Child; url: string }> {
+  const child = new Child(script, args, env);
+  try {
+    const match = await child.waitFor(/listening on (http:\/\/\S+)/);
+    return { child, url: match[1] };
+  } catch (error) {
+    child.killTree();
+    throw error;
+  }
+}
+
+/** Pids of every living descendant of `pid` (Linux /proc). */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the parenthesised name: state, ppid, …
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+      if (state === "Z") continue;
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch { /* exited while we looked */ }
+  }
+  const found: number[] = [];
+  const visit = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      found.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+/** Is a process with this pid still alive (and not a zombie)? */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Poll until `check` holds, or fail after `ms`. */
+export async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Uint8Array;
+  text: string;
+  chunks: number;
+}
+
+/** One HTTP request on a new connection (no agent, so no connection reuse). */
+export function fetchFresh(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? "GET", headers: init.headers, agent: false }, (res) => {
+      const parts: Uint8Array[] = [];
+      res.on("data", (chunk: Uint8Array) => parts.push(chunk));
+      res.on("end", () => {
+        const body = new Uint8Array(Buffer.concat(parts));
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          body,
+          text: new TextDecoder().decode(body),
+          chunks: parts.length,
+        });
+      });
+      res.on("error", reject);
+    });
+    req.setTimeout(15_000, () => req.destroy(new Error(`no answer from ${url} within 15 s`)));
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
