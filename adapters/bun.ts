@@ -6,10 +6,10 @@
  */
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { workerData } from "node:worker_threads";
-import type { Adapter, Listener, ParentLink, Role } from "../src/adapter.ts";
-import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
-import { processParentLink, spawnWorkerProcess, WORKER_ENV, workerDataFromEnv } from "./_child_process.ts";
+import type { Adapter, Listener, ParentLink } from "../src/adapter.ts";
+import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
+import { encodeWorker, WORKER_ENV } from "../src/role.ts";
+import { onShutdownSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { reservePort } from "./_net.ts";
 import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
 
@@ -53,28 +53,22 @@ class BunRequestInfo {
   }
 }
 
-function role(): Role {
-  const threadData = (workerData as { multiserve?: WorkerData } | null)?.multiserve;
-  if (!Bun.isMainThread && threadData) {
-    const parent: ParentLink = {
-      send: (message) => Promise.resolve(scope.postMessage(message)),
-      onStop: (listener) =>
-        scope.addEventListener("message", (event) => {
-          if (isStopMessage(event.data)) listener();
-        }),
-      exit: (code) => process.exit(code),
-    };
-    return { kind: "thread", data: threadData, parent };
-  }
-  const processData = workerDataFromEnv(process.env[WORKER_ENV]);
-  if (processData) return { kind: "process", data: processData, parent: processParentLink() };
-  return { kind: "primary" };
+/** A worker thread's link to its supervisor, over Web Worker messaging. */
+function threadParentLink(): ParentLink {
+  return {
+    send: (message) => Promise.resolve(scope.postMessage(message)),
+    onStop: (listener) =>
+      scope.addEventListener("message", (event) => {
+        if (isStopMessage(event.data)) listener();
+      }),
+    exit: (code) => process.exit(code),
+  };
 }
 
 export const adapter: Adapter = {
   runtime: "bun",
   version: Bun.version,
-  role,
+  parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
   listen(handler, { hostname, port, shared, onError }) {
     let server: BunServer;
@@ -111,7 +105,8 @@ export const adapter: Adapter = {
   mainModule: () => pathToFileURL(Bun.main).href,
 
   spawnThread(url, data) {
-    const worker = new Worker(url, { workerData: { multiserve: data } } as WorkerOptions);
+    const env = { ...process.env, [WORKER_ENV]: encodeWorker("thread", data) };
+    const worker = new Worker(url, { env } as WorkerOptions);
     let uncaught: string | undefined;
     worker.addEventListener("error", (event) => {
       uncaught = `uncaught error: ${(event as ErrorEvent).message}`;
@@ -133,14 +128,7 @@ export const adapter: Adapter = {
     return spawnWorkerProcess(process.execPath, [...process.execArgv, ...process.argv.slice(1)], data);
   },
 
-  onShutdownSignal(listener) {
-    process.on("SIGINT", listener);
-    process.on("SIGTERM", listener);
-    return () => {
-      process.off("SIGINT", listener);
-      process.off("SIGTERM", listener);
-    };
-  },
+  onShutdownSignal,
 
   exit: (code) => process.exit(code),
   pid: () => process.pid,

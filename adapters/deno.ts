@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { Adapter, Listener, ParentLink, Role } from "../src/adapter.ts";
+import type { Adapter, Listener, ParentLink } from "../src/adapter.ts";
 import { BootError } from "../src/errors.ts";
 import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
-import { readEnv } from "../src/runtime.ts";
-import { processParentLink, spawnWorkerProcess, WORKER_ENV, workerDataFromEnv } from "./_child_process.ts";
+import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
+import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
 
 /** The slice of Deno's API this adapter uses (typed here so tsc checks it too). */
@@ -41,14 +41,12 @@ interface DenoApi {
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
-/** A worker thread's scope: Web Worker messaging and its name, which carries our data. */
+/** A worker thread's scope: Web Worker messaging. */
 const scope = globalThis as unknown as {
-  name?: string;
   postMessage(message: unknown): void;
   addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
   close(): void;
 };
-const THREAD_NAME_PREFIX = "multiserve:";
 
 /** Deno Workers have no exit event: a thread announces its end with this message. */
 interface ThreadExit {
@@ -60,25 +58,19 @@ function hasUnstableNet(): boolean {
   return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
 }
 
-function role(): Role {
-  if (typeof scope.name === "string" && scope.name.startsWith(THREAD_NAME_PREFIX)) {
-    const data = JSON.parse(scope.name.slice(THREAD_NAME_PREFIX.length)) as WorkerData;
-    const parent: ParentLink = {
-      send: (message) => Promise.resolve(scope.postMessage(message)),
-      onStop: (listener) =>
-        scope.addEventListener("message", (event) => {
-          if (isStopMessage(event.data)) listener();
-        }),
-      exit: (code) => {
-        scope.postMessage({ multiserveExit: code } satisfies ThreadExit);
-        scope.close();
-      },
-    };
-    return { kind: "thread", data, parent };
-  }
-  const processData = workerDataFromEnv(readEnv(WORKER_ENV));
-  if (processData) return { kind: "process", data: processData, parent: processParentLink() };
-  return { kind: "primary" };
+/** A worker thread's link to its supervisor, over Web Worker messaging. */
+function threadParentLink(): ParentLink {
+  return {
+    send: (message) => Promise.resolve(scope.postMessage(message)),
+    onStop: (listener) =>
+      scope.addEventListener("message", (event) => {
+        if (isStopMessage(event.data)) listener();
+      }),
+    exit: (code) => {
+      scope.postMessage({ multiserveExit: code } satisfies ThreadExit);
+      scope.close();
+    },
+  };
 }
 
 /** `deno run` flags that give a child the permissions this process has. */
@@ -97,7 +89,7 @@ function permissionFlags(data: WorkerData): string[] {
 export const adapter: Adapter = {
   runtime: "deno",
   version: Deno.version.deno,
-  role,
+  parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
   listen(handler, { hostname, port, shared, onError }) {
     return new Promise<Listener>((resolve, reject) => {
@@ -152,7 +144,7 @@ export const adapter: Adapter = {
   mainModule: () => Deno.mainModule,
 
   spawnThread(url, data) {
-    const worker = new Worker(url, { type: "module", name: THREAD_NAME_PREFIX + JSON.stringify(data) });
+    const worker = new Worker(url, { type: "module", name: THREAD_NAME_PREFIX + encodeWorker("thread", data) });
     const exitListeners: ((code: number | null, error?: string) => void)[] = [];
     let exited = false;
     const exit = (code: number | null, error?: string) => {

@@ -10,11 +10,12 @@ import cluster from "node:cluster";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import type { Adapter, Listener, ParentLink, Role, WorkerHandle } from "../src/adapter.ts";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
+import type { Adapter, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
-import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
-import { processParentLink, WORKER_ENV, workerDataFromEnv } from "./_child_process.ts";
+import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
+import { encodeWorker, WORKER_ENV } from "../src/role.ts";
+import { onShutdownSignal, processParentLink } from "./_process.ts";
 import { reservePort } from "./_net.ts";
 import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
 
@@ -38,29 +39,23 @@ function nodeHasReusePort(): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-function role(): Role {
-  const threadData = (workerData as { multiserve?: WorkerData } | null)?.multiserve;
-  if (!isMainThread && threadData) {
-    const port = parentPort!;
-    const parent: ParentLink = {
-      send: (message) => Promise.resolve(port.postMessage(message)),
-      onStop: (listener) =>
-        port.on("message", (message) => {
-          if (isStopMessage(message)) listener();
-        }),
-      exit: (code) => process.exit(code),
-    };
-    return { kind: "thread", data: threadData, parent };
-  }
-  const processData = cluster.isWorker ? workerDataFromEnv(process.env[WORKER_ENV]) : undefined;
-  if (processData) return { kind: "process", data: processData, parent: processParentLink() };
-  return { kind: "primary" };
+/** A worker thread's link to its supervisor. */
+function threadParentLink(): ParentLink {
+  const port = parentPort!;
+  return {
+    send: (message) => Promise.resolve(port.postMessage(message)),
+    onStop: (listener) =>
+      port.on("message", (message) => {
+        if (isStopMessage(message)) listener();
+      }),
+    exit: (code) => process.exit(code),
+  };
 }
 
 export const adapter: Adapter = {
   runtime: "node",
   version: process.versions.node,
-  role,
+  parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
   listen(handler, { hostname, port, shared, onError }) {
     const requestListener = getRequestListener(
@@ -106,7 +101,9 @@ export const adapter: Adapter = {
   },
 
   spawnThread(url, data) {
-    const worker = new Worker(new URL(url), { workerData: { multiserve: data } });
+    const worker = new Worker(new URL(url), {
+      env: { ...process.env, [WORKER_ENV]: encodeWorker("thread", data) },
+    });
     let uncaught: string | undefined;
     worker.on("error", (error) => (uncaught = `uncaught error: ${messageOf(error)}`));
     return {
@@ -121,7 +118,7 @@ export const adapter: Adapter = {
   },
 
   spawnProcess(data): WorkerHandle {
-    const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(data) });
+    const worker = cluster.fork({ [WORKER_ENV]: encodeWorker("process", data) });
     return {
       pid: worker.process.pid,
       stop: () => {
@@ -138,14 +135,7 @@ export const adapter: Adapter = {
     };
   },
 
-  onShutdownSignal(listener) {
-    process.on("SIGINT", listener);
-    process.on("SIGTERM", listener);
-    return () => {
-      process.off("SIGINT", listener);
-      process.off("SIGTERM", listener);
-    };
-  },
+  onShutdownSignal,
 
   exit: (code) => process.exit(code),
   pid: () => process.pid,

@@ -49,18 +49,13 @@ export interface ParentLink {
   exit(code: number): void;
 }
 
-/** How this isolate was started. */
-export type Role =
-  | { kind: "primary" }
-  | { kind: "process" | "thread"; data: WorkerData; parent: ParentLink };
-
 /** One runtime, seen by the core. */
 export interface Adapter {
   readonly runtime: RuntimeName;
   /** Runtime version, for the start-up line. */
   readonly version: string;
-  /** Was this isolate started as a worker, and by whom? */
-  role(): Role;
+  /** The link to the supervisor of a worker of this kind. */
+  parentLink(kind: "process" | "thread"): ParentLink;
   /** Serve `handler` on a socket. Rejects with a `BootError` that says why it could not. */
   listen(handler: FetchHandler, options: ListenOptions): Promise<Listener>;
   /**

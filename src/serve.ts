@@ -6,11 +6,12 @@
  *
  * @module
  */
-import type { Adapter, ParentLink, Role } from "./adapter.ts";
+import type { Adapter, ParentLink } from "./adapter.ts";
 import { errorResponse, loadApp, toHandler } from "./app.ts";
 import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { WorkerData } from "./protocol.ts";
+import { type AssignedWorker, assignedWorker } from "./role.ts";
 import { loadAdapter } from "./runtime.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { App, FetchHandler, ListenInfo, Server, ServeOptions } from "./types.ts";
@@ -21,14 +22,13 @@ const WORKER_ENTRY = new URL(
   import.meta.url,
 ).href;
 
-let currentWorkerId: string | undefined;
-
 /**
  * Which worker runs this code: `"2"` for the second process or thread, `"2.1"` for thread 1
- * of process 2; `undefined` in the primary or when serving from a single isolate.
+ * of process 2; `undefined` in the primary or when serving from a single isolate. Known
+ * from the moment the module runs, so code after `serve()` can keep to the primary.
  */
 export function workerId(): string | undefined {
-  return currentWorkerId;
+  return assignedWorker()?.id;
 }
 
 /**
@@ -97,10 +97,10 @@ class ServerHandle implements Server {
   }
 
   async #start(app: App | URL | undefined): Promise<void> {
+    const worker = assignedWorker();
     const adapter = await loadAdapter();
-    const role = adapter.role();
-    if (role.kind === "primary") return this.#startPrimary(adapter, app);
-    return this.#startWorker(adapter, app, role);
+    if (worker === undefined) return this.#startPrimary(adapter, app);
+    return this.#startWorker(adapter, app, worker, adapter.parentLink(worker.kind));
   }
 
   async #startPrimary(adapter: Adapter, app: App | URL | undefined): Promise<void> {
@@ -176,13 +176,12 @@ class ServerHandle implements Server {
   async #startWorker(
     adapter: Adapter,
     app: App | URL | undefined,
-    role: Extract<Role, { kind: "process" | "thread" }>,
+    data: AssignedWorker,
+    parent: ParentLink,
   ): Promise<void> {
-    const { data, parent } = role;
-    currentWorkerId = data.id;
     let port: number;
     try {
-      if (role.kind === "process" && data.threads > 0) {
+      if (data.kind === "process" && data.threads > 0) {
         const supervisor = new Supervisor({
           count: data.threads,
           kind: "thread",
@@ -215,7 +214,7 @@ class ServerHandle implements Server {
     this.#url = formatUrl(data.hostname, port);
     const stop = () => this.close().then(() => parent.exit(0));
     parent.onStop(stop);
-    if (role.kind === "process") this.#untrap = adapter.onShutdownSignal(stop);
+    if (data.kind === "process") this.#untrap = adapter.onShutdownSignal(stop);
     await parent.send({ multiserve: "listening", port });
   }
 

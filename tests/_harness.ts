@@ -91,6 +91,14 @@ export class Child {
     return result;
   }
 
+  /**
+   * Send `signal` by pid. (Deno's `ChildProcess.kill()` then reports the signal as the
+   * cause of any exit, hiding the exit code the server chose.)
+   */
+  signal(signal: "SIGTERM" | "SIGINT"): void {
+    process.kill(this.pid, signal);
+  }
+
   /** SIGKILL this process and every descendant: cleanup after a failed test. */
   killTree(): void {
     for (const pid of [...descendants(this.pid), this.pid]) {

@@ -15,7 +15,7 @@ for (const mode of MODES) {
       ({ child, url } = await startServer(modTs, ["--port", "0", ...mode.args, fixture("app.ts")]));
     });
     after(async () => {
-      child.process.kill("SIGTERM");
+      child.signal("SIGTERM");
       await child.exit();
     });
 
@@ -95,7 +95,7 @@ describe(`${runtime}: a Hono app`, () => {
         assert.equal(info.address, "127.0.0.1");
         assert.ok(info.port > 0);
       } finally {
-        child.process.kill("SIGTERM");
+        child.signal("SIGTERM");
         await child.exit();
       }
     });

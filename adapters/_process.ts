@@ -1,6 +1,8 @@
 /**
- * A worker process started with an IPC channel through `node:child_process`, which Deno
- * and Bun both provide. (Node uses `node:cluster` instead, for its balancing primary.)
+ * Process pieces the adapters share through `node:process` and `node:child_process`, which
+ * Deno, Bun and Node all provide: a worker process with an IPC channel (Deno and Bun; Node
+ * uses `node:cluster` for its balancing primary), a worker's link to its supervisor, and
+ * shutdown signals.
  *
  * @module
  */
@@ -8,15 +10,13 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import type { ParentLink, WorkerHandle } from "../src/adapter.ts";
 import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
-
-/** The environment variable that tells a child process it is a worker, and which. */
-export const WORKER_ENV = "MULTISERVE_WORKER";
+import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 
 /** Start `command args` as worker `data`, its output going to ours. */
 export function spawnWorkerProcess(command: string, args: string[], data: WorkerData): WorkerHandle {
   const child = spawn(command, args, {
     stdio: ["inherit", "inherit", "inherit", "ipc"],
-    env: { ...process.env, [WORKER_ENV]: JSON.stringify(data) },
+    env: { ...process.env, [WORKER_ENV]: encodeWorker("process", data) },
   });
   return {
     pid: child.pid,
@@ -39,11 +39,6 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
   };
 }
 
-/** The worker data of this process, when a supervisor started it. */
-export function workerDataFromEnv(value: string | undefined): WorkerData | undefined {
-  return value ? JSON.parse(value) as WorkerData : undefined;
-}
-
 /** This process's link to its supervisor, over the IPC channel. */
 export function processParentLink(): ParentLink {
   return {
@@ -60,5 +55,15 @@ export function processParentLink(): ParentLink {
       process.on("disconnect", listener);
     },
     exit: (code) => process.exit(code),
+  };
+}
+
+/** Call `listener` with the signal's name on SIGINT or SIGTERM; returns the remover. */
+export function onShutdownSignal(listener: (signal: string) => void): () => void {
+  process.on("SIGINT", listener);
+  process.on("SIGTERM", listener);
+  return () => {
+    process.off("SIGINT", listener);
+    process.off("SIGTERM", listener);
   };
 }
