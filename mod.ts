@@ -23,8 +23,8 @@ export type {
   ListenInfo,
   RemoteAddr,
   RequestInfo,
-  Server,
   ServeOptions,
+  Server,
 } from "./src/types.ts";
 
 // `import.meta.main`: Deno, Bun, and Node ≥ 24.2 (the npm bin runs src/bin.ts instead).

@@ -19,7 +19,9 @@ export function listenError(error: unknown, hostname: string, port: number): Boo
   if (code === "EACCES" || name === "PermissionDenied" || /permission denied|EACCES/i.test(message)) {
     return new BootError(`no permission to listen on ${hostname}:${port}: ${message}`, { cause: error });
   }
-  if (code === "EADDRNOTAVAIL" || name === "AddrNotAvailable" || /EADDRNOTAVAIL|not available/i.test(message)) {
+  if (
+    code === "EADDRNOTAVAIL" || name === "AddrNotAvailable" || /EADDRNOTAVAIL|not available/i.test(message)
+  ) {
     return new BootError(`cannot listen on ${hostname}:${port}: the address is not on this machine`, {
       cause: error,
     });

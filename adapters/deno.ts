@@ -35,7 +35,9 @@ interface DenoApi {
     handler: (request: Request, info: unknown) => Response | Promise<Response>,
   ): DenoHttpServer;
   listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
-  permissions: { querySync(descriptor: { name: string; variable?: string; host?: string }): { state: string } };
+  permissions: {
+    querySync(descriptor: { name: string; variable?: string; host?: string }): { state: string };
+  };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
 }
@@ -144,7 +146,10 @@ export const adapter: Adapter = {
   mainModule: () => Deno.mainModule,
 
   spawnThread(url, data) {
-    const worker = new Worker(url, { type: "module", name: THREAD_NAME_PREFIX + encodeWorker("thread", data) });
+    const worker = new Worker(url, {
+      type: "module",
+      name: THREAD_NAME_PREFIX + encodeWorker("thread", data),
+    });
     const exitListeners: ((code: number | null, error?: string) => void)[] = [];
     let exited = false;
     const exit = (code: number | null, error?: string) => {
@@ -173,7 +178,14 @@ export const adapter: Adapter = {
   },
 
   spawnProcess(data) {
-    const args = ["run", ...permissionFlags(data), "--no-prompt", "--unstable-net", Deno.mainModule, ...Deno.args];
+    const args = [
+      "run",
+      ...permissionFlags(data),
+      "--no-prompt",
+      "--unstable-net",
+      Deno.mainModule,
+      ...Deno.args,
+    ];
     return spawnWorkerProcess(Deno.execPath(), args, data);
   },
 

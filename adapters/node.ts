@@ -59,7 +59,11 @@ export const adapter: Adapter = {
 
   listen(handler, { hostname, port, shared, onError }) {
     const requestListener = getRequestListener(
-      (request, env) => handler(request, new NodeRequestInfo(env.incoming as IncomingMessage, env.outgoing as ServerResponse)),
+      (request, env) =>
+        handler(
+          request,
+          new NodeRequestInfo(env.incoming as IncomingMessage, env.outgoing as ServerResponse),
+        ),
       { errorHandler: onError },
     );
     const server = createServer(requestListener);

@@ -14,7 +14,8 @@ function whoami() {
   return { worker: workerId() ?? "main", pid: pid(), isolate, runtime: detectRuntime() };
 }
 
-const page = (me: ReturnType<typeof whoami>) => `<!doctype html>
+const page = (me: ReturnType<typeof whoami>) =>
+  `<!doctype html>
 <meta charset="utf-8"><title>multiserve demo</title>
 <style>body{font:16px system-ui;margin:2rem auto;max-width:40rem}td,th{padding:.2rem .8rem;text-align:left}</style>
 <h1>multiserve demo</h1>

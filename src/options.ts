@@ -83,9 +83,7 @@ function resolveThreaded(threaded: unknown): number {
   if (threaded === true) return cpuCount();
   if (!isPositiveInteger(threaded)) {
     throw new OptionError(
-      `option "threaded" must be true, false or a whole number of threads ≥ 1, got ${
-        describe(threaded)
-      }`,
+      `option "threaded" must be true, false or a whole number of threads ≥ 1, got ${describe(threaded)}`,
     );
   }
   return threaded;

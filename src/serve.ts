@@ -14,7 +14,7 @@ import type { WorkerData } from "./protocol.ts";
 import { type AssignedWorker, assignedWorker } from "./role.ts";
 import { loadAdapter } from "./runtime.ts";
 import { Supervisor } from "./supervisor.ts";
-import type { App, FetchHandler, ListenInfo, Server, ServeOptions } from "./types.ts";
+import type { App, FetchHandler, ListenInfo, ServeOptions, Server } from "./types.ts";
 
 /** The script a worker thread runs in module form (`.js` once compiled to dist/). */
 const WORKER_ENTRY = new URL(

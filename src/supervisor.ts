@@ -105,7 +105,9 @@ export class Supervisor {
           reject(bootFailure(kind, id, code, slot.failure, error));
         } else if (slot.state === "listening" && !this.#stopping) {
           console.error(
-            `multiserve: ${kind} ${id} exited unexpectedly (${describeExit(code, error)}); starting a new one`,
+            `multiserve: ${kind} ${id} exited unexpectedly (${
+              describeExit(code, error)
+            }); starting a new one`,
           );
           this.#boot(id).catch((e: MultiserveError) => this.#options.onFatal(e));
         }

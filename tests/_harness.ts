@@ -74,7 +74,9 @@ export class Child {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(
-      `${exited ? "process exited" : "timed out"} before ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
+      `${
+        exited ? "process exited" : "timed out"
+      } before ${pattern}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`,
     );
   }
 
@@ -183,21 +185,25 @@ export function fetchFresh(
   init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method ?? "GET", headers: init.headers, agent: false }, (res) => {
-      const parts: Uint8Array[] = [];
-      res.on("data", (chunk: Uint8Array) => parts.push(chunk));
-      res.on("end", () => {
-        const body = new Uint8Array(Buffer.concat(parts));
-        resolve({
-          status: res.statusCode!,
-          headers: res.headers,
-          body,
-          text: new TextDecoder().decode(body),
-          chunks: parts.length,
+    const req = httpRequest(
+      url,
+      { method: init.method ?? "GET", headers: init.headers, agent: false },
+      (res) => {
+        const parts: Uint8Array[] = [];
+        res.on("data", (chunk: Uint8Array) => parts.push(chunk));
+        res.on("end", () => {
+          const body = new Uint8Array(Buffer.concat(parts));
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            body,
+            text: new TextDecoder().decode(body),
+            chunks: parts.length,
+          });
         });
-      });
-      res.on("error", reject);
-    });
+        res.on("error", reject);
+      },
+    );
     req.setTimeout(15_000, () => req.destroy(new Error(`no answer from ${url} within 15 s`)));
     req.on("error", reject);
     req.end(init.body);

@@ -67,7 +67,9 @@ describe(`${runtime}: failures before serving`, () => {
   ];
   for (const [options, message] of badOptions) {
     it(`serve() option ${JSON.stringify(options)}: throws naming it, exits non-zero`, async () => {
-      const { code, stderr } = await run(fixture("function_form.ts"), [], { MS_OPTIONS: JSON.stringify(options) });
+      const { code, stderr } = await run(fixture("function_form.ts"), [], {
+        MS_OPTIONS: JSON.stringify(options),
+      });
       assert.notEqual(code, 0);
       assert.match(stderr, message);
     });

@@ -4,7 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { alive, descendants, eventually, fetchFresh, fixture, MODES, modTs, runtime, startServer } from "./_harness.ts";
+import {
+  alive,
+  descendants,
+  eventually,
+  fetchFresh,
+  fixture,
+  MODES,
+  modTs,
+  runtime,
+  startServer,
+} from "./_harness.ts";
 
 for (const mode of MODES) {
   describe(`${runtime}, ${mode.name}: stopping`, () => {

@@ -1,0 +1,400 @@
+/**
+ * `npm run bench`: multiserve against the raw runtime servers and the peers, all in one
+ * run, on each runtime, with wrk as the client. Prints a markdown table, writes it and the
+ * JSON to bench/results/, and puts the table into README.md between the bench markers.
+ *
+ * Ratios are what to read: this machine is shared and noisy, absolute numbers are not.
+ * Set BENCH_SECONDS to lengthen each measurement (default 5).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = (name: string) => `${root}node_modules/.bin/${name}`;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP_SECONDS = 1;
+
+type Runtime = "deno" | "bun" | "node";
+const RUNTIMES: Runtime[] = ["deno", "bun", "node"];
+
+function requireWrk(): void {
+  if (spawnSync("wrk", ["--version"]).error) {
+    console.error(
+      "npm run bench needs wrk, the HTTP load generator. Install it: apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS).",
+    );
+    process.exit(1);
+  }
+}
+
+/** The command that runs `script` on `runtime`. */
+function command(runtime: Runtime, script: string, args: string[]): [string, string[]] {
+  const path = `${root}${script}`;
+  return runtime === "deno" ? [bin("deno"), ["run", "-A", path, ...args]] : [bin(runtime), [path, ...args]];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  startMs: number;
+}
+
+/** Start a server; resolve once it prints "listening on" (all its workers listen). */
+async function start(
+  cmd: [string, string[]],
+  port: number,
+  env: Record<string, string> = {},
+): Promise<Running> {
+  const began = performance.now();
+  const child = spawn(cmd[0], cmd[1], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  return await new Promise<Running>((resolve, reject) => {
+    const timer = setTimeout(() => fail("did not start within 30 s"), 30_000);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      killTree(child.pid!);
+      reject(new Error(`${cmd.join(" ")}: ${why}\n${output}`));
+    };
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (/listening on/i.test(output)) {
+        clearTimeout(timer);
+        resolve({ child, url: `http://127.0.0.1:${port}/`, startMs: performance.now() - began });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code) => fail(`exited with ${code}`));
+  });
+}
+
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch { /* gone */ }
+  }
+  const all: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (all.push(c), walk(c)));
+  walk(pid);
+  return all;
+}
+
+/** Resident memory of a process and all its descendants, in MiB. */
+function treeRssMiB(pid: number): number {
+  let kib = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      kib += Number(match?.[1] ?? 0);
+    } catch { /* gone */ }
+  }
+  return kib / 1024;
+}
+
+function killTree(pid: number): void {
+  for (const p of [...descendants(pid), pid]) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
+async function stop(running: Running): Promise<void> {
+  const exited = new Promise((r) => running.child.once("exit", r));
+  running.child.removeAllListeners("exit");
+  running.child.once("exit", () => {});
+  process.kill(running.child.pid!, "SIGTERM");
+  const late = setTimeout(() => killTree(running.child.pid!), 10_000);
+  await exited;
+  clearTimeout(late);
+  killTree(running.child.pid!); // anything a peer left behind
+}
+
+interface WrkResult {
+  rps: number;
+  errors: number;
+}
+
+function wrk(url: string, threads: number, connections: number, seconds: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, url], { stdio: "pipe" });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stderr.on("data", (c) => (out += c));
+    child.on("exit", () => {
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      if (!rps) return reject(new Error(`wrk gave no rate:\n${out}`));
+      const errors = [
+        /Non-2xx or 3xx responses: (\d+)/,
+        /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/,
+      ]
+        .flatMap((re) => re.exec(out)?.slice(1).map(Number) ?? [])
+        .reduce((a, b) => a + b, 0);
+      resolve({ rps: Number(rps[1]), errors });
+    });
+  });
+}
+
+interface Target {
+  label: string;
+  runtime: Runtime;
+  cmd: (port: number) => [string, string[]];
+  env?: Record<string, string>;
+}
+
+const LOAD = {
+  hello: { threads: 1, connections: 32 },
+  cpu: { threads: 1, connections: 8 },
+};
+
+/** Start, warm up, measure, stop. */
+async function measure(target: Target, load: { threads: number; connections: number }) {
+  const port = await freePort();
+  const running = await start(target.cmd(port), port, target.env);
+  try {
+    await wrk(running.url, load.threads, load.connections, WARMUP_SECONDS);
+    const result = await wrk(running.url, load.threads, load.connections, SECONDS);
+    return { ...result, startMs: running.startMs, rssMiB: treeRssMiB(running.child.pid!) };
+  } finally {
+    await stop(running);
+  }
+}
+
+/** Measure targets in interleaved rounds (A B A B …) so drift hits all alike; keep the median. */
+async function compare(targets: Target[], load: { threads: number; connections: number }, rounds: number) {
+  const samples = new Map<string, number[]>(targets.map((t) => [t.label, []]));
+  const errors = new Map<string, number>(targets.map((t) => [t.label, 0]));
+  for (let round = 0; round < rounds; round++) {
+    for (const target of targets) {
+      const result = await measure(target, load);
+      samples.get(target.label)!.push(result.rps);
+      errors.set(target.label, errors.get(target.label)! + result.errors);
+      console.error(
+        `  ${target.label}: ${result.rps.toFixed(0)} req/s${
+          result.errors ? `, ${result.errors} errors` : ""
+        }`,
+      );
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return new Map(
+    targets.map((t) => [t.label, { rps: median(samples.get(t.label)!), errors: errors.get(t.label)! }]),
+  );
+}
+
+const multiserve = (runtime: Runtime, app: string, flags: string[], label: string): Target => ({
+  label,
+  runtime,
+  cmd: (port) => command(runtime, "mod.ts", ["-p", String(port), ...flags, `bench/servers/${app}_app.ts`]),
+});
+
+const raw = (runtime: Runtime, app: string, label: string, kind = "bridge"): Target => ({
+  label,
+  runtime,
+  cmd: (port) =>
+    command(runtime, `bench/servers/raw_${runtime === "bun" ? "bun" : runtime}.ts`, [
+      String(port),
+      app,
+      kind,
+    ]),
+});
+
+const denoServeParallel = (app: string, jobs: number, label: string): Target => ({
+  label,
+  runtime: "deno",
+  env: { DENO_JOBS: String(jobs) },
+  cmd: (
+    port,
+  ) => [bin("deno"), [
+    "serve",
+    "-A",
+    "--parallel",
+    "--port",
+    String(port),
+    `${root}bench/servers/${app}_app.ts`,
+  ]],
+});
+
+interface Row {
+  section: string;
+  runtime: string;
+  what: string;
+  value: string;
+  ratio: string;
+  target?: string;
+}
+
+async function main() {
+  requireWrk();
+  const rows: Row[] = [];
+  const json: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    seconds: SECONDS,
+    cpus: navigator.hardwareConcurrency,
+    load: LOAD,
+    results: {},
+  };
+  const results = json.results as Record<string, unknown>;
+  const fmt = (n: number) => n.toFixed(0);
+
+  console.error("(a) hello world, one isolate: serve() vs the runtime's raw server");
+  for (const runtime of RUNTIMES) {
+    const baseline = runtime === "node"
+      ? "node:http + @hono/node-server"
+      : runtime === "deno"
+      ? "Deno.serve"
+      : "Bun.serve";
+    const targets = [raw(runtime, "hello", baseline), multiserve(runtime, "hello", [], "serve()")];
+    if (runtime === "node") targets.push(raw("node", "hello", "node:http alone", "http"));
+    const r = await compare(targets, LOAD.hello, 3);
+    const base = r.get(baseline)!.rps;
+    results[`a.${runtime}`] = Object.fromEntries(r);
+    for (const [label, { rps }] of r) {
+      rows.push({
+        section: "(a) hello, 1 isolate",
+        runtime,
+        what: label,
+        value: `${fmt(rps)} req/s`,
+        ratio: `${(rps / base).toFixed(2)}× ${baseline}`,
+        target: label === "serve()" ? "≥ 0.95" : undefined,
+      });
+    }
+  }
+
+  console.error("(b) ~2 ms CPU route, wrk -t1 -c8: 1 isolate vs threaded 2 vs processes 2, and peers");
+  for (const runtime of RUNTIMES) {
+    const targets = [
+      multiserve(runtime, "cpu", [], "serve(), 1 isolate"),
+      multiserve(runtime, "cpu", ["-t", "2"], "serve(), threaded 2"),
+      multiserve(runtime, "cpu", ["-w", "2"], "serve(), processes 2"),
+    ];
+    if (runtime === "node") targets.push(raw("node", "cpu", "hand-written node:cluster, 2", "cluster"));
+    if (runtime === "deno") targets.push(denoServeParallel("cpu", 2, "deno serve --parallel, DENO_JOBS=2"));
+    const r = await compare(targets, LOAD.cpu, 1);
+    const base = r.get("serve(), 1 isolate")!.rps;
+    results[`b.${runtime}`] = Object.fromEntries(r);
+    for (const [label, { rps }] of r) {
+      rows.push({
+        section: "(b) 2 ms CPU, -t1 -c8",
+        runtime,
+        what: label,
+        value: `${fmt(rps)} req/s`,
+        ratio: `${(rps / base).toFixed(2)}× 1 isolate`,
+        target: /threaded|processes/.test(label) ? "≥ 1.8" : undefined,
+      });
+    }
+  }
+
+  console.error("(c) deno serve --parallel on the hello route, against serve() threaded 2");
+  {
+    const r = await compare(
+      [
+        multiserve("deno", "hello", ["-t", "2"], "serve(), threaded 2"),
+        denoServeParallel("hello", 2, "deno serve --parallel, DENO_JOBS=2"),
+      ],
+      LOAD.hello,
+      1,
+    );
+    results["c.deno"] = Object.fromEntries(r);
+    const base = r.get("deno serve --parallel, DENO_JOBS=2")!.rps;
+    for (const [label, { rps }] of r) {
+      rows.push({
+        section: "(c) hello, -t1 -c32",
+        runtime: "deno",
+        what: label,
+        value: `${fmt(rps)} req/s`,
+        ratio: `${(rps / base).toFixed(2)}× deno serve --parallel`,
+      });
+    }
+  }
+
+  console.error("(d) memory per extra worker, time to all workers listening");
+  for (const runtime of RUNTIMES) {
+    const sample = async (flags: string[]) => {
+      const port = await freePort();
+      const running = await start(
+        command(runtime, "mod.ts", ["-p", String(port), ...flags, "bench/servers/hello_app.ts"]),
+        port,
+      );
+      try {
+        await wrk(running.url, 1, 8, 1); // touch every worker's code paths
+        return { rss: treeRssMiB(running.child.pid!), startMs: running.startMs };
+      } finally {
+        await stop(running);
+      }
+    };
+    const one = await sample([]);
+    const [t2, t3] = [await sample(["-t", "2"]), await sample(["-t", "3"])];
+    const [p2, p3] = [await sample(["-w", "2"]), await sample(["-w", "3"])];
+    results[`d.${runtime}`] = { one, t2, t3, p2, p3 };
+    const section = "(d) memory, start-up";
+    rows.push(
+      { section, runtime, what: "RSS, 1 isolate", value: `${one.rss.toFixed(0)} MiB`, ratio: "" },
+      {
+        section,
+        runtime,
+        what: "RSS per extra thread",
+        value: `${(t3.rss - t2.rss).toFixed(0)} MiB`,
+        ratio: "",
+      },
+      {
+        section,
+        runtime,
+        what: "RSS per extra process",
+        value: `${(p3.rss - p2.rss).toFixed(0)} MiB`,
+        ratio: "",
+      },
+      {
+        section,
+        runtime,
+        what: "start → all listening (1 / threaded 2 / processes 2)",
+        value: `${fmt(one.startMs)} / ${fmt(t2.startMs)} / ${fmt(p2.startMs)} ms`,
+        ratio: "",
+      },
+    );
+  }
+
+  const table = [
+    `Measured ${json
+      .date as string} on ${json.cpus} CPUs, wrk on the same machine, ${SECONDS} s per run (median of 3 for (a)).`,
+    "",
+    "| section | runtime | what | result | ratio | target |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows.map((r) =>
+      `| ${r.section} | ${r.runtime} | ${r.what} | ${r.value} | ${r.ratio} | ${r.target ?? ""} |`
+    ),
+  ].join("\n");
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  writeFileSync(`${root}bench/results/latest.json`, JSON.stringify(json, null, 2) + "\n");
+  writeFileSync(`${root}bench/results/latest.md`, table + "\n");
+  const readme = readFileSync(`${root}README.md`, "utf8");
+  const marked = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
+  if (marked.test(readme)) {
+    writeFileSync(
+      `${root}README.md`,
+      readme.replace(marked, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`),
+    );
+  }
+  console.log(table);
+}
+
+await main();

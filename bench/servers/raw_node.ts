@@ -1,0 +1,29 @@
+/**
+ * Baselines on Node. Args: port, app ("hello" | "cpu"), kind:
+ * "http" (node:http alone), "bridge" (node:http + @hono/node-server, what serve() uses),
+ * "cluster" (hand-written node:cluster, 2 workers, with the bridge).
+ */
+import { getRequestListener } from "@hono/node-server";
+import cluster from "node:cluster";
+import { createServer } from "node:http";
+import process from "node:process";
+import { burn } from "./cpu.ts";
+
+const [port, app, kind] = process.argv.slice(2);
+const body = () => (app === "cpu" ? `done ${burn()}` : "Hello, World!");
+const listen = (server: ReturnType<typeof createServer>) =>
+  server.listen(Number(port), "127.0.0.1", () => {
+    if (!cluster.isWorker) console.log("listening on");
+    else process.send!("up");
+  });
+
+if (kind === "cluster" && cluster.isPrimary) {
+  let up = 0;
+  for (let i = 0; i < 2; i++) {
+    cluster.fork().on("message", () => ++up === 2 && console.log("listening on"));
+  }
+} else if (kind === "http") {
+  listen(createServer((_req, res) => res.end(body())));
+} else {
+  listen(createServer(getRequestListener(() => new Response(body()))));
+}
