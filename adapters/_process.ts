@@ -34,7 +34,20 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
     onExit: (listener) => {
       let spawnError: string | undefined;
       child.on("error", (error) => (spawnError = `could not start: ${error.message}`));
-      child.on("exit", (code) => listener(code, spawnError));
+      child.on("exit", (code) => {
+        // Messages can still be in flight at "exit": wait (briefly) for the IPC channel to
+        // drain and close. ("close" would do, but Deno never emits it with an IPC channel.)
+        if (!child.connected) return listener(code, spawnError);
+        const drained = () => {
+          clearTimeout(timer);
+          listener(code, spawnError);
+        };
+        const timer = setTimeout(() => {
+          child.off("disconnect", drained);
+          listener(code, spawnError);
+        }, 1_000);
+        child.once("disconnect", drained);
+      });
     },
   };
 }

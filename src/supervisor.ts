@@ -128,7 +128,10 @@ function bootFailure(
       ? new AppLoadError(failure.message)
       : new BootError(failure.message);
   }
-  return new BootError(`${kind} ${id} exited before listening (${describeExit(code, error)})`);
+  const message = `${kind} ${id} exited before listening (${describeExit(code, error)})`;
+  return code === EXIT.appLoad
+    ? new AppLoadError(`${message}: it could not load the app`)
+    : new BootError(message);
 }
 
 function describeExit(code: number | null, error: string | undefined): string {

@@ -127,8 +127,27 @@ export async function startServer(
   }
 }
 
+/** Pids of the living direct children of `pid`. */
+export function children(pid: number): number[] {
+  return processTree().get(pid) ?? [];
+}
+
 /** Pids of every living descendant of `pid` (Linux /proc). */
 export function descendants(pid: number): number[] {
+  const parents = processTree();
+  const found: number[] = [];
+  const visit = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      found.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+/** Living processes by parent pid. */
+function processTree(): Map<number, number[]> {
   const parents = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -141,15 +160,7 @@ export function descendants(pid: number): number[] {
       parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
     } catch { /* exited while we looked */ }
   }
-  const found: number[] = [];
-  const visit = (p: number) => {
-    for (const child of parents.get(p) ?? []) {
-      found.push(child);
-      visit(child);
-    }
-  };
-  visit(pid);
-  return found;
+  return parents;
 }
 
 /** Is a process with this pid still alive (and not a zombie)? */

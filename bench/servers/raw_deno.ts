@@ -10,4 +10,7 @@ const Deno = (globalThis as unknown as {
 }).Deno;
 const [port, app] = Deno.args;
 const handler = app === "cpu" ? () => new Response(`done ${burn()}`) : () => new Response("Hello, World!");
-Deno.serve({ port: Number(port), hostname: "127.0.0.1", onListen: () => console.log("listening on") }, handler);
+Deno.serve(
+  { port: Number(port), hostname: "127.0.0.1", onListen: () => console.log("listening on") },
+  handler,
+);

@@ -1,0 +1,53 @@
+/**
+ * The supervisor keeps its workers: a worker process that dies is replaced, and workers
+ * whose primary dies (even by SIGKILL) exit instead of lingering as orphans.
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { describe, it } from "node:test";
+import {
+  alive,
+  children,
+  descendants,
+  eventually,
+  fetchFresh,
+  fixture,
+  MODES,
+  modTs,
+  runtime,
+  startServer,
+} from "./_harness.ts";
+
+for (const mode of MODES.filter((m) => m.name.startsWith("processes"))) {
+  describe(`${runtime}, ${mode.name}: supervision`, () => {
+    it("replaces a worker process that dies, and keeps serving", async () => {
+      const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+      try {
+        const before = children(child.pid);
+        assert.equal(before.length, 2);
+        process.kill(before[0], "SIGKILL");
+        await eventually(
+          () => children(child.pid).length === 2 && !children(child.pid).includes(before[0]),
+          "a new worker process",
+        );
+        await child.waitFor(/process \d exited unexpectedly \(killed by a signal\); starting a new one/);
+        // Every request is answered while and after the worker is replaced.
+        for (let i = 0; i < 20; i++) assert.equal((await fetchFresh(`${url}token`)).status, 200);
+      } finally {
+        child.killTree();
+      }
+    });
+
+    it("worker processes exit when the primary is killed with SIGKILL", async () => {
+      const { child } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+      const workers = descendants(child.pid);
+      try {
+        process.kill(child.pid, "SIGKILL");
+        await child.exit();
+        await eventually(() => workers.every((pid) => !alive(pid)), "the orphaned workers to exit");
+      } finally {
+        for (const pid of workers.filter(alive)) process.kill(pid, "SIGKILL");
+      }
+    });
+  });
+}
