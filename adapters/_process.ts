@@ -32,21 +32,24 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
       });
     },
     onExit: (listener) => {
-      let spawnError: string | undefined;
-      child.on("error", (error) => (spawnError = `could not start: ${error.message}`));
+      let reported = false;
+      const report = (code: number | null, error?: string) => {
+        if (!reported) listener(code, error);
+        reported = true;
+      };
+      // A spawn that fails emits "error", and perhaps never "exit".
+      child.on("error", (error) => {
+        if (child.pid === undefined) report(null, `could not start: ${error.message}`);
+      });
       child.on("exit", (code) => {
         // Messages can still be in flight at "exit": wait (briefly) for the IPC channel to
         // drain and close. ("close" would do, but Deno never emits it with an IPC channel.)
-        if (!child.connected) return listener(code, spawnError);
-        const drained = () => {
+        if (!child.connected) return report(code);
+        const timer = setTimeout(() => report(code), 1_000);
+        child.once("disconnect", () => {
           clearTimeout(timer);
-          listener(code, spawnError);
-        };
-        const timer = setTimeout(() => {
-          child.off("disconnect", drained);
-          listener(code, spawnError);
-        }, 1_000);
-        child.once("disconnect", drained);
+          report(code);
+        });
       });
     },
   };

@@ -1,9 +1,12 @@
 /**
- * Pieces the adapters share: turning listen errors into messages a user can act on.
+ * Pieces the adapters share that need no runtime module: messages a user can act on for
+ * listen errors and unbalanced SO_REUSEPORT, and the Web Worker link of Deno and Bun threads.
  *
  * @module
  */
+import type { ParentLink } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
+import { isStopMessage } from "../src/protocol.ts";
 
 /** A `BootError` for a failed bind, naming the address and what to do. */
 export function listenError(error: unknown, hostname: string, port: number): BootError {
@@ -41,4 +44,22 @@ export function noSpreadError(runtime: string, platform: string): BootError {
       runtime === "node" ? ", or use processes without threads (node:cluster balances on every OS)" : ""
     }.`,
   );
+}
+
+/** The Web Worker scope of a worker thread (Deno and Bun): messages to and from the parent. */
+const workerScope = globalThis as unknown as {
+  postMessage(message: unknown): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+};
+
+/** A Web Worker thread's link to its supervisor; `exit` ends the thread. */
+export function webWorkerParentLink(exit: (code: number) => void): ParentLink {
+  return {
+    send: (message) => Promise.resolve(workerScope.postMessage(message)),
+    onStop: (listener) =>
+      workerScope.addEventListener("message", (event) => {
+        if (isStopMessage(event.data)) listener();
+      }),
+    exit,
+  };
 }

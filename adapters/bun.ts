@@ -6,12 +6,12 @@
  */
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import type { Adapter, Listener, ParentLink } from "../src/adapter.ts";
-import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
+import type { Adapter, Listener } from "../src/adapter.ts";
+import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onShutdownSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { reservePort } from "./_net.ts";
-import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
+import { listenError, noSpreadError, reusePortSpreads, webWorkerParentLink } from "./_shared.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so Deno and tsc check it too). */
 interface BunServer {
@@ -33,12 +33,6 @@ interface BunApi {
 }
 const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
-/** A worker thread's scope: Web Worker messaging. */
-const scope = globalThis as unknown as {
-  postMessage(message: unknown): void;
-  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
-};
-
 /** The second argument of the handler on Bun: `server`, as hono/bun expects it. */
 class BunRequestInfo {
   readonly server: BunServer;
@@ -53,22 +47,12 @@ class BunRequestInfo {
   }
 }
 
-/** A worker thread's link to its supervisor, over Web Worker messaging. */
-function threadParentLink(): ParentLink {
-  return {
-    send: (message) => Promise.resolve(scope.postMessage(message)),
-    onStop: (listener) =>
-      scope.addEventListener("message", (event) => {
-        if (isStopMessage(event.data)) listener();
-      }),
-    exit: (code) => process.exit(code),
-  };
-}
-
 export const adapter: Adapter = {
   runtime: "bun",
   version: Bun.version,
-  parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
+  // process.exit in a Bun Worker ends just that thread.
+  parentLink: (kind) =>
+    kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
   listen(handler, { hostname, port, shared, onError }) {
     let server: BunServer;

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { Adapter, Listener, ParentLink } from "../src/adapter.ts";
+import type { Adapter, Listener } from "../src/adapter.ts";
 import { BootError } from "../src/errors.ts";
-import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
-import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
+import { listenError, noSpreadError, reusePortSpreads, webWorkerParentLink } from "./_shared.ts";
 
 /** The slice of Deno's API this adapter uses (typed here so tsc checks it too). */
 interface DenoHttpServer {
@@ -43,12 +43,8 @@ interface DenoApi {
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
-/** A worker thread's scope: Web Worker messaging. */
-const scope = globalThis as unknown as {
-  postMessage(message: unknown): void;
-  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
-  close(): void;
-};
+/** A worker thread's own end. */
+const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
 
 /** Deno Workers have no exit event: a thread announces its end with this message. */
 interface ThreadExit {
@@ -58,21 +54,6 @@ interface ThreadExit {
 /** Is `Deno.serve({ reusePort })` allowed? Unstable net APIs exist only with the flag. */
 function hasUnstableNet(): boolean {
   return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
-}
-
-/** A worker thread's link to its supervisor, over Web Worker messaging. */
-function threadParentLink(): ParentLink {
-  return {
-    send: (message) => Promise.resolve(scope.postMessage(message)),
-    onStop: (listener) =>
-      scope.addEventListener("message", (event) => {
-        if (isStopMessage(event.data)) listener();
-      }),
-    exit: (code) => {
-      scope.postMessage({ multiserveExit: code } satisfies ThreadExit);
-      scope.close();
-    },
-  };
 }
 
 /** `deno run` flags that give a child the permissions this process has. */
@@ -91,7 +72,13 @@ function permissionFlags(data: WorkerData): string[] {
 export const adapter: Adapter = {
   runtime: "deno",
   version: Deno.version.deno,
-  parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
+  parentLink: (kind) =>
+    kind === "thread"
+      ? webWorkerParentLink((code) => {
+        workerScope.postMessage({ multiserveExit: code } satisfies ThreadExit);
+        workerScope.close();
+      })
+      : processParentLink(),
 
   listen(handler, { hostname, port, shared, onError }) {
     return new Promise<Listener>((resolve, reject) => {

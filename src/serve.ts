@@ -141,14 +141,14 @@ class ServerHandle implements Server {
         const supervisor = processes > 1
           ? new Supervisor({
             count: processes,
-            kind: "process",
+            name: (id) => `process ${id}`,
             gracefulTimeout,
             onFatal,
             spawn: (id) => adapter.spawnProcess(data(id)),
           })
           : new Supervisor({
             count: threads,
-            kind: "thread",
+            name: (id) => `thread ${id}`,
             gracefulTimeout,
             onFatal,
             spawn: (id) => adapter.spawnThread(threadUrl(adapter, app), { ...data(id), threads: 0 }),
@@ -179,12 +179,16 @@ class ServerHandle implements Server {
     data: AssignedWorker,
     parent: ParentLink,
   ): Promise<void> {
+    // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
+    const stop = () => void this.close().then(() => parent.exit(0));
+    parent.onStop(stop);
+    if (data.kind === "process") this.#untrap = adapter.onShutdownSignal(stop);
     let port: number;
     try {
       if (data.kind === "process" && data.threads > 0) {
         const supervisor = new Supervisor({
           count: data.threads,
-          kind: "thread",
+          name: (id) => `thread ${data.id}.${id}`,
           gracefulTimeout: data.gracefulTimeout,
           onFatal: (error) => this.#failWorker(parent, error),
           spawn: (id) =>
@@ -212,9 +216,6 @@ class ServerHandle implements Server {
       return;
     }
     this.#url = formatUrl(data.hostname, port);
-    const stop = () => this.close().then(() => parent.exit(0));
-    parent.onStop(stop);
-    if (data.kind === "process") this.#untrap = adapter.onShutdownSignal(stop);
     await parent.send({ multiserve: "listening", port });
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type { WorkerHandle } from "./adapter.ts";
-import { AppLoadError, BootError, EXIT, type MultiserveError } from "./errors.ts";
+import { AppLoadError, BootError, EXIT, messageOf, type MultiserveError } from "./errors.ts";
 
 /** Extra time past the graceful timeout before a worker that has not exited is killed. */
 const KILL_MARGIN_MS = 2_000;
@@ -24,8 +24,8 @@ export interface SupervisorOptions {
   count: number;
   /** Start worker number `id` (1-based). */
   spawn: (id: number) => WorkerHandle;
-  /** "thread" or "process", for messages. */
-  kind: string;
+  /** How messages name worker `id`, e.g. "process 2", "thread 2.1". */
+  name: (id: number) => string;
   gracefulTimeout: number;
   /** A worker that had been serving died and its replacement could not start: give up. */
   onFatal: (error: MultiserveError) => void;
@@ -79,9 +79,14 @@ export class Supervisor {
 
   /** Start worker `id`; resolves once it listens, rejects if it dies or fails first. */
   #boot(id: number): Promise<void> {
-    const { kind } = this.#options;
+    const name = this.#options.name(id);
     return new Promise((resolve, reject) => {
-      const handle = this.#options.spawn(id);
+      let handle: WorkerHandle;
+      try {
+        handle = this.#options.spawn(id);
+      } catch (error) {
+        return reject(new BootError(`cannot start ${name}: ${messageOf(error)}`, { cause: error }));
+      }
       let exited!: () => void;
       const slot: Slot = {
         id,
@@ -102,12 +107,10 @@ export class Supervisor {
         exited();
         if (this.#slots.get(id) === slot) this.#slots.delete(id);
         if (slot.state === "starting") {
-          reject(bootFailure(kind, id, code, slot.failure, error));
+          reject(bootFailure(name, code, slot.failure, error));
         } else if (slot.state === "listening" && !this.#stopping) {
           console.error(
-            `multiserve: ${kind} ${id} exited unexpectedly (${
-              describeExit(code, error)
-            }); starting a new one`,
+            `multiserve: ${name} exited unexpectedly (${describeExit(code, error)}); starting a new one`,
           );
           this.#boot(id).catch((e: MultiserveError) => this.#options.onFatal(e));
         }
@@ -117,8 +120,7 @@ export class Supervisor {
 }
 
 function bootFailure(
-  kind: string,
-  id: number,
+  name: string,
   code: number | null,
   failure: Slot["failure"],
   error: string | undefined,
@@ -128,7 +130,7 @@ function bootFailure(
       ? new AppLoadError(failure.message)
       : new BootError(failure.message);
   }
-  const message = `${kind} ${id} exited before listening (${describeExit(code, error)})`;
+  const message = `${name} exited before listening (${describeExit(code, error)})`;
   return code === EXIT.appLoad
     ? new AppLoadError(`${message}: it could not load the app`)
     : new BootError(message);

@@ -31,9 +31,9 @@ export const MODES = [
 ] as const;
 
 /** The command that runs `script` on this runtime. */
-export function command(script: string, args: string[] = []): [string, string[]] {
+export function command(script: string, args: string[] = [], denoFlags = ["-A"]): [string, string[]] {
   const exec = process.execPath;
-  if (runtime === "deno") return [exec, ["run", "-A", script, ...args]];
+  if (runtime === "deno") return [exec, ["run", ...denoFlags, script, ...args]];
   return [exec, [script, ...args]];
 }
 
@@ -44,8 +44,9 @@ export class Child {
   stderr = "";
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
 
-  constructor(script: string, args: string[], env: Record<string, string> = {}) {
-    const [exec, argv] = command(script, args);
+  /** `denoFlags` replace `-A` on Deno. */
+  constructor(script: string, args: string[], env: Record<string, string> = {}, denoFlags?: string[]) {
+    const [exec, argv] = command(script, args, denoFlags);
     this.process = spawn(exec, argv, {
       cwd: root,
       env: { ...process.env, PORT: "", HOST: "", WEB_CONCURRENCY: "", ...env },
@@ -116,8 +117,9 @@ export async function startServer(
   script: string,
   args: string[],
   env: Record<string, string> = {},
+  denoFlags?: string[],
 ): Promise<{ child: Child; url: string }> {
-  const child = new Child(script, args, env);
+  const child = new Child(script, args, env, denoFlags);
   try {
     const match = await child.waitFor(/listening on (http:\/\/\S+)/);
     return { child, url: match[1] };
@@ -125,6 +127,14 @@ export async function startServer(
     child.killTree();
     throw error;
   }
+}
+
+/** Start the CLI on a free port in `mode`, serving fixture `app`. */
+export function startApp(
+  mode: { args: readonly string[] },
+  app = "app.ts",
+): Promise<{ child: Child; url: string }> {
+  return startServer(modTs, ["-p", "0", ...mode.args, fixture(app)]);
 }
 
 /** Pids of the living direct children of `pid`. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { Child, fixture, MODES, modTs, runtime } from "./_harness.ts";
+import { Child, fetchFresh, fixture, MODES, modTs, runtime, startApp, startServer } from "./_harness.ts";
 
 async function run(script: string, args: string[], env: Record<string, string> = {}) {
   const child = new Child(script, args, env);
@@ -42,6 +42,20 @@ describe(`${runtime}: failures before serving`, () => {
       assert.match(stderr, /throws_at_import\.ts threw while loading: this module fails at import/);
     });
   }
+
+  it("a port another multiserve shares with SO_REUSEPORT: refused, exits 3", async () => {
+    const { child: first, url } = await startApp(MODES[1]);
+    try {
+      const port = new URL(url).port;
+      const { code, stderr } = await run(modTs, ["-p", port, "-t", "2", fixture("app.ts")]);
+      assert.equal(code, 3, stderr);
+      assert.match(stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      assert.equal((await fetchFresh(`${url}token`)).status, 200, "the first server is unharmed");
+    } finally {
+      first.signal("SIGTERM");
+      await first.exit();
+    }
+  });
 
   const badFlags: [string[], RegExp][] = [
     [["--processes", "abc"], /flag --processes must be a whole number ≥ 1 or auto, got "abc"/],
@@ -81,3 +95,37 @@ describe(`${runtime}: failures before serving`, () => {
     assert.match(stderr, /env WEB_CONCURRENCY must be a whole number of processes ≥ 1, got "abc"/);
   });
 });
+
+if (runtime === "deno") {
+  describe("deno: flags and permissions", () => {
+    it("threaded without --unstable-net: names the flag, exits 3", async () => {
+      // --no-config: leave out this repository's deno.json, which enables unstable net.
+      const child = new Child(modTs, ["-t", "2", "-p", "0"], {}, ["--no-config"]);
+      const { code } = await child.exit();
+      assert.equal(code, 3, child.stderr);
+      assert.match(child.stderr, /threaded on Deno needs --unstable-net/);
+    });
+
+    it("worker processes get the primary's permissions, no more", async () => {
+      const { child, url } = await startServer(
+        modTs,
+        ["-p", "0", "-w", "2", fixture("permissions_app.ts")],
+        {},
+        ["--allow-net", "--allow-read", "--allow-env", "--allow-run"],
+      );
+      try {
+        const granted = JSON.parse((await fetchFresh(url)).text);
+        assert.deepEqual(granted, {
+          net: "granted",
+          read: "granted",
+          env: "granted",
+          write: "prompt",
+          ffi: "prompt",
+        });
+      } finally {
+        child.signal("SIGTERM");
+        await child.exit();
+      }
+    });
+  });
+}

@@ -11,8 +11,8 @@ import {
   fetchFresh,
   fixture,
   MODES,
-  modTs,
   runtime,
+  startApp,
   startServer,
 } from "./_harness.ts";
 
@@ -20,7 +20,7 @@ for (const mode of MODES) {
   describe(`${runtime}, ${mode.name}: stopping`, () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       it(`${signal} to the primary drains in-flight requests, exits 0, leaves no process`, async () => {
-        const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+        const { child, url } = await startApp(mode);
         try {
           const workers = descendants(child.pid);
           if (mode.args.some((a) => a === "-w" || a === "--processes")) {

@@ -5,14 +5,14 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { after, before, describe, it } from "node:test";
-import { type Child, fetchFresh, fixture, MODES, modTs, runtime, startServer } from "./_harness.ts";
+import { type Child, fetchFresh, MODES, runtime, startApp } from "./_harness.ts";
 
 for (const mode of MODES) {
   describe(`${runtime}, ${mode.name}: serving`, () => {
     let child: Child;
     let url: string;
     before(async () => {
-      ({ child, url } = await startServer(modTs, ["--port", "0", ...mode.args, fixture("app.ts")]));
+      ({ child, url } = await startApp(mode));
     });
     after(async () => {
       child.signal("SIGTERM");
@@ -86,7 +86,7 @@ for (const mode of MODES) {
 describe(`${runtime}: a Hono app`, () => {
   for (const mode of [MODES[0], MODES[1]]) {
     it(`gets the runtime's getConnInfo working (${mode.name})`, async () => {
-      const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("hono_app.ts")]);
+      const { child, url } = await startApp(mode, "hono_app.ts");
       try {
         const reply = await fetchFresh(`${url}conninfo`);
         assert.equal(reply.status, 200, reply.text);

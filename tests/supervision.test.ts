@@ -11,17 +11,15 @@ import {
   descendants,
   eventually,
   fetchFresh,
-  fixture,
   MODES,
-  modTs,
   runtime,
-  startServer,
+  startApp,
 } from "./_harness.ts";
 
 for (const mode of MODES.filter((m) => m.name.startsWith("processes"))) {
   describe(`${runtime}, ${mode.name}: supervision`, () => {
     it("replaces a worker process that dies, and keeps serving", async () => {
-      const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+      const { child, url } = await startApp(mode);
       try {
         const before = children(child.pid);
         assert.equal(before.length, 2);
@@ -39,7 +37,7 @@ for (const mode of MODES.filter((m) => m.name.startsWith("processes"))) {
     });
 
     it("worker processes exit when the primary is killed with SIGKILL", async () => {
-      const { child } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+      const { child } = await startApp(mode);
       const workers = descendants(child.pid);
       try {
         process.kill(child.pid, "SIGKILL");
