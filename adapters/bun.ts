@@ -115,5 +115,4 @@ export const adapter: Adapter = {
   onShutdownSignal,
 
   exit: (code) => process.exit(code),
-  pid: () => process.pid,
 };

@@ -21,7 +21,6 @@ interface DenoApi {
   readonly build: { os: string };
   readonly mainModule: string;
   readonly args: string[];
-  readonly pid: number;
   execPath(): string;
   exit(code: number): never;
   serve(
@@ -188,5 +187,4 @@ export const adapter: Adapter = {
   },
 
   exit: (code) => Deno.exit(code),
-  pid: () => Deno.pid,
 };

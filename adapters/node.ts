@@ -142,7 +142,6 @@ export const adapter: Adapter = {
   onShutdownSignal,
 
   exit: (code) => process.exit(code),
-  pid: () => process.pid,
 };
 
 /** Stop accepting, let in-flight requests end, cut what is left after `timeoutMs`. */

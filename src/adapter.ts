@@ -75,6 +75,4 @@ export interface Adapter {
   onShutdownSignal(listener: (signal: string) => void): () => void;
   /** End the process. */
   exit(code: number): void;
-  /** This process's id. */
-  pid(): number;
 }

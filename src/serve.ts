@@ -138,21 +138,18 @@ class ServerHandle implements Server {
           console.error(`multiserve: ${error.message}; stopping`);
           this.close().then(() => adapter.exit(error.exitCode));
         };
-        const supervisor = processes > 1
-          ? new Supervisor({
-            count: processes,
-            name: (id) => `process ${id}`,
-            gracefulTimeout,
-            onFatal,
-            spawn: (id) => adapter.spawnProcess(data(id)),
-          })
-          : new Supervisor({
-            count: threads,
-            name: (id) => `thread ${id}`,
-            gracefulTimeout,
-            onFatal,
-            spawn: (id) => adapter.spawnThread(threadUrl(adapter, app), { ...data(id), threads: 0 }),
-          });
+        // Processes each run their own threads; without processes, this one runs them.
+        const byProcess = processes > 1;
+        const supervisor = new Supervisor({
+          count: byProcess ? processes : threads,
+          name: (id) => `${byProcess ? "process" : "thread"} ${id}`,
+          gracefulTimeout,
+          onFatal,
+          spawn: (id) =>
+            byProcess
+              ? adapter.spawnProcess(data(id))
+              : adapter.spawnThread(threadUrl(adapter, app), { ...data(id), threads: 0 }),
+        });
         this.#stop = () => supervisor.stop();
         await supervisor.start();
       }

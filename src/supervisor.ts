@@ -54,11 +54,6 @@ export class Supervisor {
     }
   }
 
-  /** Pids of worker processes (empty for threads). */
-  pids(): number[] {
-    return [...this.#slots.values()].flatMap((s) => s.handle.pid === undefined ? [] : [s.handle.pid]);
-  }
-
   /** Ask every worker to stop, wait for them, kill those past the graceful timeout. */
   async stop(): Promise<void> {
     this.#stopping = true;
@@ -108,6 +103,8 @@ export class Supervisor {
         if (this.#slots.get(id) === slot) this.#slots.delete(id);
         if (slot.state === "starting") {
           reject(bootFailure(name, code, slot.failure, error));
+        } else if (slot.state === "stopping") {
+          resolve(); // stopped before it listened: not a failure
         } else if (slot.state === "listening" && !this.#stopping) {
           console.error(
             `multiserve: ${name} exited unexpectedly (${describeExit(code, error)}); starting a new one`,

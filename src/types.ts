@@ -98,8 +98,9 @@ export interface ServeOptions {
   gracefulTimeout?: number;
   /**
    * Called once in the primary when every worker listens. By default a line naming the
-   * URL, the runtime and processes × threads goes to stderr; pass a function to replace
+   * URL, the runtime and processes × threads goes to stdout; pass a function to replace
    * it, or `false` to print nothing.
+   * @default a line on stdout: `multiserve: listening on http://127.0.0.1:8000/ (deno 2.9.5, …)`
    * @example (info) => console.log(`up on ${info.url}`)
    */
   onListen?: ((info: ListenInfo) => void) | false;

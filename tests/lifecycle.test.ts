@@ -40,6 +40,25 @@ for (const mode of MODES) {
       });
     }
 
+    it("a request that outlasts gracefulTimeout is cut, and stopping ends on time", async () => {
+      const { child, url } = await startServer(fixture("function_form.ts"), [], {
+        MS_OPTIONS: JSON.stringify({ port: 0, gracefulTimeout: 300, ...mode.options }),
+      });
+      try {
+        const workers = descendants(child.pid);
+        const inFlight = fetchFresh(`${url}slow?ms=20000`).then(() => "answered", () => "cut");
+        await new Promise((r) => setTimeout(r, 200)); // let the request reach a worker
+        const stopped = Date.now();
+        child.signal("SIGTERM");
+        assert.equal(await inFlight, "cut");
+        assert.equal((await child.exit()).code, 0, child.stderr);
+        assert.ok(Date.now() - stopped < 5_000, `stopping took ${Date.now() - stopped} ms`);
+        await eventually(() => workers.every((pid) => !alive(pid)), "every worker process to exit");
+      } finally {
+        child.killTree();
+      }
+    });
+
     it("close() stops every worker and lets the program end", async () => {
       const { child, url } = await startServer(fixture("function_form.ts"), [], {
         MS_OPTIONS: JSON.stringify({ port: 0, ...mode.options }),
