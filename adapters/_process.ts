@@ -21,7 +21,8 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
   return {
     pid: child.pid,
     stop: () => {
-      if (child.connected) child.send({ multiserve: "stop" });
+      // A worker that is exiting may close the channel under us: its exit is what counts.
+      if (child.connected) child.send({ multiserve: "stop" }, () => {});
     },
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

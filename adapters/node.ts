@@ -126,7 +126,8 @@ export const adapter: Adapter = {
     return {
       pid: worker.process.pid,
       stop: () => {
-        if (worker.isConnected()) worker.send({ multiserve: "stop" });
+        // A worker that is exiting may close the channel under us: its exit is what counts.
+        if (worker.isConnected()) worker.send({ multiserve: "stop" }, undefined, () => {});
       },
       kill: () => {
         if (!worker.isDead()) worker.process.kill("SIGKILL");

@@ -9,22 +9,25 @@ import type { App, FetchHandler } from "./types.ts";
 
 /** The handler to call for each request. Methods are bound once, not per request. */
 export function toHandler(app: App): FetchHandler {
-  if (typeof app === "function") return app;
-  if (app !== null && typeof app === "object" && typeof app.fetch === "function") {
-    return app.fetch.bind(app);
-  }
+  if (isApp(app)) return typeof app === "function" ? app : app.fetch.bind(app);
   throw new TypeError(
     "serve() takes a fetch function, an object with a fetch method (a Hono app), or the URL of a module whose default export is one",
   );
 }
 
+function isApp(value: unknown): value is App {
+  return typeof value === "function" ||
+    (typeof value === "object" && value !== null &&
+      typeof (value as { fetch?: unknown }).fetch === "function");
+}
+
 /** Import `url` and return its default export as a handler. */
 export async function loadApp(url: string): Promise<FetchHandler> {
+  const path = url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
   let module: { default?: unknown };
   try {
     module = await import(url);
   } catch (error) {
-    const path = url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
     if (isModuleNotFound(error, url, path)) {
       throw new AppLoadError(`cannot find app module ${path}`, { cause: error });
     }
@@ -32,16 +35,12 @@ export async function loadApp(url: string): Promise<FetchHandler> {
       cause: error,
     });
   }
-  const app = module.default;
-  if (
-    typeof app !== "function" &&
-    (app === null || typeof app !== "object" || typeof (app as { fetch?: unknown }).fetch !== "function")
-  ) {
+  if (!isApp(module.default)) {
     throw new AppLoadError(
-      `app module ${url} must export default a fetch function or an object with fetch (export default { fetch })`,
+      `app module ${path} has no app as its default export: export default a fetch function or an object with fetch (export default { fetch })`,
     );
   }
-  return toHandler(app as App);
+  return toHandler(module.default);
 }
 
 /**

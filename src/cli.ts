@@ -7,7 +7,7 @@
  */
 import { EXIT, messageOf, OptionError } from "./errors.ts";
 import { cpuCount } from "./options.ts";
-import { cwd, exitProcess, programArgs } from "./runtime.ts";
+import { cwd, exitProcess, programArgs, siblingModule } from "./runtime.ts";
 import { serve } from "./serve.ts";
 import type { ServeOptions } from "./types.ts";
 import { VERSION } from "./version.ts";
@@ -67,9 +67,14 @@ export function parseArgs(args: string[]): CliRequest {
       case "--version":
         return { ...request, action: "version" };
       case "-p":
-      case "--port":
-        request.options.port = integerFlag(flag, value(), 0, 65535);
+      case "--port": {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) > 65535) {
+          throw new OptionError(`flag ${flag} must be a whole number from 0 to 65535, got "${v}"`);
+        }
+        request.options.port = Number(v);
         break;
+      }
       case "--host":
       case "--hostname": {
         const host = value();
@@ -80,14 +85,14 @@ export function parseArgs(args: string[]): CliRequest {
       case "-t":
       case "--threads": {
         const v = value();
-        request.options.threaded = v === "auto" ? true : integerFlag(flag, v, 1);
+        request.options.threaded = v === "auto" ? true : countFlag(flag, v);
         break;
       }
       case "-w":
       case "--processes":
       case "--workers": {
         const v = value();
-        request.options.processes = v === "auto" ? cpuCount() : integerFlag(flag, v, 1);
+        request.options.processes = v === "auto" ? cpuCount() : countFlag(flag, v);
         break;
       }
       default:
@@ -104,29 +109,20 @@ function setModule(request: CliRequest, path: string): void {
   request.module = path;
 }
 
-function integerFlag(flag: string, value: string, min: number, max = Infinity): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Infinity ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`;
-    const auto = flag === "-t" || flag === "--threads" || flag.includes("process") || flag === "-w" ||
-        flag === "--workers"
-      ? " or auto"
-      : "";
-    throw new OptionError(`flag ${flag} must be ${range}${auto}, got "${value}"`);
+/** A count of workers: a whole number ≥ 1 ("auto" is handled by the caller). */
+function countFlag(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new OptionError(`flag ${flag} must be a whole number ≥ 1 or auto, got "${value}"`);
   }
-  return n;
+  return Number(value);
 }
 
 /** The URL of the module to serve: `path` from the working directory, or the demo. */
 export function moduleUrl(path: string | undefined): URL {
-  if (path === undefined) return new URL(`./demo${extension()}`, import.meta.url);
+  if (path === undefined) return siblingModule("demo", import.meta.url);
   if (/^[a-z][a-z0-9+.-]*:/i.test(path) && !/^[a-z]:[\\/]/i.test(path)) return new URL(path);
   const base = new URL(`file://${cwd().replaceAll("\\", "/").replace(/^(?!\/)/, "/")}/`);
   return new URL(path.replaceAll("\\", "/"), base);
-}
-
-function extension(): string {
-  return import.meta.url.endsWith(".js") ? ".js" : ".ts";
 }
 
 /** Run the command with `args`; resolves when serving, exits the process on failure. */

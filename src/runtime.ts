@@ -50,6 +50,14 @@ async function importAdapter(runtime: RuntimeName): Promise<Adapter> {
   }
 }
 
+/**
+ * The module `name` beside `base`, with `base`'s extension: `.ts` when running from the
+ * sources, `.js` once compiled to dist/.
+ */
+export function siblingModule(name: string, base: string): URL {
+  return new URL(`./${name}.${base.endsWith(".js") ? "js" : "ts"}`, base);
+}
+
 interface ProcessLike {
   argv: string[];
   cwd(): string;

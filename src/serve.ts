@@ -12,15 +12,12 @@ import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { WorkerData } from "./protocol.ts";
 import { type AssignedWorker, assignedWorker } from "./role.ts";
-import { loadAdapter } from "./runtime.ts";
+import { loadAdapter, siblingModule } from "./runtime.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { App, FetchHandler, ListenInfo, ServeOptions, Server } from "./types.ts";
 
-/** The script a worker thread runs in module form (`.js` once compiled to dist/). */
-const WORKER_ENTRY = new URL(
-  `./worker_entry.${import.meta.url.endsWith(".js") ? "js" : "ts"}`,
-  import.meta.url,
-).href;
+/** The script a worker thread runs in module form. */
+const WORKER_ENTRY = siblingModule("worker_entry", import.meta.url).href;
 
 /**
  * Which worker runs this code: `"2"` for the second process or thread, `"2.1"` for thread 1

@@ -36,6 +36,12 @@ describe(`${runtime}: failures before serving`, () => {
       assert.match(stderr, /cannot find app module \S*tests\/fixtures\/nope\.ts/);
     });
 
+    it(`a module without an app as default export: says so, exits 4 (${mode.name})`, async () => {
+      const { code, stderr } = await run(modTs, ["-p", "0", ...mode.args, fixture("no_default_export.ts")]);
+      assert.equal(code, 4, stderr);
+      assert.match(stderr, /no_default_export\.ts has no app as its default export/);
+    });
+
     it(`a module that throws at import: says so, exits 4 (${mode.name})`, async () => {
       const { code, stderr } = await run(modTs, ["-p", "0", ...mode.args, fixture("throws_at_import.ts")]);
       assert.equal(code, 4, stderr);
