@@ -16,6 +16,9 @@ import { loadAdapter, siblingModule } from "./runtime.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { App, FetchHandler, ListenInfo, ServeOptions, Server } from "./types.ts";
 
+/** How long a worker that reported a failure waits to be stopped before it exits anyway. */
+const FAILED_WORKER_EXIT_MS = 2_000;
+
 /** The script a worker thread runs in module form. */
 const WORKER_ENTRY = siblingModule("worker_entry", import.meta.url).href;
 
@@ -64,6 +67,8 @@ class ServerHandle implements Server {
   #closing: Promise<void> | undefined;
   #finish!: () => void;
   #untrap: (() => void) | undefined;
+  /** Set once this worker has reported that it cannot serve. */
+  #failedWith: number | undefined;
 
   constructor(app: App | URL | undefined, options: ResolvedOptions) {
     this.#options = options;
@@ -174,7 +179,10 @@ class ServerHandle implements Server {
     parent: ParentLink,
   ): Promise<void> {
     // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
-    const stop = () => void this.close().then(() => parent.exit(0));
+    const stop = () => {
+      if (this.#failedWith !== undefined) parent.exit(this.#failedWith);
+      else void this.close().then(() => parent.exit(0));
+    };
     parent.onStop(stop);
     if (data.kind === "process") this.#untrap = adapter.onShutdownSignal(stop);
     let port: number;
@@ -213,12 +221,16 @@ class ServerHandle implements Server {
     await parent.send({ multiserve: "listening", port });
   }
 
-  /** Tell the supervisor why this worker cannot serve, then end it. */
+  /**
+   * Tell the supervisor why this worker cannot serve, then wait for it to stop us: exiting
+   * at once could lose the message in flight (Deno's IPC does). Exit anyway if it does not.
+   */
   async #failWorker(parent: ParentLink, error: unknown): Promise<never> {
     const exitCode = (error as Partial<MultiserveError>).exitCode ?? EXIT.boot;
+    this.#failedWith = exitCode;
     await this.#stop?.().catch(() => {});
     await parent.send({ multiserve: "failed", message: messageOf(error), exitCode });
-    parent.exit(exitCode);
+    setTimeout(() => parent.exit(exitCode), FAILED_WORKER_EXIT_MS);
     return new Promise<never>(() => {});
   }
 }

@@ -96,6 +96,9 @@ export class Supervisor {
           resolve();
         } else if (message.multiserve === "failed") {
           slot.failure = { message: message.message, exitCode: message.exitCode };
+          // Authoritative at once: the worker waits to be stopped, so the message is not
+          // lost to its exit.
+          if (slot.state === "starting") reject(bootFailure(name, null, slot.failure, undefined));
         }
       });
       handle.onExit((code, error) => {
