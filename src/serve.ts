@@ -69,6 +69,8 @@ class ServerHandle implements Server {
   #untrap: (() => void) | undefined;
   /** Set once this worker has reported that it cannot serve. */
   #failedWith: number | undefined;
+  /** The supervisor asked this worker to stop (perhaps while it was still booting). */
+  #stopRequested = false;
 
   constructor(app: App | URL | undefined, options: ResolvedOptions) {
     this.#options = options;
@@ -180,6 +182,7 @@ class ServerHandle implements Server {
   ): Promise<void> {
     // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
     const stop = () => {
+      this.#stopRequested = true;
       if (this.#failedWith !== undefined) parent.exit(this.#failedWith);
       else void this.close().then(() => parent.exit(0));
     };
@@ -230,7 +233,8 @@ class ServerHandle implements Server {
     this.#failedWith = exitCode;
     await this.#stop?.().catch(() => {});
     await parent.send({ multiserve: "failed", message: messageOf(error), exitCode });
-    setTimeout(() => parent.exit(exitCode), FAILED_WORKER_EXIT_MS);
+    if (this.#stopRequested) parent.exit(exitCode);
+    else setTimeout(() => parent.exit(exitCode), FAILED_WORKER_EXIT_MS);
     return new Promise<never>(() => {});
   }
 }
