@@ -32,18 +32,35 @@ export function listenError(error: unknown, hostname: string, port: number): Boo
   return new BootError(`cannot listen on ${hostname}:${port}: ${message}`, { cause: error });
 }
 
-/** SO_REUSEPORT spreads connections across sockets only on Linux (and FreeBSD's _LB). */
-export function reusePortSpreads(platform: string): boolean {
-  return platform === "linux";
-}
-
-/** Why workers that each bind with SO_REUSEPORT cannot all get connections on `platform`. */
-export function noSpreadError(runtime: string, platform: string): BootError {
+/**
+ * Why workers of this plan could not all get connections on this runtime and OS, or
+ * undefined when they can. Every multi-worker shape binds with SO_REUSEPORT, which only
+ * Linux balances, except Node processes without threads: node:cluster balances anywhere.
+ */
+export function spreadProblem(
+  runtime: string,
+  platform: string,
+  plan: { processes: number; threads: number },
+  nodeVersion = "",
+): BootError | undefined {
+  if (runtime === "node" && plan.threads === 0) return undefined;
+  if (runtime === "node" && !nodeHasReusePort(nodeVersion)) {
+    return new BootError(
+      `threaded needs Node ≥ 22.12 (listen with reusePort); this is Node ${nodeVersion}. Upgrade Node, or use processes without threads.`,
+    );
+  }
+  if (platform === "linux") return undefined;
   return new BootError(
     `${runtime} workers each bind the port with SO_REUSEPORT, and on ${platform} the kernel does not spread connections across them (only Linux does): all but one worker would sit idle. Serve from one isolate here${
       runtime === "node" ? ", or use processes without threads (node:cluster balances on every OS)" : ""
     }.`,
   );
+}
+
+/** `listen({ reusePort })` arrived in Node 22.12 and 23.1. */
+function nodeHasReusePort(version: string): boolean {
+  const [major, minor] = version.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** The Web Worker scope of a worker thread (Deno and Bun): messages to and from the parent. */

@@ -11,7 +11,7 @@ import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onShutdownSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { reservePort } from "./_net.ts";
-import { listenError, noSpreadError, reusePortSpreads, webWorkerParentLink } from "./_shared.ts";
+import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so Deno and tsc check it too). */
 interface BunServer {
@@ -82,8 +82,9 @@ export const adapter: Adapter = {
 
   reservePort,
 
-  checkSpread() {
-    if (!reusePortSpreads(process.platform)) throw noSpreadError("bun", process.platform);
+  checkSpread(plan) {
+    const problem = spreadProblem("bun", process.platform, plan);
+    if (problem) throw problem;
   },
 
   mainModule: () => pathToFileURL(Bun.main).href,

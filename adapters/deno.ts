@@ -10,7 +10,7 @@ import { BootError } from "../src/errors.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
-import { listenError, noSpreadError, reusePortSpreads, webWorkerParentLink } from "./_shared.ts";
+import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
 /** The slice of Deno's API this adapter uses (typed here so tsc checks it too). */
 interface DenoHttpServer {
@@ -120,7 +120,8 @@ export const adapter: Adapter = {
   },
 
   checkSpread({ processes, threads }) {
-    if (!reusePortSpreads(Deno.build.os)) throw noSpreadError("deno", Deno.build.os);
+    const problem = spreadProblem("deno", Deno.build.os, { processes, threads });
+    if (problem) throw problem;
     // Child processes get --unstable-net from us; threads share this process's flags.
     if (threads > 0 && processes === 1 && !hasUnstableNet()) {
       throw new BootError(

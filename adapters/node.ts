@@ -17,7 +17,7 @@ import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onShutdownSignal, processParentLink } from "./_process.ts";
 import { reservePort } from "./_net.ts";
-import { listenError, noSpreadError, reusePortSpreads } from "./_shared.ts";
+import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
 class NodeRequestInfo {
@@ -31,12 +31,6 @@ class NodeRequestInfo {
     const socket = this.incoming.socket;
     return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
   }
-}
-
-/** `listen({ reusePort })` arrived in Node 22.12 and 23.1. */
-function nodeHasReusePort(): boolean {
-  const [major, minor] = process.versions.node.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** A worker thread's link to its supervisor. */
@@ -84,14 +78,9 @@ export const adapter: Adapter = {
 
   reservePort,
 
-  checkSpread({ threads }) {
-    if (threads === 0) return; // processes only: node:cluster balances everywhere
-    if (!nodeHasReusePort()) {
-      throw new BootError(
-        `threaded needs Node ≥ 22.12 (listen with reusePort); this is Node ${process.versions.node}. Upgrade Node, or use processes without threads.`,
-      );
-    }
-    if (!reusePortSpreads(process.platform)) throw noSpreadError("node", process.platform);
+  checkSpread(plan) {
+    const problem = spreadProblem("node", process.platform, plan, process.versions.node);
+    if (problem) throw problem;
   },
 
   mainModule() {
