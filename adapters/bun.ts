@@ -7,6 +7,7 @@
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { Adapter, Listener } from "../src/adapter.ts";
+import { settlesWithin } from "../src/deadline.ts";
 import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onShutdownSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
@@ -70,11 +71,7 @@ export const adapter: Adapter = {
     const listener: Listener = {
       port: server.port,
       close: async (timeoutMs) => {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const deadline = new Promise<"late">((resolve) => (timer = setTimeout(resolve, timeoutMs, "late")));
-        const drained = await Promise.race([server.stop(false), deadline]);
-        clearTimeout(timer);
-        if (drained === "late") await server.stop(true);
+        if (!(await settlesWithin(server.stop(false), timeoutMs))) await server.stop(true);
       },
     };
     return Promise.resolve(listener);

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Adapter, Listener } from "../src/adapter.ts";
+import { settlesWithin } from "../src/deadline.ts";
 import { BootError } from "../src/errors.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
@@ -91,13 +92,8 @@ export const adapter: Adapter = {
             onListen: (addr) =>
               resolve({
                 port: addr.port,
-                close: async (timeoutMs) => {
-                  let timer: ReturnType<typeof setTimeout> | undefined;
-                  const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
-                  // Past the deadline the isolate ends, which cuts what is left.
-                  await Promise.race([server.shutdown(), deadline]);
-                  clearTimeout(timer);
-                },
+                // Past the deadline the isolate ends, which cuts what is left.
+                close: async (timeoutMs) => void await settlesWithin(server.shutdown(), timeoutMs),
               }),
           },
           handler,

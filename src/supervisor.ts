@@ -6,6 +6,7 @@
  * @module
  */
 import type { WorkerHandle } from "./adapter.ts";
+import { settlesWithin } from "./deadline.ts";
 import { AppLoadError, BootError, EXIT, messageOf, type MultiserveError } from "./errors.ts";
 
 /** Extra time past the graceful timeout before a worker that has not exited is killed. */
@@ -62,12 +63,10 @@ export class Supervisor {
       slot.state = "stopping";
       slot.handle.stop();
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#options.gracefulTimeout + KILL_MARGIN_MS);
-    });
-    await Promise.race([Promise.all(slots.map((s) => s.exited)), deadline]);
-    clearTimeout(timer);
+    await settlesWithin(
+      Promise.all(slots.map((s) => s.exited)),
+      this.#options.gracefulTimeout + KILL_MARGIN_MS,
+    );
     for (const slot of this.#slots.values()) slot.handle.kill();
     await Promise.all(slots.map((s) => s.exited));
   }
