@@ -48,6 +48,12 @@ class BunRequestInfo {
   }
 }
 
+/** Bun's ErrorEvent message is a source excerpt around an "error: …" line: keep that line. */
+function errorLine(message: string): string {
+  const lines = message.split("\n");
+  return lines.find((line) => line.startsWith("error: "))?.slice("error: ".length) ?? lines[0];
+}
+
 export const adapter: Adapter = {
   runtime: "bun",
   version: Bun.version,
@@ -91,7 +97,8 @@ export const adapter: Adapter = {
     const worker = new Worker(url, { env } as WorkerOptions);
     let uncaught: string | undefined;
     worker.addEventListener("error", (event) => {
-      uncaught = `uncaught error: ${(event as ErrorEvent).message}`;
+      event.preventDefault(); // the thread's crash is ours to handle, not this process's
+      uncaught = `uncaught error: ${errorLine((event as ErrorEvent).message)}`;
     });
     return {
       stop: () => worker.postMessage({ multiserve: "stop" }),

@@ -16,6 +16,34 @@ import {
   startApp,
 } from "./_harness.ts";
 
+for (const mode of [MODES[1], MODES[2]]) {
+  describe(`${runtime}, ${mode.name}: crash`, () => {
+    it("replaces an isolate killed by an uncaught error, and keeps serving", async () => {
+      const { child, url } = await startApp(mode);
+      try {
+        const before = new Set<string>();
+        for (let i = 0; i < 200 && before.size < 2; i++) {
+          before.add(JSON.parse((await fetchFresh(`${url}token`)).text).token);
+        }
+        assert.equal((await fetchFresh(`${url}crash`)).status, 202);
+        await child.waitFor(
+          /(thread|process) \d exited unexpectedly \((uncaught error|exit code)[^)]*\); starting a new one/,
+        );
+        // The replacement has a fresh module-level token; every request meanwhile succeeds.
+        let fresh = false;
+        for (let i = 0; i < 300 && !fresh; i++) {
+          const reply = await fetchFresh(`${url}token`);
+          assert.equal(reply.status, 200);
+          fresh = !before.has(JSON.parse(reply.text).token);
+        }
+        assert.ok(fresh, "no answer from a new isolate");
+      } finally {
+        child.killTree();
+      }
+    });
+  });
+}
+
 for (const mode of MODES.filter((m) => m.name.startsWith("processes"))) {
   describe(`${runtime}, ${mode.name}: supervision`, () => {
     it("replaces a worker process that dies, and keeps serving", async () => {
