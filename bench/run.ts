@@ -4,7 +4,8 @@
  * JSON to bench/results/, and puts the table into README.md between the bench markers.
  *
  * Ratios are what to read: this machine is shared and noisy, absolute numbers are not.
- * Set BENCH_SECONDS to lengthen each measurement (default 5).
+ * Set BENCH_SECONDS to lengthen each measurement (default 5), BENCH_ONLY=a,c to run only
+ * those sections (the README is then left alone).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +16,8 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => `${root}node_modules/.bin/${name}`;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ONLY = process.env.BENCH_ONLY?.split(",");
+const runs = (section: string) => ONLY === undefined || ONLY.includes(section);
 const WARMUP_SECONDS = 1;
 
 type Runtime = "deno" | "bun" | "node";
@@ -133,9 +136,17 @@ interface WrkResult {
   errors: number;
 }
 
-function wrk(url: string, threads: number, connections: number, seconds: number): Promise<WrkResult> {
+/** Run wrk, on CPU `cpu` when given (and taskset exists). */
+function wrk(
+  url: string,
+  threads: number,
+  connections: number,
+  seconds: number,
+  cpu?: number,
+): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, url], { stdio: "pipe" });
+    const [exe, args] = pinned(["wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, url]], cpu);
+    const child = spawn(exe, args, { stdio: "pipe" });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
     child.stderr.on("data", (c) => (out += c));
@@ -151,6 +162,14 @@ function wrk(url: string, threads: number, connections: number, seconds: number)
       resolve({ rps: Number(rps[1]), errors });
     });
   });
+}
+
+const HAS_TASKSET = !spawnSync("taskset", ["--version"]).error;
+
+/** `cmd` bound to one CPU (taskset execs it, so the pid stays the server's). */
+function pinned(cmd: [string, string[]], cpu: number | undefined): [string, string[]] {
+  if (cpu === undefined || !HAS_TASKSET) return cmd;
+  return ["taskset", ["-c", String(cpu), cmd[0], ...cmd[1]]];
 }
 
 interface Target {
@@ -178,6 +197,58 @@ async function measure(target: Target, load: { threads: number; connections: num
   }
 }
 
+/**
+ * One-isolate overhead, with as little noise as this machine allows: servers on CPU 0, wrk
+ * on CPU 1; every round starts each server afresh, then alternates short bursts between
+ * them, so drift and start-to-start variance hit all alike. Median over rounds of the mean.
+ */
+async function compareIsolates(
+  targets: Target[],
+  load: { threads: number; connections: number },
+  rounds: number,
+) {
+  const BURSTS = 4;
+  const burstSeconds = Math.max(1, Math.round(SECONDS / 2));
+  const samples = new Map<string, number[]>(targets.map((t) => [t.label, []]));
+  const errors = new Map<string, number>(targets.map((t) => [t.label, 0]));
+  for (let round = 0; round < rounds; round++) {
+    const running: Running[] = [];
+    try {
+      for (const target of targets) {
+        const port = await freePort();
+        running.push(await start(pinned(target.cmd(port), 0), port, target.env));
+      }
+      for (const r of running) await wrk(r.url, load.threads, load.connections, WARMUP_SECONDS, 1);
+      const sums = targets.map(() => 0);
+      for (let burst = 0; burst < BURSTS; burst++) {
+        for (const [i, r] of running.entries()) {
+          const result = await wrk(r.url, load.threads, load.connections, burstSeconds, 1);
+          sums[i] += result.rps / BURSTS;
+          errors.set(targets[i].label, errors.get(targets[i].label)! + result.errors);
+        }
+      }
+      for (const [i, target] of targets.entries()) {
+        samples.get(target.label)!.push(sums[i]);
+        console.error(`  round ${round + 1}, ${target.label}: ${sums[i].toFixed(0)} req/s`);
+      }
+    } finally {
+      for (const r of running) await stop(r);
+    }
+  }
+  return medians(targets, samples, errors);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function medians(targets: Target[], samples: Map<string, number[]>, errors: Map<string, number>) {
+  return new Map(
+    targets.map((t) => {
+      const rounds = samples.get(t.label)!;
+      return [t.label, { rps: median(rounds), rounds, errors: errors.get(t.label)! }];
+    }),
+  );
+}
+
 /** Measure targets in interleaved rounds (A B A B …) so drift hits all alike; keep the median. */
 async function compare(targets: Target[], load: { threads: number; connections: number }, rounds: number) {
   const samples = new Map<string, number[]>(targets.map((t) => [t.label, []]));
@@ -194,10 +265,7 @@ async function compare(targets: Target[], load: { threads: number; connections: 
       );
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return new Map(
-    targets.map((t) => [t.label, { rps: median(samples.get(t.label)!), errors: errors.get(t.label)! }]),
-  );
+  return medians(targets, samples, errors);
 }
 
 const multiserve = (runtime: Runtime, app: string, flags: string[], label: string): Target => ({
@@ -256,7 +324,7 @@ async function main() {
   const fmt = (n: number) => n.toFixed(0);
 
   console.error("(a) hello world, one isolate: serve() vs the runtime's raw server");
-  for (const runtime of RUNTIMES) {
+  for (const runtime of runs("a") ? RUNTIMES : []) {
     const baseline = runtime === "node"
       ? "node:http + @hono/node-server"
       : runtime === "deno"
@@ -264,23 +332,25 @@ async function main() {
       : "Bun.serve";
     const targets = [raw(runtime, "hello", baseline), multiserve(runtime, "hello", [], "serve()")];
     if (runtime === "node") targets.push(raw("node", "hello", "node:http alone", "http"));
-    const r = await compare(targets, LOAD.hello, 3);
-    const base = r.get(baseline)!.rps;
+    const r = await compareIsolates(targets, LOAD.hello, 3);
+    const base = r.get(baseline)!.rounds;
     results[`a.${runtime}`] = Object.fromEntries(r);
-    for (const [label, { rps }] of r) {
+    for (const [label, { rps, rounds }] of r) {
+      // Paired: each round's servers ran side by side, so its ratio is the fair one.
+      const ratio = median(rounds.map((x, i) => x / base[i]));
       rows.push({
         section: "(a) hello, 1 isolate",
         runtime,
         what: label,
         value: `${fmt(rps)} req/s`,
-        ratio: `${(rps / base).toFixed(2)}× ${baseline}`,
+        ratio: `${ratio.toFixed(2)}× ${baseline}`,
         target: label === "serve()" ? "≥ 0.95" : undefined,
       });
     }
   }
 
   console.error("(b) ~2 ms CPU route, wrk -t1 -c8: 1 isolate vs threaded 2 vs processes 2, and peers");
-  for (const runtime of RUNTIMES) {
+  for (const runtime of runs("b") ? RUNTIMES : []) {
     const targets = [
       multiserve(runtime, "cpu", [], "serve(), 1 isolate"),
       multiserve(runtime, "cpu", ["-t", "2"], "serve(), threaded 2"),
@@ -304,7 +374,7 @@ async function main() {
   }
 
   console.error("(c) deno serve --parallel on the hello route, against serve() threaded 2");
-  {
+  if (runs("c")) {
     const r = await compare(
       [
         multiserve("deno", "hello", [], "serve(), 1 isolate"),
@@ -328,7 +398,7 @@ async function main() {
   }
 
   console.error("(d) memory per extra worker, time to all workers listening");
-  for (const runtime of RUNTIMES) {
+  for (const runtime of runs("d") ? RUNTIMES : []) {
     const sample = async (flags: string[]) => {
       const port = await freePort();
       const running = await start(
@@ -376,7 +446,9 @@ async function main() {
 
   const table = [
     `Measured ${json
-      .date as string} on ${json.cpus} CPUs, wrk on the same machine, ${SECONDS} s per run (median of 3 for (a)).`,
+      .date as string} on ${json.cpus} CPUs, wrk on the same machine, ${SECONDS} s per run; (a): servers pinned to CPU 0 and wrk to CPU 1${
+      HAS_TASKSET ? "" : " (taskset missing: not pinned)"
+    }, median of 3 fresh starts × 4 alternating bursts.`,
     "",
     "| section | runtime | what | result | ratio | target |",
     "| --- | --- | --- | --- | --- | --- |",
@@ -389,7 +461,7 @@ async function main() {
   writeFileSync(`${root}bench/results/latest.md`, table + "\n");
   const readme = readFileSync(`${root}README.md`, "utf8");
   const marked = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
-  if (marked.test(readme)) {
+  if (marked.test(readme) && ONLY === undefined) {
     writeFileSync(
       `${root}README.md`,
       readme.replace(marked, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`),
