@@ -55,7 +55,9 @@ export function serve(app: App | URL, options?: ServeOptions): Server {
 
 /** Entry of a module-form worker thread: serve the module its supervisor names. */
 export function serveAssignedModule(): Server {
-  return new ServerHandle(undefined, resolveOptions({ onListen: false }));
+  // Address and timeouts come from the supervisor's data: give the environment no say.
+  const unused = { port: 0, hostname: "127.0.0.1", processes: 1, onListen: false } as const;
+  return new ServerHandle(undefined, resolveOptions(unused));
 }
 
 class ServerHandle implements Server {

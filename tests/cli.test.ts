@@ -39,6 +39,16 @@ describe(`${runtime}: the command line`, () => {
     }
   });
 
+  it("--port wins over env PORT, in every worker, even when PORT is not a number", async () => {
+    const { child, url } = await startServer(modTs, ["-p", "0", "-t", "2", "-w", "2"], { PORT: "abc" });
+    try {
+      assert.equal((await fetchFresh(`${url}whoami`)).status, 200);
+    } finally {
+      child.signal("SIGTERM");
+      assert.equal((await child.exit()).code, 0);
+    }
+  });
+
   it("the compiled npm package (dist/) serves through its bin", async () => {
     const bin = `${root}/dist/src/bin.js`;
     assert.ok(existsSync(bin), "dist/ is missing: npm test builds it first (npm run build)");
