@@ -27,7 +27,7 @@ for (const mode of MODES) {
             assert.ok(workers.length >= 2, `expected worker processes, found ${workers.length}`);
           }
           const inFlight = fetchFresh(`${url}slow?ms=700`);
-          await new Promise((r) => setTimeout(r, 200)); // let the request reach a worker
+          await child.waitFor(/slow request started/);
           child.signal(signal);
           const reply = await inFlight;
           assert.equal(reply.text, "slept 700");
@@ -47,7 +47,7 @@ for (const mode of MODES) {
       try {
         const workers = descendants(child.pid);
         const inFlight = fetchFresh(`${url}slow?ms=20000`).then(() => "answered", () => "cut");
-        await new Promise((r) => setTimeout(r, 200)); // let the request reach a worker
+        await child.waitFor(/slow request started/);
         const stopped = Date.now();
         child.signal("SIGTERM");
         assert.equal(await inFlight, "cut");
