@@ -42,16 +42,9 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
       child.on("error", (error) => {
         if (child.pid === undefined) report(null, `could not start: ${error.message}`);
       });
-      child.on("exit", (code) => {
-        // Messages can still be in flight at "exit": wait (briefly) for the IPC channel to
-        // drain and close. ("close" would do, but Deno never emits it with an IPC channel.)
-        if (!child.connected) return report(code);
-        const timer = setTimeout(() => report(code), 1_000);
-        child.once("disconnect", () => {
-          clearTimeout(timer);
-          report(code);
-        });
-      });
+      // No need to wait for the IPC channel to drain: a failing worker reports, then waits
+      // to be stopped (src/serve.ts), so its report never races its exit.
+      child.on("exit", (code) => report(code));
     },
   };
 }

@@ -58,8 +58,7 @@ function hasUnstableNet(): boolean {
 
 /** `deno run` flags that give a child the permissions this process has. */
 function permissionFlags(data: WorkerData): string[] {
-  const granted = (name: string, extra = {}) =>
-    Deno.permissions.querySync({ name, ...extra }).state === "granted";
+  const granted = (name: string) => Deno.permissions.querySync({ name }).state === "granted";
   const all = ["read", "write", "net", "env", "run", "ffi", "sys", "import"];
   if (all.every((name) => granted(name))) return ["--allow-all"];
   const flags = all.filter((name) => granted(name)).map((name) => `--allow-${name}`);

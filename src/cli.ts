@@ -20,10 +20,10 @@ Usage: multiserve [flags] [module]
                        without one, a demo page shows which worker answered
 Flags:
   -p, --port N         port to listen on; 0 picks a free one (default: $PORT or 8000)
-      --host HOST      interface to bind (default: $HOST or 127.0.0.1, this machine only)
+      --host HOST      interface to bind, also --hostname (default: $HOST or 127.0.0.1)
   -t, --threads N|auto worker threads per process; auto = one per CPU (default: none)
   -w, --processes N|auto
-                       worker processes (default: $WEB_CONCURRENCY or 1)
+                       worker processes (default: $WEB_CONCURRENCY or 1); --workers too
   -h, --help           show this help
   -V, --version        show the version
 

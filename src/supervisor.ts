@@ -129,10 +129,7 @@ function bootFailure(
       ? new AppLoadError(failure.message)
       : new BootError(failure.message);
   }
-  const message = `${name} exited before listening (${describeExit(code, error)})`;
-  return code === EXIT.appLoad
-    ? new AppLoadError(`${message}: it could not load the app`)
-    : new BootError(message);
+  return new BootError(`${name} exited before listening (${describeExit(code, error)})`);
 }
 
 function describeExit(code: number | null, error: string | undefined): string {
