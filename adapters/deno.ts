@@ -36,7 +36,7 @@ interface DenoApi {
   ): DenoHttpServer;
   listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
   permissions: {
-    querySync(descriptor: { name: string; variable?: string; host?: string }): { state: string };
+    querySync(descriptor: { name: string }): { state: string };
   };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
