@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import process from "node:process";
-import type { ParentLink, WorkerHandle } from "../src/adapter.ts";
+import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
 import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 
@@ -68,12 +68,9 @@ export function processParentLink(): ParentLink {
   };
 }
 
-/** Call `listener` with the signal's name on SIGINT or SIGTERM; returns the remover. */
-export function onShutdownSignal(listener: (signal: string) => void): () => void {
-  process.on("SIGINT", listener);
-  process.on("SIGTERM", listener);
-  return () => {
-    process.off("SIGINT", listener);
-    process.off("SIGTERM", listener);
-  };
+/** Call `listener` on `signal`; returns the remover. Signals this OS lacks are not trapped. */
+export function onSignal(signal: Signal, listener: () => void): () => void {
+  if (process.platform === "win32" && signal !== "SIGINT" && signal !== "SIGTERM") return () => {};
+  process.on(signal, listener);
+  return () => void process.off(signal, listener);
 }

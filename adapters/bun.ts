@@ -10,7 +10,7 @@ import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
-import { onShutdownSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
+import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { reservePort } from "./_net.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
@@ -117,7 +117,7 @@ export const adapter: Adapter = {
     return spawnWorkerProcess(process.execPath, [...process.execArgv, ...process.argv.slice(1)], data);
   },
 
-  onShutdownSignal,
+  onSignal,
 
   exit: (code) => process.exit(code),
 };

@@ -151,6 +151,8 @@ export const adapter: Adapter = {
     return {
       stop: () => worker.postMessage({ multiserve: "stop" }),
       kill: () => exit(null),
+      unkillableWhenHung:
+        "Deno cannot end a Worker whose event loop is blocked (terminate() leaves it running with its socket: denoland/deno#35657)",
       onMessage: (listener) =>
         worker.addEventListener("message", (event) => {
           if (isWorkerMessage(event.data)) listener(event.data);
@@ -171,15 +173,11 @@ export const adapter: Adapter = {
     return spawnWorkerProcess(Deno.execPath(), args, data);
   },
 
-  onShutdownSignal(listener) {
-    const onInt = () => listener("SIGINT");
-    const onTerm = () => listener("SIGTERM");
-    Deno.addSignalListener("SIGINT", onInt);
-    Deno.addSignalListener("SIGTERM", onTerm);
-    return () => {
-      Deno.removeSignalListener("SIGINT", onInt);
-      Deno.removeSignalListener("SIGTERM", onTerm);
-    };
+  onSignal(signal, listener) {
+    // Windows has SIGINT and SIGBREAK only.
+    if (Deno.build.os === "windows" && signal !== "SIGINT") return () => {};
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
   },
 
   exit: (code) => Deno.exit(code),

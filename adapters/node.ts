@@ -15,7 +15,7 @@ import type { Adapter, Listener, ParentLink, WorkerHandle } from "../src/adapter
 import { BootError, messageOf } from "../src/errors.ts";
 import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
-import { onShutdownSignal, processParentLink } from "./_process.ts";
+import { onSignal, processParentLink } from "./_process.ts";
 import { reservePort } from "./_net.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
@@ -129,7 +129,7 @@ export const adapter: Adapter = {
     };
   },
 
-  onShutdownSignal,
+  onSignal,
 
   exit: (code) => process.exit(code),
 };

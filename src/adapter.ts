@@ -8,6 +8,9 @@ import type { WorkerData, WorkerMessage } from "./protocol.ts";
 import type { RuntimeName } from "./runtime.ts";
 import type { FetchHandler } from "./types.ts";
 
+/** The signals multiserve acts on. */
+export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGTTIN" | "SIGTTOU";
+
 /** A socket that serves until closed. */
 export interface Listener {
   /** The port bound. */
@@ -34,6 +37,11 @@ export interface WorkerHandle {
   stop(): void;
   /** End the worker at once. */
   kill(): void;
+  /**
+   * Set when `kill()` cannot end this worker while its event loop is blocked, saying why
+   * (Deno cannot end a busy Worker): a hung one then takes its whole process with it.
+   */
+  readonly unkillableWhenHung?: string;
   /** Messages from the worker. */
   onMessage(listener: (message: WorkerMessage) => void): void;
   /** The worker is gone: its exit code (null when killed by a signal) and any uncaught error. */
@@ -71,8 +79,11 @@ export interface Adapter {
   spawnThread(url: string, data: WorkerData): WorkerHandle;
   /** Start a worker process that re-runs this program. */
   spawnProcess(data: WorkerData): WorkerHandle;
-  /** Call `listener` on SIGINT or SIGTERM; returns a function that removes it. */
-  onShutdownSignal(listener: (signal: string) => void): () => void;
+  /**
+   * Call `listener` when this process receives `signal`; returns a function that removes
+   * it. A signal the OS does not have (SIGHUP, SIGTTIN, SIGTTOU on Windows) is not trapped.
+   */
+  onSignal(signal: Signal, listener: () => void): () => void;
   /** End the process. */
   exit(code: number): void;
 }

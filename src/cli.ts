@@ -24,8 +24,24 @@ Flags:
   -t, --threads N|auto worker threads per process; auto = one per CPU (default: none)
   -w, --processes N|auto
                        worker processes (default: $WEB_CONCURRENCY or 1); --workers too
+      --timeout S      kill and replace a worker whose event loop is blocked for S
+                       seconds (a liveness check, not a per-request limit; 0 = off;
+                       default 30; needs --threads or --processes)
+      --max-requests N recycle a worker after N requests, its replacement listening
+                       first (default 0 = never)
+      --max-requests-jitter N
+                       add a random 0..N to each worker's --max-requests (default 0)
+      --graceful-timeout S
+                       seconds stopping waits for in-flight requests (default 30)
   -h, --help           show this help
   -V, --version        show the version
+
+Signals to the primary (with --threads or --processes):
+  TERM, INT            drain and exit 0; a second one stops at once
+  HUP                  rolling reload: new workers load the app afresh; the old ones
+                       drain once every new one listens (if one fails, the old keep on)
+  TTIN, TTOU           one worker more, one fewer (never below 1; the oldest goes)
+On Windows only INT exists (Ctrl-C); call server.reload() and server.scale(n) from code.
 
 Run it as: deno run -A mod.ts …, bun mod.ts …, node mod.ts …, or npx multiserve ….
 Exit codes: 2 bad flag, 3 a worker could not start (e.g. port in use), 4 app module failed to load.`;
@@ -95,6 +111,18 @@ export function parseArgs(args: string[]): CliRequest {
         request.options.processes = v === "auto" ? cpuCount() : countFlag(flag, v);
         break;
       }
+      case "--timeout":
+        request.options.timeout = secondsFlag(flag, value());
+        break;
+      case "--graceful-timeout":
+        request.options.gracefulTimeout = secondsFlag(flag, value());
+        break;
+      case "--max-requests":
+        request.options.maxRequests = wholeFlag(flag, value());
+        break;
+      case "--max-requests-jitter":
+        request.options.maxRequestsJitter = wholeFlag(flag, value());
+        break;
       default:
         throw new OptionError(`unknown flag ${flag}`);
     }
@@ -113,6 +141,20 @@ function setModule(request: CliRequest, path: string): void {
 function countFlag(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) {
     throw new OptionError(`flag ${flag} must be a whole number ≥ 1 or auto, got "${value}"`);
+  }
+  return Number(value);
+}
+
+/** A whole number ≥ 0. */
+function wholeFlag(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new OptionError(`flag ${flag} must be a whole number ≥ 0, got "${value}"`);
+  return Number(value);
+}
+
+/** Seconds ≥ 0, fractions allowed. */
+function secondsFlag(flag: string, value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) {
+    throw new OptionError(`flag ${flag} must be a number of seconds ≥ 0, got "${value}"`);
   }
   return Number(value);
 }

@@ -13,6 +13,8 @@ export const EXIT = {
   boot: 3,
   /** The app module could not be loaded (missing, threw at import, no default export). */
   appLoad: 4,
+  /** A worker hung and the runtime could not end it (Deno threads): restart everything. */
+  hung: 5,
 } as const;
 
 /** Base class: a failure with a message meant for the user and an exit code. */
@@ -43,6 +45,16 @@ export class BootError extends MultiserveError {
 export class AppLoadError extends MultiserveError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, EXIT.appLoad, options);
+  }
+}
+
+/**
+ * A worker's event loop stopped answering and the runtime cannot end it: only ending the
+ * process frees its socket.
+ */
+export class HungWorkerError extends MultiserveError {
+  constructor(message: string) {
+    super(message, EXIT.hung);
   }
 }
 

@@ -16,11 +16,26 @@ export interface ResolvedOptions {
   threads: number;
   /** Worker processes; 1 = this process, with no children. */
   processes: number;
+  /** Seconds. */
   gracefulTimeout: number;
+  /** Seconds of heartbeat silence before a worker is killed; 0 = off. */
+  timeout: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
   onListen: ((info: ListenInfo) => void) | false | undefined;
 }
 
-const KNOWN = new Set(["port", "hostname", "threaded", "processes", "gracefulTimeout", "onListen"]);
+const KNOWN = new Set([
+  "port",
+  "hostname",
+  "threaded",
+  "processes",
+  "gracefulTimeout",
+  "timeout",
+  "maxRequests",
+  "maxRequestsJitter",
+  "onListen",
+]);
 
 /** The number of CPUs this isolate may use (at least 1). */
 export function cpuCount(): number {
@@ -41,14 +56,32 @@ export function resolveOptions(options: ServeOptions = {}): ResolvedOptions {
       );
     }
   }
-  return {
+  const resolved: ResolvedOptions = {
     port: resolvePort(options.port),
     hostname: resolveHostname(options.hostname),
     threads: resolveThreaded(options.threaded),
     processes: resolveProcesses(options.processes),
-    gracefulTimeout: resolveGracefulTimeout(options.gracefulTimeout),
+    gracefulTimeout: resolveSeconds("gracefulTimeout", options.gracefulTimeout, 30),
+    timeout: resolveSeconds("timeout", options.timeout, 30),
+    maxRequests: resolveCount("maxRequests", options.maxRequests),
+    maxRequestsJitter: resolveCount("maxRequestsJitter", options.maxRequestsJitter),
     onListen: resolveOnListen(options.onListen),
   };
+  // These act through the supervisor; one isolate serving alone has none, and quietly
+  // ignoring an explicit request would be worse than saying so.
+  if (resolved.processes === 1 && resolved.threads === 0) {
+    for (const name of ["maxRequests", "timeout"] as const) {
+      if (options[name] !== undefined && options[name] !== 0) {
+        throw new OptionError(
+          `option "${name}" needs supervised workers: set "threaded" (even 1) or "processes" ≥ 2`,
+        );
+      }
+    }
+  }
+  if (resolved.maxRequestsJitter > 0 && resolved.maxRequests === 0) {
+    throw new OptionError(`option "maxRequestsJitter" needs "maxRequests" > 0`);
+  }
+  return resolved;
 }
 
 function resolvePort(port: unknown): number {
@@ -109,14 +142,22 @@ function resolveProcesses(processes: unknown): number {
   return processes;
 }
 
-function resolveGracefulTimeout(timeout: unknown): number {
-  if (timeout === undefined) return 30_000;
-  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0) {
-    throw new OptionError(
-      `option "gracefulTimeout" must be a number of milliseconds ≥ 0, got ${describe(timeout)}`,
-    );
+/** A duration in seconds (fractions allowed), ≥ 0. */
+function resolveSeconds(name: string, seconds: unknown, fallback: number): number {
+  if (seconds === undefined) return fallback;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+    throw new OptionError(`option "${name}" must be a number of seconds ≥ 0, got ${describe(seconds)}`);
   }
-  return timeout;
+  return seconds;
+}
+
+/** A whole number ≥ 0, where 0 means off. */
+function resolveCount(name: string, count: unknown): number {
+  if (count === undefined) return 0;
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
+    throw new OptionError(`option "${name}" must be a whole number ≥ 0 (0 = off), got ${describe(count)}`);
+  }
+  return count;
 }
 
 function resolveOnListen(onListen: unknown): ResolvedOptions["onListen"] {

@@ -7,8 +7,14 @@
 
 /** Worker → supervisor. */
 export type WorkerMessage =
+  /** Serving: the supervisor counts it as up. */
   | { multiserve: "listening"; port: number }
-  | { multiserve: "failed"; message: string; exitCode: number };
+  /** Cannot serve (the app did not load, the port could not be bound): do not respawn. */
+  | { multiserve: "failed"; message: string; exitCode: number }
+  /** Still alive: sent from the worker's event loop, so a blocked loop goes silent. */
+  | { multiserve: "heartbeat" }
+  /** Served its `maxRequests`: start my replacement, then stop me. */
+  | { multiserve: "retire"; requests: number };
 
 /** Supervisor → worker: stop accepting, finish in-flight requests, exit. */
 export interface StopMessage {
@@ -23,7 +29,14 @@ export interface WorkerData {
   port: number;
   /** Threads this worker runs itself (processes only; 0 = its main thread serves). */
   threads: number;
+  /** Seconds stopping waits for in-flight requests. */
   gracefulTimeout: number;
+  /** Seconds of heartbeat silence before a worker counts as hung; 0 = never. */
+  timeout: number;
+  /** Requests after which a serving worker asks to retire; 0 = never. */
+  maxRequests: number;
+  /** Up to this many requests more, drawn at random per worker. */
+  maxRequestsJitter: number;
   /** Module form: the URL of the module whose default export is the app. */
   module?: string;
 }
@@ -31,7 +44,7 @@ export interface WorkerData {
 /** Is this one of our worker messages? */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   const tag = (value as { multiserve?: unknown } | null)?.multiserve;
-  return tag === "listening" || tag === "failed";
+  return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire";
 }
 
 /** Is this our stop message? */

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { Adapter, ParentLink } from "./adapter.ts";
+import type { Adapter, ParentLink, Signal } from "./adapter.ts";
 import { errorResponse, loadApp, toHandler } from "./app.ts";
-import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
+import { EXIT, HungWorkerError, messageOf, type MultiserveError, OptionError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { WorkerData } from "./protocol.ts";
 import { type AssignedWorker, assignedWorker } from "./role.ts";
@@ -68,7 +68,10 @@ class ServerHandle implements Server {
   #stop: (() => Promise<void>) | undefined;
   #closing: Promise<void> | undefined;
   #finish!: () => void;
-  #untrap: (() => void) | undefined;
+  readonly #untraps: (() => void)[] = [];
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The primary's supervisor, when it has workers. */
+  #supervisor: Supervisor | undefined;
   /** Set once this worker has reported that it cannot serve. */
   #failedWith: number | undefined;
   /** The supervisor asked this worker to stop (perhaps while it was still booting). */
@@ -92,14 +95,43 @@ class ServerHandle implements Server {
     return this.#url;
   }
 
+  get workers(): number {
+    return this.#supervisor?.count ?? 1;
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.ready.catch(() => {});
       await this.#stop?.();
-      this.#untrap?.();
+      clearInterval(this.#heartbeat);
+      for (const untrap of this.#untraps.splice(0)) untrap();
       this.#finish();
     })();
     return this.#closing;
+  }
+
+  async reload(): Promise<void> {
+    await this.ready;
+    await this.#supervised("reload()").reload();
+  }
+
+  async scale(count: number): Promise<void> {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new OptionError(`scale() needs a whole number of workers ≥ 1, got ${count}`);
+    }
+    await this.ready;
+    await this.#supervised("scale()").scale(count);
+  }
+
+  #supervised(what: string): Supervisor {
+    if (this.#supervisor === undefined || this.#closing) {
+      throw new Error(
+        `${what} needs a running primary with workers ("threaded" or "processes"); this is ${
+          this.#closing ? "a closed server" : assignedWorker() ? "a worker" : "one isolate serving alone"
+        }`,
+      );
+    }
+    return this.#supervisor;
   }
 
   async #start(app: App | URL | undefined): Promise<void> {
@@ -109,15 +141,26 @@ class ServerHandle implements Server {
     return this.#startWorker(adapter, app, worker, adapter.parentLink(worker.kind));
   }
 
+  #trap(adapter: Adapter, signal: Signal, listener: () => void): void {
+    this.#untraps.push(adapter.onSignal(signal, listener));
+  }
+
   async #startPrimary(adapter: Adapter, app: App | URL | undefined): Promise<void> {
     const { hostname, processes, threads, gracefulTimeout } = this.#options;
     let signalled = false;
-    this.#untrap = adapter.onShutdownSignal((signal) => {
-      // A second signal means "now": like gunicorn's quick shutdown.
-      if (signalled) adapter.exit(signal === "SIGINT" ? 130 : 143);
-      signalled = true;
-      this.close().then(() => adapter.exit(0));
-    });
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      this.#trap(adapter, signal, () => {
+        // A second signal means "now": like gunicorn's quick shutdown.
+        if (signalled) {
+          log(`${signal} again: stopping at once`);
+          this.#supervisor?.kill();
+          adapter.exit(signal === "SIGINT" ? 130 : 143);
+        }
+        signalled = true;
+        log(`${signal}: stopping gracefully (up to ${gracefulTimeout} s; send it again to stop at once)`);
+        this.close().then(() => adapter.exit(0));
+      });
+    }
     let port: number;
     try {
       if (processes === 1 && threads === 0) {
@@ -128,7 +171,7 @@ class ServerHandle implements Server {
           onError: errorResponse,
         });
         port = listener.port;
-        this.#stop = () => listener.close(gracefulTimeout);
+        this.#stop = () => listener.close(gracefulTimeout * 1_000);
       } else {
         adapter.checkSpread({ processes, threads });
         port = await adapter.reservePort(hostname, this.#options.port);
@@ -138,19 +181,29 @@ class ServerHandle implements Server {
           port,
           threads,
           gracefulTimeout,
+          timeout: this.#options.timeout,
+          maxRequests: this.#options.maxRequests,
+          maxRequestsJitter: this.#options.maxRequestsJitter,
           module: app instanceof URL ? app.href : undefined,
         });
         const onFatal = (error: MultiserveError) => {
-          console.error(`multiserve: ${error.message}; stopping`);
+          log(`${error.message}; stopping`);
+          if (error instanceof HungWorkerError) {
+            this.#supervisor?.kill();
+            return adapter.exit(error.exitCode);
+          }
           this.close().then(() => adapter.exit(error.exitCode));
         };
         // Processes each run their own threads; without processes, this one runs them.
         const byProcess = processes > 1;
         const supervisor = new Supervisor({
           count: byProcess ? processes : threads,
-          name: (id) => `${byProcess ? "process" : "thread"} ${id}`,
+          kind: byProcess ? "process" : "thread",
+          name: String,
           gracefulTimeout,
+          timeout: this.#options.timeout,
           onFatal,
+          log,
           spawn: (id) =>
             byProcess
               ? adapter.spawnProcess(data(id))
@@ -158,9 +211,11 @@ class ServerHandle implements Server {
         });
         this.#stop = () => supervisor.stop();
         await supervisor.start();
+        this.#supervisor = supervisor;
+        this.#trapSupervisorSignals(adapter, supervisor);
       }
     } catch (error) {
-      this.#untrap();
+      for (const untrap of this.#untraps.splice(0)) untrap();
       throw error;
     }
     this.#url = formatUrl(hostname, port);
@@ -176,6 +231,24 @@ class ServerHandle implements Server {
     else if (this.#options.onListen === undefined) console.log(startupLine(info, adapter.version));
   }
 
+  /** SIGHUP reloads, SIGTTIN adds a worker, SIGTTOU removes one (gunicorn's signals). */
+  #trapSupervisorSignals(adapter: Adapter, supervisor: Supervisor): void {
+    const report = (what: string) => (error: unknown) => log(`${what} failed: ${messageOf(error)}`);
+    this.#trap(adapter, "SIGHUP", () => {
+      log("SIGHUP: rolling reload");
+      supervisor.reload().catch(() => {}); // the supervisor has logged why
+    });
+    this.#trap(adapter, "SIGTTIN", () => {
+      log(`SIGTTIN: one worker more`);
+      supervisor.scale(supervisor.count + 1).catch(report("SIGTTIN"));
+    });
+    this.#trap(adapter, "SIGTTOU", () => {
+      if (supervisor.count <= 1) return log("SIGTTOU: already down to 1 worker; keeping it");
+      log(`SIGTTOU: one worker fewer`);
+      supervisor.scale(supervisor.count - 1).catch(report("SIGTTOU"));
+    });
+  }
+
   async #startWorker(
     adapter: Adapter,
     app: App | URL | undefined,
@@ -189,15 +262,41 @@ class ServerHandle implements Server {
       else void this.close().then(() => parent.exit(0));
     };
     parent.onStop(stop);
-    if (data.kind === "process") this.#untrap = adapter.onShutdownSignal(stop);
+    if (data.timeout > 0) {
+      // From this isolate's event loop: when a request blocks it, the heartbeats stop.
+      const every = Math.min(1_000, Math.max(50, (data.timeout * 1_000) / 4));
+      this.#heartbeat = setInterval(() => parent.send({ multiserve: "heartbeat" }), every);
+    }
+    if (data.kind === "process") {
+      // Signals sent to the whole process group (Ctrl-C in a terminal) reach workers too:
+      // the first drains like the primary's, a second ends at once.
+      let signalled = false;
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        this.#trap(adapter, signal, () => {
+          if (signalled) parent.exit(signal === "SIGINT" ? 130 : 143);
+          signalled = true;
+          stop();
+        });
+      }
+      // Reload and scaling are the primary's business: a group-wide signal must not end workers.
+      for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU"] as const) this.#trap(adapter, signal, () => {});
+    }
     let port: number;
     try {
       if (data.kind === "process" && data.threads > 0) {
         const supervisor = new Supervisor({
           count: data.threads,
-          name: (id) => `thread ${data.id}.${id}`,
+          kind: "thread",
+          name: (id) => `${data.id}.${id}`,
           gracefulTimeout: data.gracefulTimeout,
-          onFatal: (error) => this.#failWorker(parent, error),
+          timeout: data.timeout,
+          onFatal: (error) => {
+            if (!(error instanceof HungWorkerError)) return this.#failWorker(parent, error);
+            // Its supervisor replaces this whole process, the one way to free the hung socket.
+            log(error.message);
+            parent.exit(error.exitCode);
+          },
+          log,
           spawn: (id) =>
             adapter.spawnThread(threadUrl(adapter, app), {
               ...data,
@@ -209,14 +308,19 @@ class ServerHandle implements Server {
         await supervisor.start();
         port = data.port;
       } else {
-        const listener = await adapter.listen(await handlerOf(app, data.module), {
+        let handler = await handlerOf(app, data.module);
+        if (data.maxRequests > 0) {
+          const limit = data.maxRequests + Math.floor(Math.random() * (data.maxRequestsJitter + 1));
+          handler = countRequests(handler, limit, (requests) => parent.send({ multiserve: "retire", requests }));
+        }
+        const listener = await adapter.listen(handler, {
           hostname: data.hostname,
           port: data.port,
           shared: true,
           onError: errorResponse,
         });
         port = listener.port;
-        this.#stop = () => listener.close(data.gracefulTimeout);
+        this.#stop = () => listener.close(data.gracefulTimeout * 1_000);
       }
     } catch (error) {
       await this.#failWorker(parent, error);
@@ -239,6 +343,24 @@ class ServerHandle implements Server {
     else setTimeout(() => parent.exit(exitCode), FAILED_WORKER_EXIT_MS);
     return new Promise<never>(() => {});
   }
+}
+
+/** Lifecycle lines go to stderr, like gunicorn's log. */
+function log(line: string): void {
+  console.error(`multiserve: ${line}`);
+}
+
+/** `handler`, calling `onLimit` once when the request that reaches `limit` arrives. */
+function countRequests(
+  handler: FetchHandler,
+  limit: number,
+  onLimit: (requests: number) => void,
+): FetchHandler {
+  let served = 0;
+  return (request, info) => {
+    if (++served === limit) onLimit(served);
+    return handler(request, info);
+  };
 }
 
 /** The handler of a worker: the app given, or the module it names. */

@@ -1,135 +1,387 @@
 /**
- * The arbiter: starts N workers, waits until every one listens, replaces any that dies,
- * and stops them all gracefully. It serves nothing itself and knows workers only through
- * the abstract `WorkerHandle`, so one supervisor runs threads and processes on every runtime.
+ * The arbiter: starts the workers, waits until every one listens, and then keeps them:
+ * replaces any that dies (backing off when crashes repeat), kills and replaces any whose
+ * heartbeat goes silent, recycles those that served `maxRequests`, reloads them all in a
+ * rolling way, scales their number, and stops them gracefully. It serves nothing itself
+ * and knows workers only through the abstract `WorkerHandle`, so one supervisor runs
+ * threads and processes on every runtime.
  *
  * @module
  */
 import type { WorkerHandle } from "./adapter.ts";
 import { settlesWithin } from "./deadline.ts";
-import { AppLoadError, BootError, EXIT, messageOf, type MultiserveError } from "./errors.ts";
+import { AppLoadError, BootError, EXIT, HungWorkerError, messageOf, type MultiserveError } from "./errors.ts";
 
 /** Extra time past the graceful timeout before a worker that has not exited is killed. */
 const KILL_MARGIN_MS = 2_000;
-
-interface Slot {
-  id: number;
-  handle: WorkerHandle;
-  state: "starting" | "listening" | "stopping";
-  failure?: { message: string; exitCode: number };
-  exited: Promise<void>;
-}
+/** Respawn delay after the second crash in a row; it doubles with each further crash. */
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+/** Crashes further apart than this do not count as repeating. */
+const CRASH_MEMORY_MS = 60_000;
 
 export interface SupervisorOptions {
   /** How many workers to keep running. */
   count: number;
-  /** Start worker number `id` (1-based). */
+  /** Start the worker that will hold place `id` (1-based; a replacement keeps its id). */
   spawn: (id: number) => WorkerHandle;
-  /** How messages name worker `id`, e.g. "process 2", "thread 2.1". */
+  /** What the workers are, for log lines: "process" or "thread". */
+  kind: "process" | "thread";
+  /** How worker `id` is named: "2" or, for a thread of process 2, "2.1". */
   name: (id: number) => string;
+  /** Seconds a stopping worker may take to drain. */
   gracefulTimeout: number;
-  /** A worker that had been serving died and its replacement could not start: give up. */
+  /** Seconds of heartbeat silence after which a worker is killed; 0 = never. */
+  timeout: number;
+  /**
+   * Give up: a worker died and its replacement could not start, or a hung worker cannot
+   * be ended (a `HungWorkerError`, to be acted on at once: its socket still takes connections).
+   */
   onFatal: (error: MultiserveError) => void;
+  /** Where lifecycle lines go. */
+  log: (line: string) => void;
+}
+
+interface Worker {
+  /** Place in the pool, shown as the worker id; kept by replacements. */
+  id: number;
+  /** Order of starting, unique: names threads in logs and tells the oldest. */
+  serial: number;
+  /** Bumped by each reload; a reload retires every worker of an older generation. */
+  generation: number;
+  handle: WorkerHandle;
+  state: "starting" | "listening" | "stopping";
+  lastHeartbeat: number;
+  /** Why the supervisor ended it, for the exit line. */
+  endedBecause?: string;
+  /** It asked to retire and its replacement is starting. */
+  retiring: boolean;
+  failure?: { message: string; exitCode: number };
+  /** Resolves once it listens (or was stopped first); rejects if it fails to boot. */
+  listening: Promise<void>;
+  exited: Promise<void>;
 }
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
-  readonly #slots = new Map<number, Slot>();
+  readonly #workers = new Set<Worker>();
+  readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
+  #crashTimes: number[] = [];
+  #serial = 0;
+  #generation = 0;
   #stopping = false;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Reloads and scaling run one at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
   }
 
+  /** Workers serving or starting, not counting those on their way out. */
+  get count(): number {
+    return this.#current().length;
+  }
+
   /** Start every worker; resolve when all listen, or stop them all and reject on the first failure. */
   async start(): Promise<void> {
-    const boots = [];
-    for (let id = 1; id <= this.#options.count; id++) boots.push(this.#boot(id));
-    // Promise.all reports the first failure; the others are then moot, not unhandled.
-    for (const boot of boots) boot.catch(() => {});
+    const started = [];
+    for (let id = 1; id <= this.#options.count; id++) started.push(this.#spawn(id, 0));
     try {
-      await Promise.all(boots);
+      await allListening(started);
     } catch (error) {
       await this.stop();
       throw error;
+    }
+    if (this.#options.timeout > 0) {
+      const every = Math.min(1_000, Math.max(50, (this.#options.timeout * 1_000) / 4));
+      this.#watchdog = setInterval(() => this.#checkHeartbeats(), every);
     }
   }
 
   /** Ask every worker to stop, wait for them, kill those past the graceful timeout. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    const slots = [...this.#slots.values()];
-    for (const slot of slots) {
-      slot.state = "stopping";
-      slot.handle.stop();
-    }
-    await settlesWithin(
-      Promise.all(slots.map((s) => s.exited)),
-      this.#options.gracefulTimeout + KILL_MARGIN_MS,
-    );
-    for (const slot of this.#slots.values()) slot.handle.kill();
-    await Promise.all(slots.map((s) => s.exited));
+    clearInterval(this.#watchdog);
+    for (const timer of this.#respawns) clearTimeout(timer);
+    this.#respawns.clear();
+    const workers = [...this.#workers];
+    for (const worker of workers) this.#retire(worker);
+    await this.#killAfterGrace(workers);
   }
 
-  /** Start worker `id`; resolves once it listens, rejects if it dies or fails first. */
-  #boot(id: number): Promise<void> {
-    const name = this.#options.name(id);
-    return new Promise((resolve, reject) => {
-      let handle: WorkerHandle;
+  /** End every worker at once: the second SIGINT. */
+  kill(): void {
+    this.#stopping = true;
+    for (const worker of this.#workers) worker.handle.kill();
+  }
+
+  /**
+   * Rolling reload: a new generation in every place, and once all of it listens, the old
+   * generation drains. If any new worker cannot start, the new ones stop and the old keep
+   * serving; the promise then rejects with the reason.
+   */
+  reload(): Promise<void> {
+    return this.#serially(async () => {
+      const old = this.#current();
+      const generation = ++this.#generation;
+      const plural = this.#plural(old.length);
+      this.#options.log(`reload: starting ${old.length} new ${plural}`);
+      const fresh = old.map((worker) => this.#spawn(worker.id, generation));
       try {
-        handle = this.#options.spawn(id);
+        await allListening(fresh);
       } catch (error) {
-        return reject(new BootError(`cannot start ${name}: ${messageOf(error)}`, { cause: error }));
+        this.#options.log(`reload failed, the current ${plural} keep serving: ${messageOf(error)}`);
+        for (const worker of fresh) this.#retire(worker, "its reload failed");
+        await this.#killAfterGrace(fresh);
+        throw error;
       }
-      let exited!: () => void;
-      const slot: Slot = {
+      if (this.#stopping) return;
+      // Older generations include any worker respawned after a crash during the reload.
+      const retired = [...this.#workers].filter((w) => w.generation < generation && w.state !== "stopping");
+      for (const worker of retired) this.#retire(worker, "reloaded");
+      this.#options.log(`reload done: ${fresh.length} new ${plural} serving; the old ones are draining`);
+      await this.#killAfterGrace(retired);
+    });
+  }
+
+  /** Keep `count` workers (at least 1): start new ones, or stop the oldest gracefully. */
+  scale(count: number): Promise<void> {
+    return this.#serially(async () => {
+      if (this.#stopping) return;
+      const target = Math.max(1, Math.floor(count));
+      const current = this.#current();
+      if (target === current.length) return;
+      this.#options.log(`scaling from ${current.length} to ${target} ${this.#plural(target)}`);
+      if (target > current.length) {
+        const taken = new Set(current.map((w) => w.id));
+        const added = [];
+        for (let id = 1; added.length < target - current.length; id++) {
+          if (!taken.has(id)) added.push(this.#spawn(id, this.#generation));
+        }
+        try {
+          await allListening(added);
+        } catch (error) {
+          this.#options.log(`scaling up failed: ${messageOf(error)}`);
+          for (const worker of added) this.#retire(worker, "scaling up failed");
+          await this.#killAfterGrace(added);
+          throw error;
+        }
+      } else {
+        const oldest = current.sort((a, b) => a.serial - b.serial).slice(0, current.length - target);
+        for (const worker of oldest) this.#retire(worker, "scaled down");
+        await this.#killAfterGrace(oldest);
+      }
+    });
+  }
+
+  #serially(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Workers of the newest generation that are not on their way out. */
+  #current(): Worker[] {
+    return [...this.#workers].filter((w) =>
+      w.state !== "stopping" && !w.retiring && w.generation === this.#generation
+    );
+  }
+
+  #plural(n: number): string {
+    return this.#options.kind === "process" ? (n === 1 ? "process" : "processes") : (n === 1 ? "thread" : "threads");
+  }
+
+  #label(worker: Worker): string {
+    const { kind, name } = this.#options;
+    const pid = worker.handle.pid;
+    return `${kind} ${name(worker.id)} (${pid === undefined ? `#${worker.serial}` : `pid ${pid}`})`;
+  }
+
+  /** Start a worker in place `id`. */
+  #spawn(id: number, generation: number): Worker {
+    const serial = ++this.#serial;
+    let handle: WorkerHandle;
+    let resolveListening!: () => void;
+    let rejectListening!: (error: MultiserveError) => void;
+    let markExited!: () => void;
+    const listening = new Promise<void>((resolve, reject) => {
+      resolveListening = resolve;
+      rejectListening = reject;
+    });
+    // Callers that only start it need not handle its failure; those who await do.
+    listening.catch(() => {});
+    try {
+      handle = this.#options.spawn(id);
+    } catch (error) {
+      const name = `${this.#options.kind} ${this.#options.name(id)}`;
+      rejectListening(new BootError(`cannot start ${name}: ${messageOf(error)}`, { cause: error }));
+      return {
         id,
-        handle,
-        state: "starting",
-        exited: new Promise((r) => (exited = r)),
+        serial,
+        generation,
+        handle: { stop() {}, kill() {}, onMessage() {}, onExit() {} },
+        state: "stopping",
+        lastHeartbeat: 0,
+        retiring: false,
+        listening,
+        exited: Promise.resolve(),
       };
-      this.#slots.set(id, slot);
-      handle.onMessage((message) => {
-        if (message.multiserve === "listening" && slot.state === "starting") {
-          slot.state = "listening";
-          resolve();
-        } else if (message.multiserve === "failed") {
-          slot.failure = { message: message.message, exitCode: message.exitCode };
+    }
+    const worker: Worker = {
+      id,
+      serial,
+      generation,
+      handle,
+      state: "starting",
+      lastHeartbeat: Date.now(),
+      retiring: false,
+      listening,
+      exited: new Promise((resolve) => (markExited = resolve)),
+    };
+    this.#workers.add(worker);
+    const label = this.#label(worker);
+    this.#options.log(`${label} started`);
+    handle.onMessage((message) => {
+      switch (message.multiserve) {
+        case "heartbeat":
+          worker.lastHeartbeat = Date.now();
+          break;
+        case "listening":
+          if (worker.state !== "starting") break;
+          worker.state = "listening";
+          worker.lastHeartbeat = Date.now();
+          this.#options.log(`${label} ready`);
+          resolveListening();
+          break;
+        case "failed":
+          worker.failure = { message: message.message, exitCode: message.exitCode };
           // Authoritative at once: the worker waits to be stopped, so the message is not
           // lost to its exit.
-          if (slot.state === "starting") reject(bootFailure(name, null, slot.failure, undefined));
-        }
-      });
-      handle.onExit((code, error) => {
-        exited();
-        if (this.#slots.get(id) === slot) this.#slots.delete(id);
-        if (slot.state === "starting") {
-          reject(bootFailure(name, code, slot.failure, error));
-        } else if (slot.state === "stopping") {
-          resolve(); // stopped before it listened: not a failure
-        } else if (slot.state === "listening" && !this.#stopping) {
-          console.error(
-            `multiserve: ${name} exited unexpectedly (${describeExit(code, error)}); starting a new one`,
-          );
-          this.#boot(id).catch((e: MultiserveError) => this.#options.onFatal(e));
-        }
-      });
+          if (worker.state === "starting") rejectListening(bootFailure(label, null, worker.failure));
+          break;
+        case "retire":
+          this.#recycle(worker, message.requests);
+          break;
+      }
     });
+    handle.onExit((code, error) => {
+      markExited();
+      this.#workers.delete(worker);
+      const how = describeExit(code, error);
+      if (worker.state === "starting") {
+        rejectListening(bootFailure(label, code, worker.failure, error));
+      } else if (worker.state === "stopping") {
+        this.#options.log(`${label} exited (${how}${worker.endedBecause ? `; ${worker.endedBecause}` : ""})`);
+        resolveListening(); // stopped before it listened: not a failure
+      } else if (!this.#stopping) {
+        this.#respawnAfterCrash(worker, worker.endedBecause ?? `exited unexpectedly (${how})`);
+      }
+    });
+    return worker;
+  }
+
+  /** Replace a worker that died while serving; back off when crashes repeat. */
+  #respawnAfterCrash(dead: Worker, why: string): void {
+    if (dead.retiring) {
+      return this.#options.log(`${this.#label(dead)} ${why}; its replacement is already starting`);
+    }
+    const now = Date.now();
+    this.#crashTimes = this.#crashTimes.filter((t) => now - t < CRASH_MEMORY_MS);
+    const repeats = this.#crashTimes.length;
+    this.#crashTimes.push(now);
+    const delay = repeats === 0 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (repeats - 1));
+    this.#options.log(
+      `${this.#label(dead)} ${why}; starting a new one${delay > 0 ? ` in ${delay} ms (crash ${repeats + 1} within a minute)` : ""}`,
+    );
+    const timer = setTimeout(() => {
+      this.#respawns.delete(timer);
+      if (this.#stopping) return;
+      this.#spawn(dead.id, dead.generation).listening.catch((e: MultiserveError) => this.#options.onFatal(e));
+    }, delay);
+    this.#respawns.add(timer);
+  }
+
+  /** A worker served its quota: start its replacement, and stop it once that one listens. */
+  #recycle(worker: Worker, requests: number): void {
+    if (worker.state !== "listening" || worker.retiring || this.#stopping) return;
+    worker.retiring = true;
+    const label = this.#label(worker);
+    this.#options.log(`${label} served ${requests} requests (maxRequests): starting its replacement`);
+    const next = this.#spawn(worker.id, worker.generation);
+    next.listening.then(
+      () => this.#retire(worker, `recycled after ${requests} requests`),
+      (error) => {
+        // The old worker is still healthy: better it serves on than the place goes empty.
+        this.#options.log(`${label} keeps serving: its replacement could not start: ${messageOf(error)}`);
+      },
+    );
+  }
+
+  /** Ask a worker to stop gracefully. */
+  #retire(worker: Worker, because?: string): void {
+    if (worker.state === "stopping") return;
+    worker.state = "stopping";
+    worker.endedBecause = because;
+    worker.handle.stop();
+  }
+
+  /** Wait for `workers` to exit; kill those still there past the graceful timeout. */
+  async #killAfterGrace(workers: Worker[]): Promise<void> {
+    const exits = Promise.all(workers.map((w) => w.exited));
+    if (await settlesWithin(exits, this.#options.gracefulTimeout * 1_000 + KILL_MARGIN_MS)) return;
+    for (const worker of workers) {
+      if (this.#workers.has(worker)) {
+        worker.endedBecause = "killed: still running past the graceful timeout";
+        worker.handle.kill();
+      }
+    }
+    await exits;
+  }
+
+  /** Kill every serving worker whose heartbeat is older than the timeout. */
+  #checkHeartbeats(): void {
+    const limit = this.#options.timeout * 1_000;
+    const now = Date.now();
+    for (const worker of this.#workers) {
+      if (worker.state !== "listening" || worker.endedBecause) continue;
+      const silent = now - worker.lastHeartbeat;
+      if (silent <= limit) continue;
+      worker.endedBecause = `was killed after timing out (no heartbeat for ${(silent / 1_000).toFixed(1)} s)`;
+      this.#options.log(
+        `${this.#label(worker)} timed out: its event loop sent no heartbeat for ${
+          (silent / 1_000).toFixed(1)
+        } s (timeout ${this.#options.timeout} s); killing it`,
+      );
+      if (worker.handle.unkillableWhenHung) {
+        return this.#options.onFatal(
+          new HungWorkerError(
+            `${this.#label(worker)} is hung and cannot be replaced: ${worker.handle.unkillableWhenHung}; ending the whole process so that it can be restarted (use processes to confine this to one worker process)`,
+          ),
+        );
+      }
+      worker.handle.kill();
+    }
   }
 }
 
+/** Resolve when every worker listens; reject with the first failure. */
+function allListening(workers: Worker[]): Promise<void> {
+  return Promise.all(workers.map((w) => w.listening)).then(() => {});
+}
+
 function bootFailure(
-  name: string,
+  label: string,
   code: number | null,
-  failure: Slot["failure"],
-  error: string | undefined,
+  failure: Worker["failure"],
+  error?: string,
 ): MultiserveError {
   if (failure) {
     return failure.exitCode === EXIT.appLoad
       ? new AppLoadError(failure.message)
       : new BootError(failure.message);
   }
-  return new BootError(`${name} exited before listening (${describeExit(code, error)})`);
+  return new BootError(`${label} exited before listening (${describeExit(code, error)})`);
 }
 
 function describeExit(code: number | null, error: string | undefined): string {

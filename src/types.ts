@@ -90,12 +90,38 @@ export interface ServeOptions {
    */
   processes?: number;
   /**
-   * Milliseconds that `close()` (or SIGTERM/SIGINT) waits for in-flight requests before
-   * connections are cut and workers are killed.
-   * @default 30000
-   * @example 5000
+   * Seconds that stopping (`close()`, SIGTERM, SIGINT, and a worker retired by reload,
+   * scaling or `maxRequests`) waits for in-flight requests before cutting them and killing
+   * the worker. Idle keep-alive connections are closed at once.
+   * @default 30
+   * @example 5
    */
   gracefulTimeout?: number;
+  /**
+   * Liveness timeout in seconds: a worker whose event loop has sent no heartbeat for this
+   * long (a busy loop, a deadlock) is killed and replaced, with a log line naming it.
+   * This is **not** a per-request timeout: a request that waits on I/O for minutes keeps
+   * its worker alive, since the worker's event loop stays free to send heartbeats. `0`
+   * turns it off. Needs supervised workers (`threaded` or `processes`).
+   * @default 30
+   * @example 10
+   */
+  timeout?: number;
+  /**
+   * Recycle each worker after it has served this many requests (the usual cure for slow
+   * leaks). Its replacement starts and listens first; then the old worker stops taking
+   * connections and drains, so capacity never dips. `0` = never. Needs supervised workers.
+   * @default 0
+   * @example 10000
+   */
+  maxRequests?: number;
+  /**
+   * Adds a random 0…`maxRequestsJitter` requests to each worker's `maxRequests`, so
+   * workers started together do not all recycle at the same moment.
+   * @default 0
+   * @example 500
+   */
+  maxRequestsJitter?: number;
   /**
    * Called once in the primary when every worker listens. By default a line naming the
    * URL, the runtime and processes × threads goes to stdout; pass a function to replace
@@ -122,4 +148,19 @@ export interface Server {
    * `gracefulTimeout`), stop every worker, then resolve.
    */
   close(): Promise<void>;
+  /**
+   * Rolling reload, what SIGHUP does: start a new generation of workers (which import the
+   * app afresh, picking up code changes), wait until every one listens, then drain the old
+   * ones. Rejects, leaving the old generation serving, if a new worker cannot start.
+   * Only in the primary of a server with workers (`threaded` or `processes`).
+   */
+  reload(): Promise<void>;
+  /**
+   * Run `count` workers (processes, or threads when not using processes), what SIGTTIN
+   * (+1) and SIGTTOU (−1) do: new ones start, or the oldest stop gracefully. Never below 1.
+   * Resolves when the new workers listen or the removed ones have stopped.
+   */
+  scale(count: number): Promise<void>;
+  /** How many workers the primary keeps running now (processes, or threads without processes). */
+  readonly workers: number;
 }

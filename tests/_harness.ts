@@ -4,6 +4,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
@@ -59,17 +60,31 @@ export class Child {
     );
   }
 
+  /** Where the output ends now: pass to `waitFor` to see only what comes next. */
+  mark(): { stdout: number; stderr: number } {
+    return { stdout: this.stdout.length, stderr: this.stderr.length };
+  }
+
+  /** How many times `pattern` (global) matched stderr so far. */
+  count(pattern: RegExp): number {
+    return this.stderr.match(pattern)?.length ?? 0;
+  }
+
   get pid(): number {
     return this.process.pid!;
   }
 
-  /** Wait until `pattern` shows in stdout or stderr; fail if the process exits or time runs out. */
-  async waitFor(pattern: RegExp, ms = 20_000): Promise<RegExpMatchArray> {
+  /**
+   * Wait until `pattern` shows in stdout or stderr, looking only at output after the first
+   * `from` characters of each; fail if the process exits or time runs out.
+   */
+  async waitFor(pattern: RegExp, ms = 20_000, from = { stdout: 0, stderr: 0 }): Promise<RegExpMatchArray> {
     const deadline = Date.now() + ms;
     let exited = false;
     this.exited.then(() => (exited = true));
     while (Date.now() < deadline) {
-      const match = this.stdout.match(pattern) ?? this.stderr.match(pattern);
+      const match = this.stdout.slice(from.stdout).match(pattern) ??
+        this.stderr.slice(from.stderr).match(pattern);
       if (match) return match;
       if (exited) break;
       await new Promise((r) => setTimeout(r, 20));
@@ -98,7 +113,7 @@ export class Child {
    * Send `signal` by pid. (Deno's `ChildProcess.kill()` then reports the signal as the
    * cause of any exit, hiding the exit code the server chose.)
    */
-  signal(signal: "SIGTERM" | "SIGINT"): void {
+  signal(signal: "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGTTIN" | "SIGTTOU"): void {
     process.kill(this.pid, signal);
   }
 
@@ -229,4 +244,51 @@ export function fetchFresh(
     req.on("error", reject);
     req.end(init.body);
   });
+}
+
+/** The isolate token of one fresh-connection request to the fixture app. */
+export async function token(url: string): Promise<string> {
+  const reply = await fetchFresh(`${url}token`);
+  assert.equal(reply.status, 200, reply.text);
+  return JSON.parse(reply.text).token;
+}
+
+/** Ask for tokens until `count` different isolates have answered (or `tries` run out). */
+export async function distinctTokens(url: string, count: number, tries = 300): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < tries && seen.size < count; i++) seen.add(await token(url));
+  return seen;
+}
+
+/** Steady load: `concurrency` loops of fresh-connection requests, counting every outcome. */
+export function loadLoop(url: string, concurrency = 4): {
+  stop(): Promise<{ ok: number; failures: string[]; tokens: string[] }>;
+  done(): number;
+} {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const tokens: string[] = [];
+  const loop = async () => {
+    while (running) {
+      try {
+        const reply = await fetchFresh(`${url}token`);
+        if (reply.status === 200) {
+          ok++;
+          tokens.push(JSON.parse(reply.text).token);
+        } else failures.push(`status ${reply.status}: ${reply.text}`);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  return {
+    done: () => ok,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failures, tokens };
+    },
+  };
 }
