@@ -11,7 +11,7 @@ import { settlesWithin } from "../src/deadline.ts";
 import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
-import { reservePort } from "./_net.ts";
+import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so Deno and tsc check it too). */
@@ -89,6 +89,8 @@ export const adapter: Adapter = {
     const problem = spreadProblem("bun", process.platform, plan);
     if (problem) throw problem;
   },
+
+  closeHint: () => reusePortCloseHint(process.platform),
 
   mainModule: () => pathToFileURL(Bun.main).href,
 

@@ -10,6 +10,7 @@ import { settlesWithin } from "../src/deadline.ts";
 import { BootError } from "../src/errors.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
+import { reusePortCloseHint } from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
@@ -124,6 +125,8 @@ export const adapter: Adapter = {
       );
     }
   },
+
+  closeHint: () => reusePortCloseHint(Deno.build.os),
 
   mainModule: () => Deno.mainModule,
 

@@ -16,7 +16,7 @@ import { BootError, messageOf } from "../src/errors.ts";
 import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onSignal, processParentLink } from "./_process.ts";
-import { reservePort } from "./_net.ts";
+import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
@@ -63,14 +63,17 @@ export const adapter: Adapter = {
     const server = createServer(requestListener);
     // A cluster worker's main thread shares the primary's socket; every other shared
     // listener (threads) binds its own with SO_REUSEPORT.
-    const reusePort = shared && !(cluster.isWorker && isMainThread);
+    const clusterShared = shared && cluster.isWorker && isMainThread;
     return new Promise<Listener>((resolve, reject) => {
       server.once("error", (error) => reject(listenError(error, hostname, port)));
-      server.listen({ host: hostname, port, reusePort }, () => {
+      server.listen({ host: hostname, port, reusePort: shared && !clusterShared }, () => {
         const address = server.address();
         resolve({
           port: typeof address === "object" && address !== null ? address.port : port,
-          close: (timeoutMs) => closeGracefully(server, timeoutMs),
+          close: async (timeoutMs) => {
+            await closeGracefully(server, timeoutMs);
+            if (clusterShared) await clusterQuiet();
+          },
         });
       });
     });
@@ -82,6 +85,9 @@ export const adapter: Adapter = {
     const problem = spreadProblem("node", process.platform, plan, process.versions.node);
     if (problem) throw problem;
   },
+
+  // Processes share the cluster primary's one socket; only threads bind their own.
+  closeHint: (plan) => plan.threads > 0 ? reusePortCloseHint(process.platform) : undefined,
 
   mainModule() {
     const entry = process.argv[1];
@@ -112,6 +118,10 @@ export const adapter: Adapter = {
 
   spawnProcess(data): WorkerHandle {
     const worker = cluster.fork({ [WORKER_ENV]: encodeWorker("process", data) });
+    // Answer clusterQuiet(): by now this primary has handled the worker's earlier close.
+    worker.on("message", (message) => {
+      if (isQuietProbe(message)) worker.send(message, undefined, () => {});
+    });
     return {
       pid: worker.process.pid,
       stop: () => {
@@ -133,6 +143,37 @@ export const adapter: Adapter = {
 
   exit: (code) => process.exit(code),
 };
+
+/** The round trip of clusterQuiet(). */
+interface QuietProbe {
+  multiserveQuiet: true;
+}
+function isQuietProbe(message: unknown): message is QuietProbe {
+  return (message as Partial<QuietProbe> | null)?.multiserveQuiet === true;
+}
+
+/**
+ * Wait until the cluster primary can hand this worker no more connections. Closing the
+ * server tells the primary to stop, but connections it sent before it heard are still in
+ * the IPC channel; Node bounces them back only if this process is alive to read them, and
+ * one that exits first strands them, open and unanswered, in the primary. The channel is
+ * ordered, so once the primary echoes a probe sent after the close, none is left in flight.
+ */
+function clusterQuiet(): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      process.off("message", onMessage);
+      resolve();
+    };
+    const onMessage = (message: unknown) => isQuietProbe(message) && done();
+    // A primary that is gone cannot answer; nothing can be in flight from it either.
+    const timer = setTimeout(done, 2_000);
+    process.on("message", onMessage);
+    process.send({ multiserveQuiet: true } satisfies QuietProbe, undefined, {}, () => {});
+  });
+}
 
 /** Stop accepting, let in-flight requests end, cut what is left after `timeoutMs`. */
 function closeGracefully(server: ReturnType<typeof createServer>, timeoutMs: number): Promise<void> {

@@ -73,6 +73,8 @@ export interface Adapter {
   reservePort(hostname: string, port: number): Promise<number>;
   /** Throw a `BootError` when these workers could not all get connections here. */
   checkSpread(plan: { processes: number; threads: number }): void;
+  /** Advice to log at start when closing a worker's socket could drop connections here. */
+  closeHint(plan: { processes: number; threads: number }): string | undefined;
   /** URL of the module that started this program, for threads that re-run it. */
   mainModule(): string;
   /** Start a worker thread running `url`. */

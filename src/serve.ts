@@ -213,6 +213,8 @@ class ServerHandle implements Server {
         await supervisor.start();
         this.#supervisor = supervisor;
         this.#trapSupervisorSignals(adapter, supervisor);
+        const hint = adapter.closeHint({ processes, threads });
+        if (hint) log(hint);
       }
     } catch (error) {
       for (const untrap of this.#untraps.splice(0)) untrap();

