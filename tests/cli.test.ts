@@ -11,6 +11,13 @@ describe(`${runtime}: the command line`, () => {
     assert.equal((await child.exit()).code, 0);
     assert.match(child.stdout, /Usage: multiserve \[flags\] \[module\]/);
     assert.match(child.stdout, /--processes N\|auto/);
+    for (const flag of ["--timeout S", "--max-requests N", "--max-requests-jitter N", "--graceful-timeout"]) {
+      assert.ok(child.stdout.includes(flag), `--help lists ${flag}`);
+    }
+    assert.match(child.stdout, /liveness check, not a per-request limit/);
+    assert.match(child.stdout, /HUP {2,}rolling reload/);
+    assert.match(child.stdout, /TTIN, TTOU/);
+    assert.match(child.stdout, /On Windows/);
   });
 
   it("--version prints the version in package.json and deno.json", async () => {

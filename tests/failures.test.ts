@@ -70,6 +70,11 @@ describe(`${runtime}: failures before serving`, () => {
     [["--port", "70000"], /flag --port must be a whole number from 0 to 65535, got "70000"/],
     [["--port"], /flag --port needs a value/],
     [["--bogus"], /unknown flag --bogus/],
+    [["--timeout", "soon"], /flag --timeout must be a number of seconds ≥ 0, got "soon"/],
+    [["--graceful-timeout", "-1"], /flag --graceful-timeout must be a number of seconds ≥ 0, got "-1"/],
+    [["--max-requests", "1.5"], /flag --max-requests must be a whole number ≥ 0, got "1.5"/],
+    [["--max-requests", "100"], /option "maxRequests" needs supervised workers: set "threaded" \(even 1\) or "processes" ≥ 2/],
+    [["-t", "2", "--max-requests-jitter", "5"], /option "maxRequestsJitter" needs "maxRequests" > 0/],
   ];
   for (const [args, message] of badFlags) {
     it(`flag ${args.join(" ")}: names it, exits 2`, async () => {
@@ -84,6 +89,10 @@ describe(`${runtime}: failures before serving`, () => {
     [{ processes: "abc" }, /option "processes" must be a whole number of processes ≥ 1, got "abc"/],
     [{ port: 1.5 }, /option "port" must be an integer from 0 to 65535, got 1.5/],
     [{ workers: 2 }, /unknown option "workers"/],
+    [{ timeout: "30" }, /option "timeout" must be a number of seconds ≥ 0, got "30"/],
+    [{ gracefulTimeout: -5 }, /option "gracefulTimeout" must be a number of seconds ≥ 0, got -5/],
+    [{ maxRequests: -1, threaded: 2 }, /option "maxRequests" must be a whole number ≥ 0 \(0 = off\), got -1/],
+    [{ timeout: 5 }, /option "timeout" needs supervised workers/],
   ];
   for (const [options, message] of badOptions) {
     it(`serve() option ${JSON.stringify(options)}: throws naming it, exits non-zero`, async () => {

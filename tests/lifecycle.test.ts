@@ -3,14 +3,21 @@
  * finish, and leave no process behind.
  */
 import assert from "node:assert/strict";
+import process from "node:process";
+import { spawnSync } from "node:child_process";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import {
   alive,
+  Child,
+  children,
+  command,
   descendants,
   eventually,
   fetchFresh,
   fixture,
   MODES,
+  modTs,
   runtime,
   startApp,
   startServer,
@@ -26,11 +33,14 @@ for (const mode of MODES) {
           if (mode.args.some((a) => a === "-w" || a === "--processes")) {
             assert.ok(workers.length >= 2, `expected worker processes, found ${workers.length}`);
           }
-          const inFlight = fetchFresh(`${url}slow?ms=700`);
+          // SIGTERM waits out a 2 s request, as a container runtime's stop would.
+          const ms = signal === "SIGTERM" ? 2000 : 700;
+          const inFlight = fetchFresh(`${url}slow?ms=${ms}`);
           await child.waitFor(/slow request started/);
           child.signal(signal);
           const reply = await inFlight;
-          assert.equal(reply.text, "slept 700");
+          assert.equal(reply.status, 200);
+          assert.equal(reply.text, `slept ${ms}`);
           const { code } = await child.exit();
           assert.equal(code, 0, child.stderr);
           await eventually(() => workers.every((pid) => !alive(pid)), "every worker process to exit");
@@ -42,7 +52,7 @@ for (const mode of MODES) {
 
     it("a request that outlasts gracefulTimeout is cut, and stopping ends on time", async () => {
       const { child, url } = await startServer(fixture("function_form.ts"), [], {
-        MS_OPTIONS: JSON.stringify({ port: 0, gracefulTimeout: 300, ...mode.options }),
+        MS_OPTIONS: JSON.stringify({ port: 0, gracefulTimeout: 0.3, ...mode.options }),
       });
       try {
         const workers = descendants(child.pid);
@@ -55,6 +65,26 @@ for (const mode of MODES) {
         assert.ok(Date.now() - stopped < 5_000, `stopping took ${Date.now() - stopped} ms`);
         await eventually(() => workers.every((pid) => !alive(pid)), "every worker process to exit");
       } finally {
+        child.killTree();
+      }
+    });
+
+    it("an idle keep-alive connection does not hold up SIGTERM", async () => {
+      const { child, url } = await startApp(mode);
+      const socket = connect(Number(new URL(url).port), "127.0.0.1");
+      try {
+        let received = "";
+        socket.on("data", (chunk) => (received += chunk));
+        const closed = new Promise((resolve) => socket.on("close", resolve));
+        socket.write("GET /token HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        await eventually(() => /\r\n\r\n\{"token"/.test(received), "the first response");
+        const stopped = Date.now();
+        child.signal("SIGTERM");
+        await closed; // the server closes the idle connection instead of waiting 30 s for it
+        assert.equal((await child.exit()).code, 0, child.stderr);
+        assert.ok(Date.now() - stopped < 5_000, `stopping took ${Date.now() - stopped} ms`);
+      } finally {
+        socket.destroy();
         child.killTree();
       }
     });
@@ -73,6 +103,32 @@ for (const mode of MODES) {
         assert.equal(code, 0, child.stderr);
         await eventually(() => workers.every((pid) => !alive(pid)), "every worker process to exit");
         await assert.rejects(fetchFresh(`${url}token`));
+      } finally {
+        child.killTree();
+      }
+    });
+  });
+}
+
+/** Can this user start a program as PID 1 of a new PID namespace, as a container does? */
+const pidNamespace = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
+
+for (const mode of [MODES[1], MODES[2]]) {
+  describe(`${runtime}, ${mode.name}: as PID 1 in a container`, () => {
+    it("SIGTERM drains and exits 0", { skip: !pidNamespace && "needs root for a PID namespace" }, async () => {
+      const [exec, argv] = command(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+      const child = new Child("/bin/sh", ["-c", 'exec "$@"', "sh", exec, ...argv], {}, undefined, {
+        wrap: ["unshare", "--pid", "--fork", "--mount-proc"],
+      });
+      try {
+        const url = (await child.waitFor(/listening on (http:\/\/\S+)/))[1];
+        // PID 1 ignores every signal it has no handler for: the server must install its own.
+        const init = children(child.pid)[0];
+        const inFlight = fetchFresh(`${url}slow?ms=700`);
+        await child.waitFor(/slow request started/);
+        process.kill(init, "SIGTERM");
+        assert.equal((await inFlight).text, "slept 700");
+        assert.equal((await child.exit()).code, 0, child.stderr);
       } finally {
         child.killTree();
       }
