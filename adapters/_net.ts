@@ -37,5 +37,5 @@ export function reusePortCloseHint(platform: string): string | undefined {
   } catch {
     return undefined; // no such setting (Linux < 5.14) or no permission to read it
   }
-  return "hint: workers each bind with SO_REUSEPORT, so when one closes (reload, recycling, scaling down) Linux resets connections still queued on its socket; run \"sysctl -w net.ipv4.tcp_migrate_req=1\" so they move to a sibling instead";
+  return 'hint: workers each bind with SO_REUSEPORT, so when one closes (reload, recycling, scaling down) Linux resets connections still queued on its socket; run "sysctl -w net.ipv4.tcp_migrate_req=1" so they move to a sibling instead';
 }

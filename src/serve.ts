@@ -313,7 +313,11 @@ class ServerHandle implements Server {
         let handler = await handlerOf(app, data.module);
         if (data.maxRequests > 0) {
           const limit = data.maxRequests + Math.floor(Math.random() * (data.maxRequestsJitter + 1));
-          handler = countRequests(handler, limit, (requests) => parent.send({ multiserve: "retire", requests }));
+          handler = countRequests(
+            handler,
+            limit,
+            (requests) => parent.send({ multiserve: "retire", requests }),
+          );
         }
         const listener = await adapter.listen(handler, {
           hostname: data.hostname,

@@ -189,7 +189,9 @@ export class Supervisor {
   }
 
   #plural(n: number): string {
-    return this.#options.kind === "process" ? (n === 1 ? "process" : "processes") : (n === 1 ? "thread" : "threads");
+    return this.#options.kind === "process"
+      ? (n === 1 ? "process" : "processes")
+      : (n === 1 ? "thread" : "threads");
   }
 
   #label(worker: Worker): string {
@@ -292,7 +294,9 @@ export class Supervisor {
     this.#crashTimes.push(now);
     const delay = repeats === 0 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (repeats - 1));
     this.#options.log(
-      `${this.#label(dead)} ${why}; starting a new one${delay > 0 ? ` in ${delay} ms (crash ${repeats + 1} within a minute)` : ""}`,
+      `${this.#label(dead)} ${why}; starting a new one${
+        delay > 0 ? ` in ${delay} ms (crash ${repeats + 1} within a minute)` : ""
+      }`,
     );
     const timer = setTimeout(() => {
       this.#respawns.delete(timer);
@@ -356,7 +360,9 @@ export class Supervisor {
       if (worker.handle.unkillableWhenHung) {
         return this.#options.onFatal(
           new HungWorkerError(
-            `${this.#label(worker)} is hung and cannot be replaced: ${worker.handle.unkillableWhenHung}; ending the whole process so that it can be restarted (use processes to confine this to one worker process)`,
+            `${
+              this.#label(worker)
+            } is hung and cannot be replaced: ${worker.handle.unkillableWhenHung}; ending the whole process so that it can be restarted (use processes to confine this to one worker process)`,
           ),
         );
       }

@@ -73,7 +73,10 @@ describe(`${runtime}: failures before serving`, () => {
     [["--timeout", "soon"], /flag --timeout must be a number of seconds ≥ 0, got "soon"/],
     [["--graceful-timeout", "-1"], /flag --graceful-timeout must be a number of seconds ≥ 0, got "-1"/],
     [["--max-requests", "1.5"], /flag --max-requests must be a whole number ≥ 0, got "1.5"/],
-    [["--max-requests", "100"], /option "maxRequests" needs supervised workers: set "threaded" \(even 1\) or "processes" ≥ 2/],
+    [
+      ["--max-requests", "100"],
+      /option "maxRequests" needs supervised workers: set "threaded" \(even 1\) or "processes" ≥ 2/,
+    ],
     [["-t", "2", "--max-requests-jitter", "5"], /option "maxRequestsJitter" needs "maxRequests" > 0/],
   ];
   for (const [args, message] of badFlags) {

@@ -115,23 +115,27 @@ const pidNamespace = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "t
 
 for (const mode of [MODES[1], MODES[2]]) {
   describe(`${runtime}, ${mode.name}: as PID 1 in a container`, () => {
-    it("SIGTERM drains and exits 0", { skip: !pidNamespace && "needs root for a PID namespace" }, async () => {
-      const [exec, argv] = command(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
-      const child = new Child("/bin/sh", ["-c", 'exec "$@"', "sh", exec, ...argv], {}, undefined, {
-        wrap: ["unshare", "--pid", "--fork", "--mount-proc"],
-      });
-      try {
-        const url = (await child.waitFor(/listening on (http:\/\/\S+)/))[1];
-        // PID 1 ignores every signal it has no handler for: the server must install its own.
-        const init = children(child.pid)[0];
-        const inFlight = fetchFresh(`${url}slow?ms=700`);
-        await child.waitFor(/slow request started/);
-        process.kill(init, "SIGTERM");
-        assert.equal((await inFlight).text, "slept 700");
-        assert.equal((await child.exit()).code, 0, child.stderr);
-      } finally {
-        child.killTree();
-      }
-    });
+    it(
+      "SIGTERM drains and exits 0",
+      { skip: !pidNamespace && "needs root for a PID namespace" },
+      async () => {
+        const [exec, argv] = command(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
+        const child = new Child("/bin/sh", ["-c", 'exec "$@"', "sh", exec, ...argv], {}, undefined, {
+          wrap: ["unshare", "--pid", "--fork", "--mount-proc"],
+        });
+        try {
+          const url = (await child.waitFor(/listening on (http:\/\/\S+)/))[1];
+          // PID 1 ignores every signal it has no handler for: the server must install its own.
+          const init = children(child.pid)[0];
+          const inFlight = fetchFresh(`${url}slow?ms=700`);
+          await child.waitFor(/slow request started/);
+          process.kill(init, "SIGTERM");
+          assert.equal((await inFlight).text, "slept 700");
+          assert.equal((await child.exit()).code, 0, child.stderr);
+        } finally {
+          child.killTree();
+        }
+      },
+    );
   });
 }

@@ -56,13 +56,19 @@ async function underLoad(t: TestContext, scenario: string, flags: string[]): Pro
     return undefined;
   }
   const [exec, argv] = command(fixture("under_load.ts"), [scenario, ...flags]);
-  const child = cluster ? new Child(fixture("under_load.ts"), [scenario, ...flags]) : new Child("/bin/sh", [
-    "-c",
-    'ip link set lo up && echo 1 > /proc/sys/net/ipv4/tcp_migrate_req && exec "$@"',
-    "sh",
-    exec,
-    ...argv,
-  ], {}, undefined, { wrap: ["unshare", "--net", "--"] });
+  const child = cluster ? new Child(fixture("under_load.ts"), [scenario, ...flags]) : new Child(
+    "/bin/sh",
+    [
+      "-c",
+      'ip link set lo up && echo 1 > /proc/sys/net/ipv4/tcp_migrate_req && exec "$@"',
+      "sh",
+      exec,
+      ...argv,
+    ],
+    {},
+    undefined,
+    { wrap: ["unshare", "--net", "--"] },
+  );
   try {
     const { code } = await child.exit(90_000);
     assert.equal(code, 0, `${child.stdout}\n${child.stderr}`);
@@ -103,7 +109,9 @@ for (const mode of SUPERVISED) {
           assert.equal((await fetchFresh(`${url}${route}`)).status, 202);
           const backoff = crashes === 1 ? "" : " in 100 ms \\(crash 2 within a minute\\)";
           await child.waitFor(
-            new RegExp(`${kind} (\\d) \\([^)]+\\) exited unexpectedly \\([^\\n]+\\); starting a new one${backoff}\\n`),
+            new RegExp(
+              `${kind} (\\d) \\([^)]+\\) exited unexpectedly \\([^\\n]+\\); starting a new one${backoff}\\n`,
+            ),
             10_000,
             from,
           );
@@ -120,12 +128,21 @@ for (const mode of SUPERVISED) {
     });
 
     it("kills a worker whose event loop is blocked past --timeout, then serves every request", async () => {
-      const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, "--timeout", "2", fixture("app.ts")]);
+      const { child, url } = await startServer(modTs, [
+        "-p",
+        "0",
+        ...mode.args,
+        "--timeout",
+        "2",
+        fixture("app.ts"),
+      ]);
       try {
         const spin = fetchFresh(`${url}spin`).catch(() => "cut");
         await child.waitFor(/spinning/);
         const timedOut = child.waitFor(
-          new RegExp(`${kind} \\d \\([^)]+\\) timed out: its event loop sent no heartbeat for \\d+\\.\\d s \\(timeout 2 s\\)`),
+          new RegExp(
+            `${kind} \\d \\([^)]+\\) timed out: its event loop sent no heartbeat for \\d+\\.\\d s \\(timeout 2 s\\)`,
+          ),
         );
         if (runtime === "deno" && kind === "thread") {
           // Deno cannot end a busy Worker: the process exits so that its manager restarts it.
@@ -137,7 +154,10 @@ for (const mode of SUPERVISED) {
         await timedOut;
         assert.equal(await spin, "cut");
         await child.waitFor(new RegExp(`was killed after timing out[^\\n]*; starting a new one`));
-        await eventually(() => child.count(new RegExp(`${kind} \\d \\([^)]+\\) ready`, "g")) === 3, "a replacement");
+        await eventually(
+          () => child.count(new RegExp(`${kind} \\d \\([^)]+\\) ready`, "g")) === 3,
+          "a replacement",
+        );
         for (let i = 0; i < 20; i++) await token(url);
       } finally {
         child.killTree();
@@ -145,7 +165,13 @@ for (const mode of SUPERVISED) {
     });
 
     it("recycles workers after --max-requests with no failed request", async (t) => {
-      const result = await underLoad(t, "recycle", [...mode.args, "--max-requests", "20", "--max-requests-jitter", "5"]);
+      const result = await underLoad(t, "recycle", [
+        ...mode.args,
+        "--max-requests",
+        "20",
+        "--max-requests-jitter",
+        "5",
+      ]);
       if (!result) return;
       assertNoLoss(result, 2, result.recycled);
       // Several generations: far more isolates answered than the two running at a time.
@@ -164,8 +190,7 @@ for (const mode of SUPERVISED) {
     it("SIGHUP picks up code changes; a reload that cannot boot leaves the old workers serving", async () => {
       const dir = mkdtempSync(join(tmpdir(), "multiserve-reload-"));
       const app = join(dir, "app.mjs");
-      const version = (v: string) =>
-        `export default { fetch: () => new Response(${JSON.stringify(v)}) };\n`;
+      const version = (v: string) => `export default { fetch: () => new Response(${JSON.stringify(v)}) };\n`;
       writeFileSync(app, version("v1"));
       const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, app]);
       try {
@@ -174,7 +199,10 @@ for (const mode of SUPERVISED) {
         let from = child.mark();
         child.signal("SIGHUP");
         await child.waitFor(/reload done/, 20_000, from);
-        await eventually(() => child.count(/exited \(exit code 0; reloaded\)/g) === 2, "the old workers to drain");
+        await eventually(
+          () => child.count(/exited \(exit code 0; reloaded\)/g) === 2,
+          "the old workers to drain",
+        );
         for (let i = 0; i < 10; i++) assert.equal((await fetchFresh(url)).text, "v2");
 
         writeFileSync(app, 'throw new Error("broken deploy");\n');
@@ -197,8 +225,12 @@ for (const mode of SUPERVISED) {
         if (kind === "process") assert.equal(children(child.pid).length, 3);
         for (const [gone, left] of [[1, 2], [2, 1]]) {
           child.signal("SIGTTOU");
-          await child.waitFor(new RegExp(`${kind} ${gone} \\([^)]+\\) exited \\(exit code 0; scaled down\\)`));
-          if (kind === "process") await eventually(() => children(child.pid).length === left, `${left} workers`);
+          await child.waitFor(
+            new RegExp(`${kind} ${gone} \\([^)]+\\) exited \\(exit code 0; scaled down\\)`),
+          );
+          if (kind === "process") {
+            await eventually(() => children(child.pid).length === left, `${left} workers`);
+          }
         }
         child.signal("SIGTTOU");
         await child.waitFor(/SIGTTOU: already down to 1 worker; keeping it/);
@@ -234,7 +266,9 @@ describe(`${runtime}, ${MODES[3].name}: supervision`, () => {
         () => children(child.pid).length === 2 && !children(child.pid).includes(before[0]),
         "a new worker process",
       );
-      await child.waitFor(/process \d \(pid \d+\) exited unexpectedly \(killed by a signal\); starting a new one/);
+      await child.waitFor(
+        /process \d \(pid \d+\) exited unexpectedly \(killed by a signal\); starting a new one/,
+      );
       for (let i = 0; i < 20; i++) await token(url);
     } finally {
       child.killTree();
@@ -262,7 +296,9 @@ describe(`${runtime}, ${MODES[2].name}: worker process death`, () => {
       const from = child.mark();
       const killed = Date.now();
       process.kill(before[0], "SIGKILL");
-      await child.waitFor(/process \d \(pid \d+\) exited unexpectedly \(killed by a signal\); starting a new one/);
+      await child.waitFor(
+        /process \d \(pid \d+\) exited unexpectedly \(killed by a signal\); starting a new one/,
+      );
       await child.waitFor(/process \d \(pid \d+\) ready/, 10_000, from);
       assert.ok(Date.now() - killed < 3_000, `replacement took ${Date.now() - killed} ms`);
       assert.equal(children(child.pid).length, 2);
