@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -51,6 +52,8 @@ interface Running {
   child: ChildProcess;
   url: string;
   startMs: number;
+  /** Everything it printed so far, stdout and stderr. */
+  output: () => string;
 }
 
 /** Start a server; resolve once it prints "listening on" (all its workers listen). */
@@ -77,7 +80,12 @@ async function start(
       output += chunk;
       if (/listening on/i.test(output)) {
         clearTimeout(timer);
-        resolve({ child, url: `http://127.0.0.1:${port}/`, startMs: performance.now() - began });
+        resolve({
+          child,
+          url: `http://127.0.0.1:${port}/`,
+          startMs: performance.now() - began,
+          output: () => output,
+        });
       }
     };
     child.stdout!.on("data", onData);
@@ -134,6 +142,7 @@ async function stop(running: Running): Promise<void> {
 interface WrkResult {
   rps: number;
   errors: number;
+  requests: number;
 }
 
 /** Run wrk, on CPU `cpu` when given (and taskset exists). */
@@ -143,9 +152,13 @@ function wrk(
   connections: number,
   seconds: number,
   cpu?: number,
+  extra: string[] = [],
 ): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const [exe, args] = pinned(["wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, url]], cpu);
+    const [exe, args] = pinned(
+      ["wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, ...extra, url]],
+      cpu,
+    );
     const child = spawn(exe, args, { stdio: "pipe" });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
@@ -159,7 +172,8 @@ function wrk(
       ]
         .flatMap((re) => re.exec(out)?.slice(1).map(Number) ?? [])
         .reduce((a, b) => a + b, 0);
-      resolve({ rps: Number(rps[1]), errors });
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+      resolve({ rps: Number(rps[1]), errors, requests });
     });
   });
 }
@@ -300,6 +314,97 @@ const denoServeParallel = (app: string, jobs: number, label: string): Target => 
     `${root}bench/servers/${app}_app.ts`,
   ]],
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `check` every 5 ms, for at most `ms`. */
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** `concurrency` loops of requests, each on a new connection, for `seconds`; counts failures. */
+async function freshLoad(url: string, concurrency: number, seconds: number) {
+  let requests = 0;
+  let errors = 0;
+  const end = performance.now() + seconds * 1_000;
+  const once = () =>
+    new Promise<boolean>((resolve) => {
+      const req = httpRequest(url, { agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode === 200));
+        res.on("error", () => resolve(false));
+      });
+      req.setTimeout(10_000, () => req.destroy());
+      req.on("error", () => resolve(false));
+      req.end();
+    });
+  const loop = async () => {
+    while (performance.now() < end) {
+      requests++;
+      if (!(await once())) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return { requests, errors };
+}
+
+/**
+ * (e) Load for SECONDS with 16 clients, SIGHUP a third of the way in; every request that
+ * fails counts. Keep-alive load is wrk's; `fresh` opens a new connection per request
+ * (our own client: wrk with "Connection: close" reports read errors against Bun even
+ * without a reload).
+ */
+async function reloadUnderLoad(runtime: Runtime, flags: string[], fresh: boolean) {
+  const port = await freePort();
+  const app = "bench/servers/hello_app.ts";
+  const running = await start(command(runtime, "mod.ts", ["-p", String(port), ...flags, app]), port);
+  try {
+    await wrk(running.url, 1, 16, WARMUP_SECONDS);
+    const load = fresh ? freshLoad(running.url, 16, SECONDS) : wrk(running.url, 1, 16, SECONDS);
+    await sleep((SECONDS * 1_000) / 3);
+    const sent = performance.now();
+    process.kill(running.child.pid!, "SIGHUP");
+    await until(() => /reload done/.test(running.output()), "the reload");
+    const reloadMs = performance.now() - sent;
+    const { requests, errors } = await load;
+    return { requests, errors, reloadMs };
+  } finally {
+    await stop(running);
+  }
+}
+
+/** Read, and where allowed set, the kernel setting that makes closing a reuseport socket lossless. */
+const MIGRATE = "/proc/sys/net/ipv4/tcp_migrate_req";
+function migrateSetting(value?: string): string | undefined {
+  try {
+    if (value !== undefined) writeFileSync(MIGRATE, value);
+    return readFileSync(MIGRATE, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** (f) Time from a worker's death (SIGKILL, or an uncaught error) to its replacement listening. */
+async function replacementMs(runtime: Runtime, flags: string[]): Promise<number> {
+  const port = await freePort();
+  const app = "bench/servers/crashable_app.ts";
+  const running = await start(command(runtime, "mod.ts", ["-p", String(port), ...flags, app]), port);
+  try {
+    const ready = () => running.output().match(/\) ready/g)?.length ?? 0;
+    const before = ready();
+    const died = performance.now();
+    if (flags.includes("-w")) process.kill(descendants(running.child.pid!)[0], "SIGKILL");
+    else await fetch(`${running.url}crash`).then((r) => r.text());
+    await until(() => ready() > before, "the replacement");
+    return performance.now() - died;
+  } finally {
+    await stop(running);
+  }
+}
 
 interface Row {
   section: string;
@@ -442,6 +547,60 @@ async function main() {
         ratio: "",
       },
     );
+  }
+
+  // Fresh connections meet the kernel's tcp_migrate_req (see the README): measured both
+  // ways when this user may set it, and put back as found.
+  const found = migrateSetting();
+  const settings = found === undefined ? [] : migrateSetting(found) === found ? ["0", "1"] : [found];
+  console.error(`(e) SIGHUP under load from 16 clients (tcp_migrate_req: ${found ?? "not on this OS"})`);
+  try {
+    for (const runtime of runs("e") ? RUNTIMES : []) {
+      for (const [mode, flags] of [["threaded 2", ["-t", "2"]], ["processes 2", ["-w", "2"]]] as const) {
+        for (const variant of ["keep-alive", ...settings.map((v) => `fresh, tcp_migrate_req=${v}`)]) {
+          const fresh = variant !== "keep-alive";
+          if (fresh) migrateSetting(variant.slice(-1));
+          const r = await reloadUnderLoad(runtime, [...flags], fresh);
+          results[`e.${runtime}.${mode}.${variant}`] = r;
+          console.error(`  ${runtime} ${mode}, ${variant}: ${r.errors} of ${r.requests} failed`);
+          rows.push({
+            section: "(e) SIGHUP under load, 16 clients",
+            runtime,
+            what: `${mode}, ${
+              fresh ? `new connection per request, ${variant.slice(7)}` : "keep-alive (wrk)"
+            }: failed / all`,
+            value: `${r.errors} / ${r.requests} (reload took ${fmt(r.reloadMs)} ms)`,
+            ratio: `${((r.errors / Math.max(1, r.requests)) * 100).toFixed(3)} % failed`,
+            target: "0",
+          });
+        }
+      }
+    }
+  } finally {
+    if (found !== undefined) migrateSetting(found);
+  }
+
+  console.error("(f) a worker's death → its replacement listening");
+  for (const runtime of runs("f") ? RUNTIMES : []) {
+    for (
+      const [mode, flags, how] of [
+        ["threaded 2", ["-t", "2"], "uncaught error"],
+        ["processes 2", ["-w", "2"], "SIGKILL"],
+      ] as const
+    ) {
+      const samples = [];
+      for (let i = 0; i < 3; i++) samples.push(await replacementMs(runtime, [...flags]));
+      results[`f.${runtime}.${mode}`] = samples;
+      console.error(`  ${runtime} ${mode}: ${samples.map(fmt).join(", ")} ms`);
+      rows.push({
+        section: "(f) death → replacement listening",
+        runtime,
+        what: `${mode}, ${how} (median of 3)`,
+        value: `${fmt(median(samples))} ms`,
+        ratio: "peers: not replaced",
+        target: "< 3000 ms",
+      });
+    }
   }
 
   const table = [

@@ -8,6 +8,7 @@
  */
 import type { Adapter, ParentLink, Signal } from "./adapter.ts";
 import { errorResponse, loadApp, toHandler } from "./app.ts";
+import { drainable } from "./drain.ts";
 import { EXIT, HungWorkerError, messageOf, type MultiserveError, OptionError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { WorkerData } from "./protocol.ts";
@@ -164,14 +165,15 @@ class ServerHandle implements Server {
     let port: number;
     try {
       if (processes === 1 && threads === 0) {
-        const listener = await adapter.listen(await handlerOf(app, undefined), {
+        const drain = drainable(await handlerOf(app, undefined));
+        const listener = await adapter.listen(drain.handler, {
           hostname,
           port: this.#options.port,
           shared: false,
           onError: errorResponse,
         });
         port = listener.port;
-        this.#stop = () => listener.close(gracefulTimeout * 1_000);
+        this.#stop = () => drain.close(listener, gracefulTimeout * 1_000);
       } else {
         adapter.checkSpread({ processes, threads });
         port = await adapter.reservePort(hostname, this.#options.port);
@@ -319,14 +321,15 @@ class ServerHandle implements Server {
             (requests) => parent.send({ multiserve: "retire", requests }),
           );
         }
-        const listener = await adapter.listen(handler, {
+        const drain = drainable(handler);
+        const listener = await adapter.listen(drain.handler, {
           hostname: data.hostname,
           port: data.port,
           shared: true,
           onError: errorResponse,
         });
         port = listener.port;
-        this.#stop = () => listener.close(data.gracefulTimeout * 1_000);
+        this.#stop = () => drain.close(listener, data.gracefulTimeout * 1_000);
       }
     } catch (error) {
       await this.#failWorker(parent, error);

@@ -1,0 +1,53 @@
+/**
+ * Draining without dropping keep-alive clients. Closing an idle keep-alive connection
+ * races a client that is sending its next request on it at that moment: the request is
+ * lost. So a draining worker first answers for a short while with `Connection: close`,
+ * which lets every active client finish its exchange and reconnect (to a worker that
+ * stays) on its own, and only then closes what is left.
+ *
+ * @module
+ */
+import type { Listener } from "./adapter.ts";
+import type { FetchHandler } from "./types.ts";
+
+/** How long a draining worker keeps answering, with `Connection: close`, before closing. */
+export const DRAIN_NOTICE_MS = 500;
+
+/** A handler that can be drained, and the way to drain it. */
+export interface Drainable {
+  handler: FetchHandler;
+  /** Notice, then stop accepting and wait for in-flight requests, all within `timeoutMs`. */
+  close(listener: Listener, timeoutMs: number): Promise<void>;
+}
+
+export function drainable(inner: FetchHandler): Drainable {
+  let draining = false;
+  const handler: FetchHandler = (request, info) => {
+    const response = inner(request, info);
+    // Decided when the response is ready: a request in flight when draining began counts too.
+    if (response instanceof Promise) return response.then((r) => (draining ? closing(r) : r));
+    return draining ? closing(response) : response;
+  };
+  return {
+    handler,
+    async close(listener, timeoutMs) {
+      draining = true;
+      const notice = Math.min(DRAIN_NOTICE_MS, timeoutMs / 2);
+      await new Promise((resolve) => setTimeout(resolve, notice));
+      await listener.close(timeoutMs - notice);
+    },
+  };
+}
+
+/** `response`, asking the client to close the connection after it. */
+function closing(response: Response): Response {
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    // Immutable headers (e.g. a Response from fetch()): copy them.
+    const headers = new Headers(response.headers);
+    headers.set("connection", "close");
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}
