@@ -34,6 +34,9 @@ interface BunApi {
 }
 const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
+/** How long a stopped server lets just-accepted connections show their request. */
+const LINGER_MS = 100;
+
 /** The second argument of the handler on Bun: `server`, as hono/bun expects it. */
 class BunRequestInfo {
   readonly server: BunServer;
@@ -77,7 +80,10 @@ export const adapter: Adapter = {
     const listener: Listener = {
       port: server.port,
       close: async (timeoutMs) => {
-        if (!(await settlesWithin(server.stop(false), timeoutMs))) await server.stop(true);
+        if (!(await settlesWithin(server.stop(false), timeoutMs))) return void await server.stop(true);
+        // A connection accepted in the instant the socket closed may not have shown its
+        // request yet; ending the isolate at once would reset it. Give it a moment.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(LINGER_MS, timeoutMs)));
       },
     };
     return Promise.resolve(listener);
