@@ -241,6 +241,28 @@ for (const mode of SUPERVISED) {
       }
     });
 
+    it("server.reload() and server.scale() do from code what the signals do", async () => {
+      const { child, url } = await startServer(fixture("function_form.ts"), [], {
+        MS_OPTIONS: JSON.stringify({ port: 0, ...mode.options }),
+      });
+      try {
+        const before = await distinctTokens(url, 2);
+        child.process.stdin!.write("scale 3\n");
+        await child.waitFor(/scaled: 3 workers/);
+        assert.equal((await distinctTokens(url, 3)).size, 3);
+        child.process.stdin!.write("reload\n");
+        await child.waitFor(/reloaded: 3 workers/);
+        const after = await distinctTokens(url, 3);
+        assert.ok([...after].every((t) => !before.has(t)), "every worker is new");
+        child.process.stdin!.write("scale 0\n");
+        await child.waitFor(/scale failed: scale\(\) needs a whole number of workers ≥ 1, got 0/);
+        child.process.stdin!.write("scale 1\n");
+        await child.waitFor(/scaled: 1 workers/);
+      } finally {
+        child.killTree();
+      }
+    });
+
     it("no worker outlives a primary killed with SIGKILL", async () => {
       const { child } = await startApp(mode);
       const workers = descendants(child.pid);
@@ -303,6 +325,22 @@ describe(`${runtime}, ${MODES[2].name}: worker process death`, () => {
       assert.ok(Date.now() - killed < 3_000, `replacement took ${Date.now() - killed} ms`);
       assert.equal(children(child.pid).length, 2);
       for (let i = 0; i < 20; i++) await token(url);
+    } finally {
+      child.killTree();
+    }
+  });
+});
+
+describe(`${runtime}, ${MODES[0].name}: no supervisor`, () => {
+  it("server.reload() says it needs workers instead of doing nothing", async () => {
+    const { child } = await startServer(fixture("function_form.ts"), [], {
+      MS_OPTIONS: JSON.stringify({ port: 0 }),
+    });
+    try {
+      child.process.stdin!.write("reload\n");
+      await child.waitFor(
+        /reload failed: reload\(\) needs a running primary with workers \("threaded" or "processes"\); this is one isolate serving alone/,
+      );
     } finally {
       child.killTree();
     }
