@@ -216,6 +216,25 @@ for (const mode of SUPERVISED) {
       }
     });
 
+    it("a crashed worker whose replacement cannot boot stops the server, no respawn loop", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "multiserve-halt-"));
+      const app = join(dir, "app.mjs");
+      writeFileSync(
+        app,
+        `export default { fetch() { setTimeout(() => { throw new Error("crash"); }, 10); return new Response("bye"); } };\n`,
+      );
+      const { child, url } = await startServer(modTs, ["-p", "0", ...mode.args, app]);
+      try {
+        writeFileSync(app, 'throw new Error("broken on disk");\n');
+        await fetchFresh(url);
+        const { code } = await child.exit();
+        assert.equal(code, 4, child.stderr);
+        assert.equal(child.count(/broken on disk; stopping/g), 1, child.stderr);
+      } finally {
+        child.killTree();
+      }
+    });
+
     it("SIGTTIN adds a worker, SIGTTOU removes the oldest, never below 1", async () => {
       const { child, url } = await startApp(mode);
       try {
