@@ -24,6 +24,9 @@ export function reservePort(hostname: string, port: number): Promise<number> {
   });
 }
 
+/** The Linux setting that moves connections queued on a closing SO_REUSEPORT socket to a sibling. */
+export const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
+
 /**
  * When workers each bind with SO_REUSEPORT, closing one socket (reload, recycling,
  * scaling down) makes Linux reset the connections already queued on it, unless
@@ -33,7 +36,7 @@ export function reservePort(hostname: string, port: number): Promise<number> {
 export function reusePortCloseHint(platform: string): string | undefined {
   if (platform !== "linux") return undefined;
   try {
-    if (readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() !== "0") return undefined;
+    if (readFileSync(MIGRATE_REQ, "utf8").trim() !== "0") return undefined;
   } catch {
     return undefined; // no such setting (Linux < 5.14) or no permission to read it
   }

@@ -10,7 +10,7 @@ import { settlesWithin } from "../src/deadline.ts";
 import { BootError } from "../src/errors.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
-import { reusePortCloseHint } from "./_net.ts";
+import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
@@ -37,7 +37,7 @@ interface DenoApi {
   ): DenoHttpServer;
   listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
   permissions: {
-    querySync(descriptor: { name: string }): { state: string };
+    querySync(descriptor: { name: string; path?: string }): { state: string };
   };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
@@ -126,7 +126,11 @@ export const adapter: Adapter = {
     }
   },
 
-  closeHint: () => reusePortCloseHint(Deno.build.os),
+  // Read only when allowed already: asking would prompt the user for a mere hint.
+  closeHint: () =>
+    Deno.permissions.querySync({ name: "read", path: MIGRATE_REQ }).state === "granted"
+      ? reusePortCloseHint(Deno.build.os)
+      : undefined,
 
   mainModule: () => Deno.mainModule,
 
