@@ -244,12 +244,12 @@ class ServerHandle implements Server {
     });
     this.#trap(adapter, "SIGTTIN", () => {
       log(`SIGTTIN: one worker more`);
-      supervisor.scale(supervisor.count + 1).catch(report("SIGTTIN"));
+      supervisor.scale((n) => n + 1).catch(report("SIGTTIN"));
     });
     this.#trap(adapter, "SIGTTOU", () => {
       if (supervisor.count <= 1) return log("SIGTTOU: already down to 1 worker; keeping it");
       log(`SIGTTOU: one worker fewer`);
-      supervisor.scale(supervisor.count - 1).catch(report("SIGTTOU"));
+      supervisor.scale((n) => n - 1).catch(report("SIGTTOU"));
     });
   }
 

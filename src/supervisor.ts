@@ -145,12 +145,15 @@ export class Supervisor {
     });
   }
 
-  /** Keep `count` workers (at least 1): start new ones, or stop the oldest gracefully. */
-  scale(count: number): Promise<void> {
+  /**
+   * Keep `count` workers (at least 1): start new ones, or stop the oldest gracefully. A
+   * function gets the count when its turn comes, so signals in quick succession add up.
+   */
+  scale(count: number | ((current: number) => number)): Promise<void> {
     return this.#serially(async () => {
       if (this.#stopping) return;
-      const target = Math.max(1, Math.floor(count));
       const current = this.#current();
+      const target = Math.max(1, Math.floor(typeof count === "function" ? count(current.length) : count));
       if (target === current.length) return;
       this.#options.log(`scaling from ${current.length} to ${target} ${this.#plural(target)}`);
       if (target > current.length) {
