@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
-import { request as httpRequest } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../src/runtime.ts";
@@ -228,12 +228,12 @@ export interface Reply {
 /** One HTTP request on a new connection (no agent, so no connection reuse). */
 export function fetchFresh(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
+  init: { method?: string; headers?: Record<string, string>; body?: Uint8Array; agent?: Agent } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
-      { method: init.method ?? "GET", headers: init.headers, agent: false },
+      { method: init.method ?? "GET", headers: init.headers, agent: init.agent ?? false },
       (res) => {
         const parts: Uint8Array[] = [];
         res.on("data", (chunk: Uint8Array) => parts.push(chunk));
@@ -270,8 +270,11 @@ export async function distinctTokens(url: string, count: number, tries = 300): P
   return seen;
 }
 
-/** Steady load: `concurrency` loops of fresh-connection requests, counting every outcome. */
-export function loadLoop(url: string, concurrency = 4): {
+/**
+ * Steady load: `concurrency` loops of requests, counting every outcome. Each request opens
+ * a new connection, or with `keepAlive` each loop reuses one while the server allows.
+ */
+export function loadLoop(url: string, concurrency = 4, { keepAlive = false } = {}): {
   stop(): Promise<{ ok: number; failures: string[]; tokens: string[] }>;
   done(): number;
 } {
@@ -279,10 +282,11 @@ export function loadLoop(url: string, concurrency = 4): {
   let ok = 0;
   const failures: string[] = [];
   const tokens: string[] = [];
+  const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: concurrency }) : undefined;
   const loop = async () => {
     while (running) {
       try {
-        const reply = await fetchFresh(`${url}token`);
+        const reply = await fetchFresh(`${url}token`, { agent });
         if (reply.status === 200) {
           ok++;
           tokens.push(JSON.parse(reply.text).token);
@@ -298,6 +302,7 @@ export function loadLoop(url: string, concurrency = 4): {
     stop: async () => {
       running = false;
       await Promise.all(loops);
+      agent?.destroy();
       return { ok, failures, tokens };
     },
   };
