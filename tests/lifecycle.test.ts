@@ -69,6 +69,25 @@ for (const mode of MODES) {
       }
     });
 
+    it("a second SIGINT stops at once: in-flight requests are cut, exit 130, no process left", async () => {
+      const { child, url } = await startApp(mode);
+      try {
+        const workers = descendants(child.pid);
+        const inFlight = fetchFresh(`${url}slow?ms=20000`).then(() => "answered", () => "cut");
+        await child.waitFor(/slow request started/);
+        child.signal("SIGINT");
+        await child.waitFor(/SIGINT: stopping gracefully/);
+        const again = Date.now();
+        child.signal("SIGINT");
+        assert.equal((await child.exit()).code, 130, child.stderr);
+        assert.ok(Date.now() - again < 3_000, `stopping took ${Date.now() - again} ms`);
+        assert.equal(await inFlight, "cut");
+        await eventually(() => workers.every((pid) => !alive(pid)), "every worker process to exit", 3_000);
+      } finally {
+        child.killTree();
+      }
+    });
+
     it("an idle keep-alive connection does not hold up SIGTERM", async () => {
       const { child, url } = await startApp(mode);
       const socket = connect(Number(new URL(url).port), "127.0.0.1");
