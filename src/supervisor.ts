@@ -132,6 +132,7 @@ export class Supervisor {
         await allListening(fresh);
       } catch (error) {
         this.#options.log(`reload failed, the current ${plural} keep serving: ${messageOf(error)}`);
+        this.#generation = generation - 1; // the old generation is the current one again
         for (const worker of fresh) this.#retire(worker, "its reload failed");
         await this.#killAfterGrace(fresh);
         throw error;

@@ -216,6 +216,17 @@ for (const mode of SUPERVISED) {
         await child.waitFor(/reload failed, the current \w+ keep serving: [^\n]*broken deploy/, 20_000, from);
         for (let i = 0; i < 10; i++) assert.equal((await fetchFresh(url)).text, "v2");
         assert.ok(alive(child.pid));
+
+        // The old generation is still the one in charge: the next reload replaces it.
+        writeFileSync(app, version("v3"));
+        from = child.mark();
+        child.signal("SIGHUP");
+        await child.waitFor(/reload done: 2 new/, 20_000, from);
+        await eventually(
+          () => child.count(/exited \(exit code 0; reloaded\)/g) === 4,
+          "the v2 workers to drain",
+        );
+        for (let i = 0; i < 10; i++) assert.equal((await fetchFresh(url)).text, "v3");
       } finally {
         child.killTree();
       }
