@@ -13,7 +13,8 @@ async function run(script: string, args: string[], env: Record<string, string> =
   return { code, stdout: child.stdout, stderr: child.stderr };
 }
 
-describe(`${runtime}: failures before serving`, () => {
+// Each case is a short-lived process of its own: two at a time halve the wait.
+describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
   let blocker: Server;
   let busyPort: number;
   before(async () => {
