@@ -23,10 +23,11 @@ export interface Drainable {
 export function drainable(inner: FetchHandler): Drainable {
   let draining = false;
   const handler: FetchHandler = (request, info) => {
+    // The hot path stays one check. A request already in flight when draining begins goes
+    // without the header, but its client's next request on that connection gets it.
+    if (!draining) return inner(request, info);
     const response = inner(request, info);
-    // Decided when the response is ready: a request in flight when draining began counts too.
-    if (response instanceof Promise) return response.then((r) => (draining ? closing(r) : r));
-    return draining ? closing(response) : response;
+    return response instanceof Promise ? response.then(closing) : closing(response);
   };
   return {
     handler,
