@@ -9,14 +9,24 @@
  * ```
  *
  * Workers re-run the entry module and reach the same `serve()` call, where they listen
- * instead of spawning: top-level code runs once in every worker.
+ * instead of spawning: top-level code runs once in every worker. The primary supervises
+ * them like gunicorn's arbiter: it replaces the dead, kills the hung (`timeout`), recycles
+ * the worn (`maxRequests`), reloads on SIGHUP without dropping a keep-alive request, and
+ * scales on SIGTTIN/SIGTTOU (`server.reload()`, `server.scale(n)` from code).
  *
  * Run as the main module, this file is the CLI: `deno run -A mod.ts --help`.
  *
  * @module
  */
 export { serve, workerId } from "./src/serve.ts";
-export { AppLoadError, BootError, EXIT, MultiserveError, OptionError } from "./src/errors.ts";
+export {
+  AppLoadError,
+  BootError,
+  EXIT,
+  HungWorkerError,
+  MultiserveError,
+  OptionError,
+} from "./src/errors.ts";
 export type {
   App,
   FetchHandler,
