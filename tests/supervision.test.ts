@@ -301,6 +301,29 @@ for (const mode of SUPERVISED) {
 }
 
 describe(`${runtime}, ${MODES[3].name}: supervision`, () => {
+  it("a hung thread is dealt with by its process, and every request then succeeds", async () => {
+    const args = ["-p", "0", ...MODES[3].args, "--timeout", "2", fixture("app.ts")];
+    const { child, url } = await startServer(modTs, args);
+    try {
+      const spin = fetchFresh(`${url}spin`).catch(() => "cut");
+      await child.waitFor(/spinning/);
+      await child.waitFor(/thread \d\.\d \(#\d+\) timed out/);
+      if (runtime === "deno") {
+        // Deno cannot end the thread: its process exits (code 5) and the primary replaces it.
+        await child.waitFor(/process \d \(pid \d+\) exited unexpectedly \(exit code 5\); starting a new one/);
+      } else {
+        await child.waitFor(/thread \d\.\d \(#\d+\) was killed after timing out[^\n]*; starting a new one/);
+      }
+      assert.equal(await spin, "cut");
+      // Two processes and four threads at the start, then the replacements.
+      await eventually(() => child.count(/\) ready/g) >= 7, "the replacement to listen");
+      for (let i = 0; i < 20; i++) await token(url);
+      assert.ok(alive(child.pid));
+    } finally {
+      child.killTree();
+    }
+  });
+
   it("replaces a worker process that dies, and keeps serving", async () => {
     const { child, url } = await startApp(MODES[3]);
     try {
