@@ -51,3 +51,11 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
 export function isStopMessage(value: unknown): value is StopMessage {
   return (value as { multiserve?: unknown } | null)?.multiserve === "stop";
 }
+
+/**
+ * How often a worker sends its heartbeat, and its supervisor checks them, for a liveness
+ * `timeout` in seconds: four times per timeout, between every 50 ms and every second.
+ */
+export function heartbeatEveryMs(timeout: number): number {
+  return Math.min(1_000, Math.max(50, (timeout * 1_000) / 4));
+}

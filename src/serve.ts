@@ -11,7 +11,7 @@ import { errorResponse, loadApp, toHandler } from "./app.ts";
 import { drainable } from "./drain.ts";
 import { EXIT, HungWorkerError, messageOf, type MultiserveError, OptionError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
-import type { WorkerData } from "./protocol.ts";
+import { heartbeatEveryMs, type WorkerData } from "./protocol.ts";
 import { type AssignedWorker, assignedWorker } from "./role.ts";
 import { loadAdapter, siblingModule } from "./runtime.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -146,22 +146,35 @@ class ServerHandle implements Server {
     this.#untraps.push(adapter.onSignal(signal, listener));
   }
 
-  async #startPrimary(adapter: Adapter, app: App | URL | undefined): Promise<void> {
-    const { hostname, processes, threads, gracefulTimeout } = this.#options;
+  /**
+   * SIGINT and SIGTERM: the first drains, a second means "now" (gunicorn's quick
+   * shutdown), with the shell's exit code for that signal.
+   */
+  #trapStopSignals(
+    adapter: Adapter,
+    first: (signal: Signal) => void,
+    again: (signal: Signal, exitCode: number) => void,
+  ): void {
     let signalled = false;
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       this.#trap(adapter, signal, () => {
-        // A second signal means "now": like gunicorn's quick shutdown.
-        if (signalled) {
-          log(`${signal} again: stopping at once`);
-          this.#supervisor?.kill();
-          adapter.exit(signal === "SIGINT" ? 130 : 143);
-        }
+        if (signalled) return again(signal, signal === "SIGINT" ? 130 : 143);
         signalled = true;
-        log(`${signal}: stopping gracefully (up to ${gracefulTimeout} s; send it again to stop at once)`);
-        this.close().then(() => adapter.exit(0));
+        first(signal);
       });
     }
+  }
+
+  async #startPrimary(adapter: Adapter, app: App | URL | undefined): Promise<void> {
+    const { hostname, processes, threads, gracefulTimeout } = this.#options;
+    this.#trapStopSignals(adapter, (signal) => {
+      log(`${signal}: stopping gracefully (up to ${gracefulTimeout} s; send it again to stop at once)`);
+      this.close().then(() => adapter.exit(0));
+    }, (signal, code) => {
+      log(`${signal} again: stopping at once`);
+      this.#supervisor?.kill();
+      adapter.exit(code);
+    });
     let port: number;
     try {
       if (processes === 1 && threads === 0) {
@@ -268,20 +281,13 @@ class ServerHandle implements Server {
     parent.onStop(stop);
     if (data.timeout > 0) {
       // From this isolate's event loop: when a request blocks it, the heartbeats stop.
-      const every = Math.min(1_000, Math.max(50, (data.timeout * 1_000) / 4));
+      const every = heartbeatEveryMs(data.timeout);
       this.#heartbeat = setInterval(() => parent.send({ multiserve: "heartbeat" }), every);
     }
     if (data.kind === "process") {
       // Signals sent to the whole process group (Ctrl-C in a terminal) reach workers too:
       // the first drains like the primary's, a second ends at once.
-      let signalled = false;
-      for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        this.#trap(adapter, signal, () => {
-          if (signalled) parent.exit(signal === "SIGINT" ? 130 : 143);
-          signalled = true;
-          stop();
-        });
-      }
+      this.#trapStopSignals(adapter, stop, (_signal, code) => parent.exit(code));
       // Reload and scaling are the primary's business: a group-wide signal must not end workers.
       for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU"] as const) this.#trap(adapter, signal, () => {});
     }

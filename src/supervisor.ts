@@ -9,6 +9,7 @@
  * @module
  */
 import type { WorkerHandle } from "./adapter.ts";
+import { heartbeatEveryMs } from "./protocol.ts";
 import { settlesWithin } from "./deadline.ts";
 import { AppLoadError, BootError, EXIT, HungWorkerError, messageOf, type MultiserveError } from "./errors.ts";
 
@@ -94,8 +95,7 @@ export class Supervisor {
       throw error;
     }
     if (this.#options.timeout > 0) {
-      const every = Math.min(1_000, Math.max(50, (this.#options.timeout * 1_000) / 4));
-      this.#watchdog = setInterval(() => this.#checkHeartbeats(), every);
+      this.#watchdog = setInterval(() => this.#checkHeartbeats(), heartbeatEveryMs(this.#options.timeout));
     }
   }
 
@@ -355,11 +355,12 @@ export class Supervisor {
       if (worker.state !== "listening" || worker.endedBecause) continue;
       const silent = now - worker.lastHeartbeat;
       if (silent <= limit) continue;
-      worker.endedBecause = `was killed after timing out (no heartbeat for ${(silent / 1_000).toFixed(1)} s)`;
+      const seconds = (silent / 1_000).toFixed(1);
+      worker.endedBecause = `was killed after timing out (no heartbeat for ${seconds} s)`;
       this.#options.log(
-        `${this.#label(worker)} timed out: its event loop sent no heartbeat for ${
-          (silent / 1_000).toFixed(1)
-        } s (timeout ${this.#options.timeout} s); killing it`,
+        `${
+          this.#label(worker)
+        } timed out: its event loop sent no heartbeat for ${seconds} s (timeout ${this.#options.timeout} s); killing it`,
       );
       if (worker.handle.unkillableWhenHung) {
         return this.#options.onFatal(

@@ -85,14 +85,15 @@ async function underLoad(
 }
 
 /**
- * Every request succeeded. One exception: with a new connection per request on Deno, when
- * a worker drains, Deno.serve closes the connections it has accepted but not yet read a
- * request from (denoland/deno#31959), and their clients see "socket hang up" (README,
- * Supervision). Only those are allowed there, at most one per load loop (each has one
- * request in flight) per closed worker. Keep-alive clients must lose nothing anywhere.
+ * Every request succeeded. One exception: on Deno, when a worker drains, Deno.serve closes
+ * the connections it has accepted but not yet read a request from (denoland/deno#31959),
+ * and their clients see "socket hang up" (README, Supervision). Clients opening a new
+ * connection per request meet it most; keep-alive clients only when they reconnect after
+ * a `Connection: close` in that instant. Only that error is allowed there, at most one per
+ * load loop (each has one request in flight) per closed worker.
  */
-function assertNoLoss(result: LoadResult, connections: string, loops: number, closedWorkers: number): void {
-  if (runtime !== "deno" || connections !== "fresh") return assert.deepEqual(result.failures, []);
+function assertNoLoss(result: LoadResult, loops: number, closedWorkers: number): void {
+  if (runtime !== "deno") return assert.deepEqual(result.failures, []);
   const others = result.failures.filter((f) => !/socket hang up/.test(f));
   assert.deepEqual(others, []);
   assert.ok(result.failures.length <= loops * closedWorkers, `${result.failures.length} hang-ups`);
@@ -177,7 +178,7 @@ for (const mode of SUPERVISED) {
         const flags = [...mode.args, "--max-requests", "20", "--max-requests-jitter", "5"];
         const result = await underLoad(t, "recycle", connections, flags);
         if (!result) return;
-        assertNoLoss(result, connections, 2, result.recycled);
+        assertNoLoss(result, 2, result.recycled);
         // Several generations: far more isolates answered than the two running at a time.
         assert.ok(result.workersSeen >= 6, `only ${result.workersSeen} workers answered`);
         assert.ok(result.recycled >= 4, `only ${result.recycled} recycled`);
@@ -186,7 +187,7 @@ for (const mode of SUPERVISED) {
       it(`SIGHUP reloads every worker under load with no failed request (${clients})`, async (t) => {
         const result = await underLoad(t, "reload", connections, [...mode.args]);
         if (!result) return;
-        assertNoLoss(result, connections, 4, 2);
+        assertNoLoss(result, 4, 2);
         assert.equal(result.after.length, 2);
         assert.ok(result.after.every((token) => !result.before.includes(token)), "every worker is new");
       });
