@@ -18,6 +18,7 @@ import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 interface BunServer {
   readonly port: number;
   requestIP(request: Request): { address: string; port: number } | null;
+  timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 interface BunApi {
@@ -28,11 +29,19 @@ interface BunApi {
     hostname: string;
     port: number;
     reusePort: boolean;
+    idleTimeout: number;
+    maxRequestBodySize: number;
     fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
     error: (error: Error) => Response;
   }): BunServer;
 }
 const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+
+/** Seconds after which Bun (uWebSockets) cuts a connection whose request head is unfinished. */
+const BUN_HEADER_TIMEOUT = 10;
+
+/** Bun's largest `idleTimeout`, in seconds. */
+const MAX_IDLE_TIMEOUT = 255;
 
 /** How long a stopped server lets just-accepted connections show their request. */
 const LINGER_MS = 100;
@@ -51,6 +60,12 @@ class BunRequestInfo {
   }
 }
 
+/** `response`, once the connection's idle timer runs again (for the keep-alive wait). */
+function idleAgain(server: BunServer, request: Request, response: Response, seconds: number): Response {
+  server.timeout(request, seconds);
+  return response;
+}
+
 /** Bun's ErrorEvent message is a source excerpt around an "error: …" line: keep that line. */
 function errorLine(message: string): string {
   const lines = message.split("\n");
@@ -60,18 +75,34 @@ function errorLine(message: string): string {
 export const adapter: Adapter = {
   runtime: "bun",
   version: Bun.version,
+  // Bun's parser lets a DEL through in header values and allows 200 fields: the guard walks them.
+  nativeChecks: { headerFields: false },
   // process.exit in a Bun Worker ends just that thread.
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, onError }) {
+  listen(handler, { hostname, port, shared, edge, onError }) {
+    const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(edge.keepAliveTimeout));
     let server: BunServer;
     try {
       server = Bun.serve({
         hostname,
         port,
         reusePort: shared,
-        fetch: (request, server) => handler(request, new BunRequestInfo(server, request)),
+        // Bun's timer for idle connections, which also runs while the app works on a
+        // request: paused for that below. (Bun cuts a slow request head after its own
+        // fixed 10 s, whatever this is.)
+        idleTimeout,
+        // The guard answers 413 itself; Bun's own cap (128 MiB by default) must not come first.
+        maxRequestBodySize: edge.maxBodySize === 0 ? Number.MAX_SAFE_INTEGER : edge.maxBodySize + 1,
+        fetch: (request, server) => {
+          // A request that takes the app longer than the idle timeout must not be cut:
+          // liveness is the supervisor's business, not a per-request clock.
+          server.timeout(request, 0);
+          const response = handler(request, new BunRequestInfo(server, request));
+          if (!(response instanceof Promise)) return idleAgain(server, request, response, idleTimeout);
+          return response.then((ready) => idleAgain(server, request, ready, idleTimeout));
+        },
         error: onError,
       });
     } catch (error) {
@@ -97,6 +128,11 @@ export const adapter: Adapter = {
   },
 
   closeHint: () => reusePortCloseHint(process.platform),
+
+  edgeHint: (edge) =>
+    edge.headerTimeout === BUN_HEADER_TIMEOUT
+      ? undefined
+      : `Bun cuts a client that has not sent its request headers after its own fixed ${BUN_HEADER_TIMEOUT} s (it cannot be changed); headerTimeout ${edge.headerTimeout} s applies on Deno and Node only`,
 
   mainModule: () => pathToFileURL(Bun.main).href,
 

@@ -10,6 +10,7 @@ import { settlesWithin } from "../src/deadline.ts";
 import { BootError } from "../src/errors.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
+import { type DenoListener, serveConnections, serveOnConnection } from "./_deno_connections.ts";
 import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
@@ -35,7 +36,9 @@ interface DenoApi {
     },
     handler: (request: Request, info: unknown) => Response | Promise<Response>,
   ): DenoHttpServer;
-  listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
+  listen(options: { hostname: string; port: number; reusePort?: boolean }): DenoListener & {
+    addr: { port: number };
+  };
   permissions: {
     querySync(descriptor: { name: string; path?: string }): { state: string };
   };
@@ -43,6 +46,9 @@ interface DenoApi {
   removeSignalListener(signal: string, listener: () => void): void;
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+
+/** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
+const serveOn = serveOnConnection(Deno);
 
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
@@ -80,7 +86,20 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  listen(handler, { hostname, port, shared, onError }) {
+  // Deno's parser lets a repeated Content-Length and a missing Host through (refused by
+  // the guard) and allows about 120 fields of any total size: the guard walks them.
+  nativeChecks: { headerFields: false },
+
+  listen(handler, { hostname, port, shared, edge, onError }) {
+    if (serveOn !== undefined) {
+      try {
+        const listener = Deno.listen({ hostname, port, reusePort: shared });
+        const close = serveConnections(listener, serveOn, handler, onError, edge);
+        return Promise.resolve({ port: listener.addr.port, close });
+      } catch (error) {
+        return Promise.reject(listenError(error, hostname, port));
+      }
+    }
     return new Promise<Listener>((resolve, reject) => {
       try {
         const server = Deno.serve(
@@ -130,6 +149,11 @@ export const adapter: Adapter = {
   closeHint: () =>
     Deno.permissions.querySync({ name: "read", path: MIGRATE_REQ }).state === "granted"
       ? reusePortCloseHint(Deno.build.os)
+      : undefined,
+
+  edgeHint: () =>
+    serveOn === undefined
+      ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
       : undefined,
 
   mainModule: () => Deno.mainModule,

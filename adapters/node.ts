@@ -8,11 +8,13 @@
 import { getRequestListener } from "@hono/node-server";
 import cluster from "node:cluster";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { EdgeOptions } from "../src/options.ts";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import type { Adapter, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
+import { REFUSAL_HEADERS, refusalText } from "../src/guard.ts";
 import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onSignal, processParentLink } from "./_process.ts";
@@ -49,10 +51,12 @@ function threadParentLink(): ParentLink {
 export const adapter: Adapter = {
   runtime: "node",
   version: process.versions.node,
+  // llhttp refuses control characters and enforces maxHeaderSize; nodeRefusal() counts.
+  nativeChecks: { headerFields: true },
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, onError }) {
-    const requestListener = getRequestListener(
+  listen(handler, { hostname, port, shared, edge, onError }) {
+    const bridge = getRequestListener(
       (request, env) =>
         handler(
           request,
@@ -60,7 +64,21 @@ export const adapter: Adapter = {
         ),
       { errorHandler: onError },
     );
-    const server = createServer(requestListener);
+    const server = createServer({
+      maxHeaderSize: edge.maxHeaderSize,
+      headersTimeout: edge.headerTimeout * 1_000,
+      // Long requests are the app's business: liveness is the supervisor's `timeout`.
+      requestTimeout: 0,
+      keepAliveTimeout: edge.keepAliveTimeout * 1_000,
+      // How often Node looks for connections past headersTimeout (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, edge.headerTimeout * 250),
+    }, (incoming, outgoing) => {
+      const refused = nodeRefusal(incoming, edge);
+      if (refused === undefined) return bridge(incoming, outgoing);
+      const [status, reason] = refused;
+      outgoing.writeHead(status, REFUSAL_HEADERS);
+      outgoing.end(refusalText(status, reason));
+    });
     // A cluster worker's main thread shares the primary's socket; every other shared
     // listener (threads) binds its own with SO_REUSEPORT.
     const clusterShared = shared && cluster.isWorker && isMainThread;
@@ -88,6 +106,8 @@ export const adapter: Adapter = {
 
   // Processes share the cluster primary's one socket; only threads bind their own.
   closeHint: (plan) => plan.threads > 0 ? reusePortCloseHint(process.platform) : undefined,
+
+  edgeHint: () => undefined,
 
   mainModule() {
     const entry = process.argv[1];
@@ -143,6 +163,23 @@ export const adapter: Adapter = {
 
   exit: (code) => process.exit(code),
 };
+
+/**
+ * What llhttp lets through that other runtimes refuse: HTTP/0.9 and 2.0 request lines, a
+ * chunked body over HTTP/1.0 (RFC 9112 §6.1: faulty framing), and more header fields than
+ * allowed (Node would drop the extra ones silently).
+ */
+function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, string] | undefined {
+  const version = incoming.httpVersion;
+  if (version !== "1.1" && version !== "1.0") return [400, `HTTP/${version} is not served`];
+  if (version === "1.0" && incoming.headers["transfer-encoding"] !== undefined) {
+    return [400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"];
+  }
+  if (incoming.rawHeaders.length > edge.maxHeaderCount * 2) {
+    return [431, `more than ${edge.maxHeaderCount} header fields`];
+  }
+  return undefined;
+}
 
 /** The round trip of clusterQuiet(). */
 interface QuietProbe {

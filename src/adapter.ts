@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { NativeChecks } from "./guard.ts";
+import type { EdgeOptions } from "./options.ts";
 import type { WorkerData, WorkerMessage } from "./protocol.ts";
 import type { RuntimeName } from "./runtime.ts";
 import type { FetchHandler } from "./types.ts";
@@ -25,6 +27,8 @@ export interface ListenOptions {
   port: number;
   /** Other workers bind the same port (SO_REUSEPORT, or the cluster primary's socket). */
   shared: boolean;
+  /** Limits the runtime's own server enforces: sizes, header and keep-alive timeouts. */
+  edge: EdgeOptions;
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
 }
@@ -62,6 +66,8 @@ export interface Adapter {
   readonly runtime: RuntimeName;
   /** Runtime version, for the start-up line. */
   readonly version: string;
+  /** What this runtime's HTTP parser (with the adapter's own checks) already refuses. */
+  readonly nativeChecks: NativeChecks;
   /** The link to the supervisor of a worker of this kind. */
   parentLink(kind: "process" | "thread"): ParentLink;
   /** Serve `handler` on a socket. Rejects with a `BootError` that says why it could not. */
@@ -75,6 +81,8 @@ export interface Adapter {
   checkSpread(plan: { processes: number; threads: number }): void;
   /** Advice to log at start when closing a worker's socket could drop connections here. */
   closeHint(plan: { processes: number; threads: number }): string | undefined;
+  /** Advice to log at start when this runtime cannot apply an edge option as asked. */
+  edgeHint(edge: EdgeOptions): string | undefined;
   /** URL of the module that started this program, for threads that re-run it. */
   mainModule(): string;
   /** Start a worker thread running `url`. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { AppLoadError, messageOf } from "./errors.ts";
+import { BodyTooLargeError } from "./guard.ts";
 import type { App, FetchHandler } from "./types.ts";
 
 /** The handler to call for each request. Methods are bound once, not per request. */
@@ -53,11 +54,30 @@ function isModuleNotFound(error: unknown, url: string, path: string): boolean {
   return missing !== null && (missing[1] === url || missing[1] === path);
 }
 
-/** The response when the app throws: a plain 500, the details only in the server log. */
-export function errorResponse(error: unknown): Response {
-  console.error("multiserve: the app threw while handling a request:", error);
-  return new Response("Internal Server Error", {
-    status: 500,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
+/**
+ * What answers when the app throws: a body read past `maxBodySize` gets its 413; anything
+ * else a plain 500 whose details go to the server log, and to the client only in `debug`.
+ */
+export function errorHandler(debug: boolean): (error: unknown) => Response {
+  return (error) => {
+    const tooLarge = bodyTooLarge(error);
+    if (tooLarge) return tooLarge.getResponse();
+    console.error("multiserve: the app threw while handling a request:", error);
+    const detail = debug
+      ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
+      : "";
+    return new Response(`Internal Server Error${detail}`, {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  };
+}
+
+/** The `BodyTooLargeError` behind `error`, however the runtime wrapped it. */
+function bodyTooLarge(error: unknown): BodyTooLargeError | undefined {
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (e instanceof BodyTooLargeError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -33,6 +33,29 @@ Flags:
                        add a random 0..N to each worker's --max-requests (default 0)
       --graceful-timeout S
                        seconds stopping waits for in-flight requests (default 30)
+Requests (per worker; the defaults are on):
+      --max-body-size BYTES
+                       larger bodies get 413, declared or chunked (default 10485760;
+                       0 = no limit)
+      --max-header-size BYTES
+                       larger request heads get 431 (default 16384)
+      --max-header-count N
+                       more header fields get 431 (default 100)
+      --max-url-length N
+                       longer request targets get 414 (default 8192)
+      --header-timeout S
+                       disconnect a client that has not sent its headers within S
+                       seconds (slowloris; default 10)
+      --keep-alive-timeout S
+                       close a kept-alive connection idle for S seconds (default 5);
+                       behind a proxy, make it longer than the proxy's own
+      --max-concurrency N
+                       answer 503 at once beyond N requests in flight (default 1000;
+                       0 = no limit)
+      --forwarded-allow-ips LIST
+                       peers whose X-Forwarded-For/-Proto are believed: IPs, IPv4
+                       networks, or * (default: $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)
+      --debug          send the error and its stack to the client when the app throws
   -h, --help           show this help
   -V, --version        show the version
 
@@ -122,6 +145,34 @@ export function parseArgs(args: string[]): CliRequest {
         break;
       case "--max-requests-jitter":
         request.options.maxRequestsJitter = wholeFlag(flag, value());
+        break;
+      case "--max-body-size":
+        request.options.maxBodySize = wholeFlag(flag, value());
+        break;
+      case "--max-header-size":
+        request.options.maxHeaderSize = wholeFlag(flag, value());
+        break;
+      case "--max-header-count":
+        request.options.maxHeaderCount = wholeFlag(flag, value());
+        break;
+      case "--max-url-length":
+        request.options.maxUrlLength = wholeFlag(flag, value());
+        break;
+      case "--header-timeout":
+        request.options.headerTimeout = secondsFlag(flag, value());
+        break;
+      case "--keep-alive-timeout":
+        request.options.keepAliveTimeout = secondsFlag(flag, value());
+        break;
+      case "--max-concurrency":
+        request.options.maxConcurrency = wholeFlag(flag, value());
+        break;
+      case "--forwarded-allow-ips":
+        request.options.forwardedAllowIps = value();
+        break;
+      case "--debug":
+        if (eq !== -1) throw new OptionError(`flag --debug takes no value`);
+        request.options.debug = true;
         break;
       default:
         throw new OptionError(`unknown flag ${flag}`);

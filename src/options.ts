@@ -5,6 +5,7 @@
  * @module
  */
 import { OptionError } from "./errors.ts";
+import { trustEntryProblem } from "./proxy.ts";
 import { readEnv } from "./runtime.ts";
 import type { ListenInfo, ServeOptions } from "./types.ts";
 
@@ -23,7 +24,42 @@ export interface ResolvedOptions {
   maxRequests: number;
   maxRequestsJitter: number;
   onListen: ((info: ListenInfo) => void) | false | undefined;
+  /** Limits and policies each worker applies to requests. */
+  edge: EdgeOptions;
 }
+
+/** What each worker applies to the requests it serves (sent to workers as is). */
+export interface EdgeOptions {
+  /** Bytes; 0 = no limit. */
+  maxBodySize: number;
+  /** Bytes of request line and header fields. */
+  maxHeaderSize: number;
+  maxHeaderCount: number;
+  /** Characters of the request target. */
+  maxUrlLength: number;
+  /** Seconds. */
+  headerTimeout: number;
+  /** Seconds. */
+  keepAliveTimeout: number;
+  /** Requests at once per worker; 0 = no limit. */
+  maxConcurrency: number;
+  debug: boolean;
+  /** Checked entries: IP addresses, IPv4 networks, or `*`. */
+  forwardedAllowIps: string[];
+}
+
+/** The defaults, stated in the README. */
+export const EDGE_DEFAULTS: Readonly<EdgeOptions> = {
+  maxBodySize: 10 * 1024 * 1024,
+  maxHeaderSize: 16 * 1024,
+  maxHeaderCount: 100,
+  maxUrlLength: 8 * 1024,
+  headerTimeout: 10,
+  keepAliveTimeout: 5,
+  maxConcurrency: 1000,
+  debug: false,
+  forwardedAllowIps: ["127.0.0.1", "::1"],
+};
 
 const KNOWN = new Set([
   "port",
@@ -35,6 +71,15 @@ const KNOWN = new Set([
   "maxRequests",
   "maxRequestsJitter",
   "onListen",
+  "maxBodySize",
+  "maxHeaderSize",
+  "maxHeaderCount",
+  "maxUrlLength",
+  "headerTimeout",
+  "keepAliveTimeout",
+  "maxConcurrency",
+  "debug",
+  "forwardedAllowIps",
 ]);
 
 /** The number of CPUs this isolate may use (at least 1). */
@@ -66,6 +111,7 @@ export function resolveOptions(options: ServeOptions = {}): ResolvedOptions {
     maxRequests: resolveCount("maxRequests", options.maxRequests),
     maxRequestsJitter: resolveCount("maxRequestsJitter", options.maxRequestsJitter),
     onListen: resolveOnListen(options.onListen),
+    edge: resolveEdge(options),
   };
   // These act through the supervisor; one isolate serving alone has none, and quietly
   // ignoring an explicit request would be worse than saying so.
@@ -158,6 +204,58 @@ function resolveCount(name: string, count: unknown): number {
     throw new OptionError(`option "${name}" must be a whole number ≥ 0 (0 = off), got ${describe(count)}`);
   }
   return count;
+}
+
+function resolveEdge(options: ServeOptions): EdgeOptions {
+  const d = EDGE_DEFAULTS;
+  const whole = (name: keyof ServeOptions, value: unknown, fallback: number, min: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+      const off = min === 0 ? " (0 = no limit)" : "";
+      throw new OptionError(`option "${name}" must be a whole number ≥ ${min}${off}, got ${describe(value)}`);
+    }
+    return value;
+  };
+  const seconds = (name: keyof ServeOptions, value: unknown, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      throw new OptionError(`option "${name}" must be a number of seconds > 0, got ${describe(value)}`);
+    }
+    return value;
+  };
+  if (options.debug !== undefined && typeof options.debug !== "boolean") {
+    throw new OptionError(`option "debug" must be true or false, got ${describe(options.debug)}`);
+  }
+  return {
+    maxBodySize: whole("maxBodySize", options.maxBodySize, d.maxBodySize, 0),
+    maxHeaderSize: whole("maxHeaderSize", options.maxHeaderSize, d.maxHeaderSize, 1),
+    maxHeaderCount: whole("maxHeaderCount", options.maxHeaderCount, d.maxHeaderCount, 1),
+    maxUrlLength: whole("maxUrlLength", options.maxUrlLength, d.maxUrlLength, 1),
+    headerTimeout: seconds("headerTimeout", options.headerTimeout, d.headerTimeout),
+    keepAliveTimeout: seconds("keepAliveTimeout", options.keepAliveTimeout, d.keepAliveTimeout),
+    maxConcurrency: whole("maxConcurrency", options.maxConcurrency, d.maxConcurrency, 0),
+    debug: options.debug ?? d.debug,
+    forwardedAllowIps: resolveTrust(options.forwardedAllowIps),
+  };
+}
+
+function resolveTrust(value: unknown): string[] {
+  let source = `option "forwardedAllowIps"`;
+  if (value === undefined) {
+    const env = readEnv("FORWARDED_ALLOW_IPS");
+    if (env === undefined) return [...EDGE_DEFAULTS.forwardedAllowIps];
+    [value, source] = [env, "env FORWARDED_ALLOW_IPS"];
+  }
+  const list = typeof value === "string" ? value.split(",") : value;
+  if (!Array.isArray(list) || list.some((entry) => typeof entry !== "string")) {
+    throw new OptionError(`${source} must be a string or a list of strings, got ${describe(value)}`);
+  }
+  const entries = list.map((entry: string) => entry.trim()).filter((entry) => entry !== "");
+  for (const entry of entries) {
+    const problem = trustEntryProblem(entry);
+    if (problem) throw new OptionError(`${source}: ${problem}`);
+  }
+  return entries;
 }
 
 function resolveOnListen(onListen: unknown): ResolvedOptions["onListen"] {

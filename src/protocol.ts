@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { EdgeOptions } from "./options.ts";
+
 /** Worker → supervisor. */
 export type WorkerMessage =
   /** Serving: the supervisor counts it as up. */
@@ -37,6 +39,8 @@ export interface WorkerData {
   maxRequests: number;
   /** Up to this many requests more, drawn at random per worker. */
   maxRequestsJitter: number;
+  /** Limits and policies applied to requests. */
+  edge: EdgeOptions;
   /** Module form: the URL of the module whose default export is the app. */
   module?: string;
 }

@@ -7,8 +7,9 @@
  * @module
  */
 import type { Adapter, ParentLink, Signal } from "./adapter.ts";
-import { errorResponse, loadApp, toHandler } from "./app.ts";
+import { errorHandler, loadApp, toHandler } from "./app.ts";
 import { drainable } from "./drain.ts";
+import { guarded } from "./guard.ts";
 import { EXIT, HungWorkerError, messageOf, type MultiserveError, OptionError } from "./errors.ts";
 import { type ResolvedOptions, resolveOptions } from "./options.ts";
 import { heartbeatEveryMs, type WorkerData } from "./protocol.ts";
@@ -57,7 +58,13 @@ export function serve(app: App | URL, options?: ServeOptions): Server {
 /** Entry of a module-form worker thread: serve the module its supervisor names. */
 export function serveAssignedModule(): Server {
   // Address and timeouts come from the supervisor's data: give the environment no say.
-  const unused = { port: 0, hostname: "127.0.0.1", processes: 1, onListen: false } as const;
+  const unused = {
+    port: 0,
+    hostname: "127.0.0.1",
+    processes: 1,
+    onListen: false,
+    forwardedAllowIps: "",
+  } as const;
   return new ServerHandle(undefined, resolveOptions(unused));
 }
 
@@ -178,12 +185,14 @@ class ServerHandle implements Server {
     let port: number;
     try {
       if (processes === 1 && threads === 0) {
-        const drain = drainable(await handlerOf(app, undefined));
+        const { edge } = this.#options;
+        const drain = drainable(guarded(await handlerOf(app, undefined), edge, adapter.nativeChecks));
         const listener = await adapter.listen(drain.handler, {
           hostname,
           port: this.#options.port,
           shared: false,
-          onError: errorResponse,
+          edge,
+          onError: errorHandler(edge.debug),
         });
         port = listener.port;
         this.#stop = () => drain.close(listener, gracefulTimeout * 1_000);
@@ -199,6 +208,7 @@ class ServerHandle implements Server {
           timeout: this.#options.timeout,
           maxRequests: this.#options.maxRequests,
           maxRequestsJitter: this.#options.maxRequestsJitter,
+          edge: this.#options.edge,
           module: app instanceof URL ? app.href : undefined,
         });
         const onFatal = (error: MultiserveError) => {
@@ -244,6 +254,8 @@ class ServerHandle implements Server {
       processes,
       threads,
     };
+    const edgeHint = adapter.edgeHint(this.#options.edge);
+    if (edgeHint) log(edgeHint);
     if (this.#options.onListen) this.#options.onListen(info);
     else if (this.#options.onListen === undefined) console.log(startupLine(info, adapter.version));
   }
@@ -318,7 +330,7 @@ class ServerHandle implements Server {
         await supervisor.start();
         port = data.port;
       } else {
-        let handler = await handlerOf(app, data.module);
+        let handler = guarded(await handlerOf(app, data.module), data.edge, adapter.nativeChecks);
         if (data.maxRequests > 0) {
           const limit = data.maxRequests + Math.floor(Math.random() * (data.maxRequestsJitter + 1));
           handler = countRequests(
@@ -332,7 +344,8 @@ class ServerHandle implements Server {
           hostname: data.hostname,
           port: data.port,
           shared: true,
-          onError: errorResponse,
+          edge: data.edge,
+          onError: errorHandler(data.edge.debug),
         });
         port = listener.port;
         this.#stop = () => drain.close(listener, data.gracefulTimeout * 1_000);

@@ -123,6 +123,81 @@ export interface ServeOptions {
    */
   maxRequestsJitter?: number;
   /**
+   * Largest request body in bytes. A larger `Content-Length` gets 413 before the body is
+   * read; a chunked body is counted as the app reads it, and reading past the limit fails
+   * with an error that becomes a 413 (a Hono app's `onError` sees it as an `HTTPException`-
+   * like error with `getResponse()`). Nothing is buffered to count it. `0` = no limit.
+   * @default 10485760 (10 MiB)
+   * @example 1_000_000
+   */
+  maxBodySize?: number;
+  /**
+   * Largest request head (request line and header fields) in bytes; larger gets 431.
+   * On Bun, Bun's own parser caps this at 16 KiB unless Bun runs with
+   * `--max-http-header-size`.
+   * @default 16384 (16 KiB)
+   * @example 8192
+   */
+  maxHeaderSize?: number;
+  /**
+   * Most header fields a request may carry; more gets 431 (Deno's parser answers 400 past
+   * about 120 by itself).
+   * @default 100
+   * @example 50
+   */
+  maxHeaderCount?: number;
+  /**
+   * Longest request target (path and query) in characters; longer gets 414.
+   * @default 8192
+   * @example 2048
+   */
+  maxUrlLength?: number;
+  /**
+   * Seconds a client has, once connected, to finish sending a request's headers. Slower
+   * clients (slowloris) are disconnected while everyone else is served. On Deno and Bun the
+   * same clock also runs between requests on a kept-alive connection, so there the next
+   * request's headers must be complete within the larger of this and `keepAliveTimeout`.
+   * @default 10
+   * @example 30
+   */
+  headerTimeout?: number;
+  /**
+   * Seconds an idle keep-alive connection stays open after a response. Behind a proxy or
+   * load balancer that reuses connections, make it longer than the proxy's own idle timeout
+   * (nginx `keepalive_timeout` in an `upstream` block: 60 s; AWS ALB: 60 s; Google Cloud
+   * LB: 600 s), so the proxy never sends a request on a connection we are closing. Bun has
+   * one timer for this and `headerTimeout`: it is set to the larger of the two.
+   * @default 5
+   * @example 65
+   */
+  keepAliveTimeout?: number;
+  /**
+   * Most requests one worker handles at once; beyond it, requests get 503 at once instead
+   * of queueing (uvicorn's `--limit-concurrency`). A request counts until its handler's
+   * response is ready. `0` = no limit.
+   * @default 1000
+   * @example 100
+   */
+  maxConcurrency?: number;
+  /**
+   * Send the error and its stack to the client when the app throws. Off, clients get a
+   * plain "Internal Server Error" and the details go only to the log. Never in production.
+   * @default false
+   * @example true
+   */
+  debug?: boolean;
+  /**
+   * Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP
+   * addresses or IPv4 networks (`10.0.0.0/8`), as a list or a comma-separated string, or
+   * `"*"` for every peer (only when nothing else can reach the port). From a trusted peer,
+   * the client address in `remoteAddr` is the nearest untrusted one in `X-Forwarded-For`,
+   * and the scheme of `request.url` follows `X-Forwarded-Proto`; from anyone else the
+   * headers change nothing.
+   * @default env `FORWARDED_ALLOW_IPS`, else `"127.0.0.1,::1"`
+   * @example ["10.0.0.0/8", "192.168.1.5"]
+   */
+  forwardedAllowIps?: string | string[];
+  /**
    * Called once in the primary when every worker listens. By default a line naming the
    * URL, the runtime and processes × threads goes to stdout; pass a function to replace
    * it, or `false` to print nothing.

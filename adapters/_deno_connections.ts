@@ -1,0 +1,146 @@
+/**
+ * Deno serving with connection timeouts. `Deno.serve` has none: a client that connects and
+ * never finishes its request head (slowloris), or an idle keep-alive connection, stays
+ * open for good. So, where Deno offers it, we accept connections ourselves and hand each to
+ * Deno's HTTP server for one connection (`serveHttpOnConnection`, the internal API its own
+ * `node:http` is built on), which lets us time every connection and close it gracefully.
+ *
+ * @module
+ */
+import type { EdgeOptions } from "../src/options.ts";
+import type { FetchHandler } from "../src/types.ts";
+
+/** How long a draining server waits for the first request of a connection it just accepted. */
+const FRESH_GRACE_MS = 1_000;
+
+/** What Deno's HTTP server on one connection returns. */
+interface ConnectionServer {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Deno's internal entry point, as its node:http uses it. */
+export type ServeOnConnection = (
+  connection: unknown,
+  signal: AbortSignal,
+  handler: (request: Request, info: { completed: Promise<void> }) => Response | Promise<Response>,
+  onError: (error: unknown) => Response,
+  onListen: () => void,
+) => ConnectionServer;
+
+/** A Deno TCP listener, as far as this file needs it. */
+export interface DenoListener {
+  accept(): Promise<unknown>;
+  close(): void;
+}
+
+/** Deno's `serveHttpOnConnection`, or undefined in a Deno without it. */
+export function serveOnConnection(deno: object): ServeOnConnection | undefined {
+  const symbol = (deno as { internal?: symbol }).internal;
+  const internals = symbol === undefined ? undefined : (deno as Record<symbol, unknown>)[symbol];
+  const serve = (internals as { serveHttpOnConnection?: unknown } | undefined)?.serveHttpOnConnection;
+  return typeof serve === "function" ? serve as ServeOnConnection : undefined;
+}
+
+/** One accepted connection and its clock. */
+interface Connection {
+  server: ConnectionServer;
+  /** Requests whose response is not yet fully sent. */
+  active: number;
+  /** Responses fully sent. */
+  served: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * Serve `handler` on the connections `listener` accepts. A connection must finish its first
+ * request head within `headerTimeout`, and after each response the next one within
+ * `keepAliveTimeout`; else it is closed. Returns the graceful close.
+ */
+export function serveConnections(
+  listener: DenoListener,
+  serveOn: ServeOnConnection,
+  handler: FetchHandler,
+  onError: (error: unknown) => Response,
+  edge: EdgeOptions,
+): (timeoutMs: number) => Promise<void> {
+  const connections = new Set<Connection>();
+  const force = new AbortController();
+  let closing = false;
+  let allClosed: (() => void) | undefined;
+
+  const shutdown = (connection: Connection) => {
+    clearTimeout(connection.timer);
+    connection.server.shutdown().catch(() => {});
+  };
+  const arm = (connection: Connection, seconds: number) => {
+    clearTimeout(connection.timer);
+    connection.timer = setTimeout(() => shutdown(connection), seconds * 1_000);
+  };
+  const track = (socket: unknown) => {
+    const connection: Connection = { server: undefined!, active: 0, served: 0, timer: undefined };
+    const ended = () => {
+      connection.active--;
+      connection.served++;
+      if (connection.active > 0) return;
+      // Draining: the response said `Connection: close`, or this one was idle anyway.
+      if (closing) shutdown(connection);
+      else arm(connection, edge.keepAliveTimeout);
+    };
+    connection.server = serveOn(
+      socket,
+      force.signal,
+      (request, info) => {
+        clearTimeout(connection.timer);
+        connection.active++;
+        info.completed.then(ended, ended);
+        return handler(request, info);
+      },
+      onError,
+      () => {},
+    );
+    connections.add(connection);
+    arm(connection, edge.headerTimeout);
+    connection.server.finished.catch(() => {}).then(() => {
+      clearTimeout(connection.timer);
+      connections.delete(connection);
+      if (connections.size === 0) allClosed?.();
+    });
+  };
+
+  (async () => {
+    while (!closing) {
+      let socket: unknown;
+      try {
+        socket = await listener.accept();
+      } catch (error) {
+        if (closing || (error as Error)?.name === "BadResource") return;
+        // Out of file descriptors, say: keep accepting once some are free.
+        console.error(`multiserve: accepting a connection failed: ${(error as Error)?.message}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      track(socket);
+    }
+  })();
+
+  return async (timeoutMs) => {
+    closing = true;
+    listener.close();
+    // Idle keep-alive connections close now. One that has not shown a request yet gets a
+    // moment to (its answer then closes it): shutting it at once would drop a request
+    // already on its way, which Deno.serve's own shutdown does (denoland/deno#31959).
+    for (const connection of connections) {
+      if (connection.active > 0) continue;
+      if (connection.served > 0) shutdown(connection);
+      else arm(connection, Math.min(FRESH_GRACE_MS, timeoutMs) / 1_000);
+    }
+    if (connections.size > 0) {
+      const settled = new Promise<void>((resolve) => (allClosed = resolve));
+      let deadline: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([settled, new Promise((resolve) => (deadline = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(deadline);
+    }
+    force.abort();
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The checks a request passes before the app sees it, so that an app answers alike on
+ * Deno, Bun and Node: what one runtime's parser lets through (a missing or doubled Host,
+ * a repeated Content-Length, a DEL in a header value) is refused here, and the size and
+ * concurrency limits hold on every runtime. A refusal is a short plain-text 4xx/5xx that
+ * closes the connection.
+ *
+ * @module
+ */
+import type { EdgeOptions } from "./options.ts";
+import { forwarded, trustOf } from "./proxy.ts";
+import type { FetchHandler } from "./types.ts";
+
+/** What a runtime's own HTTP parser already enforces, so the guard need not. */
+export interface NativeChecks {
+  /**
+   * The parser refuses control characters in header values and enforces `maxHeaderSize`
+   * and `maxHeaderCount` itself: the guard can skip walking the header fields.
+   */
+  headerFields: boolean;
+}
+
+/** Thrown by a request body read past `maxBodySize`; answered with 413. */
+export class BodyTooLargeError extends Error {
+  readonly status = 413;
+  constructor(limit: number) {
+    super(`the request body is larger than the limit of ${limit} bytes (maxBodySize)`);
+    this.name = "BodyTooLargeError";
+  }
+  /** Hono answers an error that has `getResponse()` with that response. */
+  getResponse(): Response {
+    return refusal(413, this.message);
+  }
+}
+
+/** A refusal: status, a one-line reason, and the end of the connection. */
+export function refusal(status: number, reason: string, headers: Record<string, string> = {}): Response {
+  return new Response(refusalText(status, reason), { status, headers: { ...REFUSAL_HEADERS, ...headers } });
+}
+
+/** The body of a refusal. */
+export function refusalText(status: number, reason: string): string {
+  return `${STATUS_TEXT[status] ?? "Error"}: ${reason}\n`;
+}
+
+/** The headers of a refusal. */
+export const REFUSAL_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "text/plain; charset=utf-8",
+  connection: "close",
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+};
+
+/** Control characters other than tab, and DEL: never valid in a field value (RFC 9110 §5.5). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DIGITS = /^\d+$/;
+
+/** `app` behind the checks, limits and proxy-header policy of `edge`. */
+export function guarded(app: FetchHandler, edge: EdgeOptions, native: NativeChecks): FetchHandler {
+  const inner = edge.forwardedAllowIps.length > 0 ? forwarded(app, trustOf(edge.forwardedAllowIps)) : app;
+  const walkFields = !native.headerFields;
+  const { maxBodySize, maxConcurrency } = edge;
+  let active = 0;
+  const done = () => void active--;
+  return (request, info) => {
+    const problem = requestProblem(request, edge, walkFields);
+    if (problem !== undefined) return problem;
+    if (maxBodySize > 0 && request.body !== null && !request.headers.has("content-length")) {
+      request = limitBody(request, maxBodySize);
+    }
+    if (maxConcurrency === 0) return inner(request, info);
+    if (active >= maxConcurrency) {
+      return refusal(503, `this worker is at its limit of ${maxConcurrency} requests at once`, {
+        "retry-after": "1",
+      });
+    }
+    active++;
+    let response: Response | Promise<Response>;
+    try {
+      response = inner(request, info);
+    } catch (error) {
+      active--;
+      throw error;
+    }
+    if (response instanceof Promise) return response.finally(done);
+    active--;
+    return response;
+  };
+}
+
+/** The refusal a request has earned, or undefined when it may go on. */
+function requestProblem(request: Request, edge: EdgeOptions, walkFields: boolean): Response | undefined {
+  const headers = request.headers;
+  const host = headers.get("host");
+  // RFC 9112 §3.2: exactly one Host. HTTP/1.0 may omit it, but the request URL is built
+  // from it, and not every runtime tells the handler the version: every request needs one.
+  if (host === null || host === "") return refusal(400, "the request has no Host header");
+  if (host.includes(",")) return refusal(400, "the request has more than one Host header");
+  const length = headers.get("content-length");
+  if (length !== null) {
+    // A list ("3, 3") means the field was repeated: RFC 9112 §6.3 lets us refuse it.
+    if (!DIGITS.test(length)) return refusal(400, "Content-Length is not one decimal number");
+    if (edge.maxBodySize > 0 && Number(length) > edge.maxBodySize) {
+      return refusal(413, `the request body is larger than the limit of ${edge.maxBodySize} bytes`);
+    }
+  }
+  const url = request.url;
+  const target = url.length - url.indexOf("/", url.indexOf("//") + 2);
+  if (target > edge.maxUrlLength) {
+    return refusal(414, `the request target is longer than ${edge.maxUrlLength} characters`);
+  }
+  if (!walkFields) return undefined;
+  let count = 0;
+  let size = request.method.length + target + 12; // "GET /x HTTP/1.1\r\n"
+  for (const [name, value] of headers) {
+    count++;
+    size += name.length + value.length + 4; // ": " and CRLF
+    if (CONTROL.test(value)) return refusal(400, `header ${name} has a control character in its value`);
+  }
+  if (count > edge.maxHeaderCount) {
+    return refusal(431, `more than ${edge.maxHeaderCount} header fields`);
+  }
+  if (size > edge.maxHeaderSize) {
+    return refusal(431, `the request head is larger than ${edge.maxHeaderSize} bytes`);
+  }
+  return undefined;
+}
+
+/** `request` with a body that fails, as it is read, once it passes `limit` bytes. */
+function limitBody(request: Request, limit: number): Request {
+  let seen = 0;
+  const counted = request.body!.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > limit) controller.error(new BodyTooLargeError(limit));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Request(request, { body: counted, duplex: "half" } as RequestInit);
+}

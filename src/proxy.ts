@@ -1,0 +1,114 @@
+/**
+ * Proxy headers, believed only from trusted peers (gunicorn's and uvicorn's
+ * `forwarded_allow_ips`): from such a peer, `X-Forwarded-For` names the client and
+ * `X-Forwarded-Proto` the scheme; from anyone else they change nothing, since any client
+ * can send them.
+ *
+ * @module
+ */
+import type { FetchHandler, RemoteAddr } from "./types.ts";
+
+/** Decides whether an address is one of the trusted peers. */
+export type Trust = (address: string) => boolean;
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Why `entry` is not an IP address, an IPv4 network or `*`; undefined when it is one. */
+export function trustEntryProblem(entry: string): string | undefined {
+  if (entry === "*") return undefined;
+  const [address, bits, extra] = entry.split("/");
+  if (extra !== undefined) return `"${entry}" has more than one "/"`;
+  if (bits !== undefined) {
+    if (ipv4(address) === undefined) return `"${entry}": only IPv4 networks can have a "/bits" suffix`;
+    if (!/^\d{1,2}$/.test(bits) || Number(bits) > 32) return `"${entry}": bits must be 0 to 32`;
+    return undefined;
+  }
+  if (ipv4(address) !== undefined || isIpv6(address)) return undefined;
+  return `"${entry}" is not an IP address (host names are not resolved)`;
+}
+
+/** The trust test for checked entries; `*` trusts everyone. */
+export function trustOf(entries: readonly string[]): Trust {
+  if (entries.includes("*")) return () => true;
+  const exact = new Set<string>();
+  const networks: { base: number; mask: number }[] = [];
+  for (const entry of entries) {
+    const [address, bits] = entry.split("/");
+    if (bits === undefined) exact.add(normalize(address));
+    else {
+      const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+      networks.push({ base: (ipv4(address)! & mask) >>> 0, mask });
+    }
+  }
+  return (address) => {
+    const plain = normalize(address);
+    if (exact.has(plain)) return true;
+    const value = networks.length === 0 ? undefined : ipv4(plain);
+    return value !== undefined && networks.some(({ base, mask }) => ((value & mask) >>> 0) === base);
+  };
+}
+
+/**
+ * `app`, seeing the client and scheme a trusted proxy forwarded. Requests without the
+ * headers, or from untrusted peers, pass through untouched at the cost of two lookups.
+ */
+export function forwarded(app: FetchHandler, trust: Trust): FetchHandler {
+  return (request, info) => {
+    const forwardedFor = request.headers.get("x-forwarded-for");
+    const proto = request.headers.get("x-forwarded-proto");
+    if (forwardedFor === null && proto === null) return app(request, info);
+    const peer = (info?.remoteAddr as RemoteAddr | undefined)?.hostname ?? "";
+    if (!trust(peer)) return app(request, info);
+    const client = forwardedFor === null ? undefined : clientOf(forwardedFor, trust);
+    const scheme = proto?.split(",")[0].trim().toLowerCase();
+    if (scheme === "http" || scheme === "https") {
+      const url = new URL(request.url);
+      if (url.protocol !== `${scheme}:`) {
+        url.protocol = scheme;
+        request = new Request(url, request);
+      }
+    }
+    return app(request, client === undefined ? info : withRemoteAddr(info, { hostname: client, port: 0 }));
+  };
+}
+
+/**
+ * The client in `X-Forwarded-For`: walking from the right (the hop nearest us), the first
+ * address that is not a trusted proxy; the leftmost when all of them are.
+ */
+function clientOf(header: string, trust: Trust): string | undefined {
+  const hops = header.split(",").map((hop) => hop.trim()).filter((hop) => hop !== "");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (!trust(hops[i])) return hops[i];
+  }
+  return hops[0];
+}
+
+/**
+ * `info` with another `remoteAddr`. A proxy rather than a copy: the runtime's info object
+ * may keep its state in private fields (Deno's `completed`), which only it can read.
+ */
+// deno-lint-ignore no-explicit-any
+function withRemoteAddr(info: any, remoteAddr: RemoteAddr): any {
+  return new Proxy(info, {
+    get: (target, key) => key === "remoteAddr" ? remoteAddr : Reflect.get(target, key, target),
+  });
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 client on a dual-stack socket) is `1.2.3.4`. */
+function normalize(address: string): string {
+  const lower = address.toLowerCase();
+  return lower.startsWith("::ffff:") && IPV4.test(lower.slice(7)) ? lower.slice(7) : lower;
+}
+
+function ipv4(address: string): number | undefined {
+  const parts = IPV4.exec(address);
+  if (!parts) return undefined;
+  const bytes = parts.slice(1).map(Number);
+  if (bytes.some((byte) => byte > 255)) return undefined;
+  return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+}
+
+function isIpv6(address: string): boolean {
+  return address.includes(":") && /^[0-9a-f:.]+$/i.test(address) && address.split("::").length <= 2;
+}
