@@ -22,7 +22,7 @@ interface ConnectionServer {
 /** Deno's internal entry point, as its node:http uses it. */
 export type ServeOnConnection = (
   connection: unknown,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   handler: (request: Request, info: { completed: Promise<void> }) => Response | Promise<Response>,
   onError: (error: unknown) => Response,
   onListen: () => void,
@@ -50,12 +50,21 @@ interface Connection {
   /** Responses fully sent. */
   served: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** A response said `Connection: close`. */
+  closeAfter: boolean;
+}
+
+/** `response`, noting on `connection` whether it asks to close the connection. */
+function noteClose(connection: Connection, response: Response): Response {
+  if (response.headers.get("connection") === "close") connection.closeAfter = true;
+  return response;
 }
 
 /**
  * Serve `handler` on the connections `listener` accepts. A connection must finish its first
  * request head within `headerTimeout`, and after each response the next one within
- * `keepAliveTimeout`; else it is closed. Returns the graceful close.
+ * `keepAliveTimeout`; else it is closed. Returns the graceful close, which resolves when
+ * every connection has closed or `timeoutMs` has passed.
  */
 export function serveConnections(
   listener: DenoListener,
@@ -65,7 +74,6 @@ export function serveConnections(
   edge: EdgeOptions,
 ): (timeoutMs: number) => Promise<void> {
   const connections = new Set<Connection>();
-  const force = new AbortController();
   let closing = false;
   let allClosed: (() => void) | undefined;
 
@@ -78,23 +86,27 @@ export function serveConnections(
     connection.timer = setTimeout(() => shutdown(connection), seconds * 1_000);
   };
   const track = (socket: unknown) => {
-    const connection: Connection = { server: undefined!, active: 0, served: 0, timer: undefined };
+    const connection: Connection = { server: undefined!, active: 0, served: 0, timer: undefined, closeAfter: false };
     const ended = () => {
       connection.active--;
       connection.served++;
       if (connection.active > 0) return;
-      // Draining: the response said `Connection: close`, or this one was idle anyway.
-      if (closing) shutdown(connection);
+      // Deno's server does not end a connection whose response says `Connection: close`
+      // (refusals, draining): we do. Draining ends idle ones too.
+      if (closing || connection.closeAfter) shutdown(connection);
       else arm(connection, edge.keepAliveTimeout);
     };
     connection.server = serveOn(
       socket,
-      force.signal,
+      undefined,
       (request, info) => {
         clearTimeout(connection.timer);
         connection.active++;
         info.completed.then(ended, ended);
-        return handler(request, info);
+        const response = handler(request, info);
+        return response instanceof Promise
+          ? response.then((ready) => noteClose(connection, ready))
+          : noteClose(connection, response);
       },
       onError,
       () => {},
@@ -108,7 +120,7 @@ export function serveConnections(
     });
   };
 
-  (async () => {
+  const accepting = (async () => {
     while (!closing) {
       let socket: unknown;
       try {
@@ -127,6 +139,9 @@ export function serveConnections(
   return async (timeoutMs) => {
     closing = true;
     listener.close();
+    // An accept already under way may still hand us a connection: take it in before
+    // counting what is left, or the isolate could end under it.
+    await accepting;
     // Idle keep-alive connections close now. One that has not shown a request yet gets a
     // moment to (its answer then closes it): shutting it at once would drop a request
     // already on its way, which Deno.serve's own shutdown does (denoland/deno#31959).
@@ -141,6 +156,6 @@ export function serveConnections(
       await Promise.race([settled, new Promise((resolve) => (deadline = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(deadline);
     }
-    force.abort();
+    // Whatever is left past the deadline ends with the isolate, which comes next.
   };
 }

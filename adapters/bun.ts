@@ -93,8 +93,9 @@ export const adapter: Adapter = {
         // request: paused for that below. (Bun cuts a slow request head after its own
         // fixed 10 s, whatever this is.)
         idleTimeout,
-        // The guard answers 413 itself; Bun's own cap (128 MiB by default) must not come first.
-        maxRequestBodySize: edge.maxBodySize === 0 ? Number.MAX_SAFE_INTEGER : edge.maxBodySize + 1,
+        // The guard answers 413 itself, the same on every runtime; Bun's own cap (128 MiB by
+        // default, with a bare 413) must not come first. Bun streams bodies: nothing buffers.
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch: (request, server) => {
           // A request that takes the app longer than the idle timeout must not be cut:
           // liveness is the supervisor's business, not a per-request clock.

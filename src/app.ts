@@ -5,7 +5,7 @@
  * @module
  */
 import { AppLoadError, messageOf } from "./errors.ts";
-import { BodyTooLargeError } from "./guard.ts";
+import { RequestBodyError } from "./guard.ts";
 import type { App, FetchHandler } from "./types.ts";
 
 /** The handler to call for each request. Methods are bound once, not per request. */
@@ -55,13 +55,14 @@ function isModuleNotFound(error: unknown, url: string, path: string): boolean {
 }
 
 /**
- * What answers when the app throws: a body read past `maxBodySize` gets its 413; anything
+ * What answers when the app throws: a request body the client got wrong (too large, bad
+ * chunks) gets its 413 or 400; anything
  * else a plain 500 whose details go to the server log, and to the client only in `debug`.
  */
 export function errorHandler(debug: boolean): (error: unknown) => Response {
   return (error) => {
-    const tooLarge = bodyTooLarge(error);
-    if (tooLarge) return tooLarge.getResponse();
+    const clientError = requestBodyError(error);
+    if (clientError) return clientError.getResponse();
     console.error("multiserve: the app threw while handling a request:", error);
     const detail = debug
       ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
@@ -73,10 +74,10 @@ export function errorHandler(debug: boolean): (error: unknown) => Response {
   };
 }
 
-/** The `BodyTooLargeError` behind `error`, however the runtime wrapped it. */
-function bodyTooLarge(error: unknown): BodyTooLargeError | undefined {
+/** The `RequestBodyError` behind `error`, however the runtime wrapped it. */
+function requestBodyError(error: unknown): RequestBodyError | undefined {
   for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (e instanceof BodyTooLargeError) return e;
+    if (e instanceof RequestBodyError) return e;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;

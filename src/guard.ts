@@ -20,16 +20,20 @@ export interface NativeChecks {
   headerFields: boolean;
 }
 
-/** Thrown by a request body read past `maxBodySize`; answered with 413. */
-export class BodyTooLargeError extends Error {
-  readonly status = 413;
-  constructor(limit: number) {
-    super(`the request body is larger than the limit of ${limit} bytes (maxBodySize)`);
-    this.name = "BodyTooLargeError";
+/**
+ * Thrown by reading a request body that the client got wrong: past `maxBodySize` (413),
+ * or broken framing such as a bad chunk (400). Answered with that status, not a 500.
+ */
+export class RequestBodyError extends Error {
+  readonly status: 400 | 413;
+  constructor(status: 400 | 413, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RequestBodyError";
+    this.status = status;
   }
   /** Hono answers an error that has `getResponse()` with that response. */
   getResponse(): Response {
-    return refusal(413, this.message);
+    return refusal(this.status, this.message);
   }
 }
 
@@ -58,6 +62,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Control characters other than tab, and DEL: never valid in a field value (RFC 9110 §5.5). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d+$/;
 
@@ -71,8 +76,9 @@ export function guarded(app: FetchHandler, edge: EdgeOptions, native: NativeChec
   return (request, info) => {
     const problem = requestProblem(request, edge, walkFields);
     if (problem !== undefined) return problem;
-    if (maxBodySize > 0 && request.body !== null && !request.headers.has("content-length")) {
-      request = limitBody(request, maxBodySize);
+    // A chunked body: count it as it is read, and tell a client's framing error from the app's.
+    if (request.body !== null && !request.headers.has("content-length")) {
+      request = guardBody(request, maxBodySize);
     }
     if (maxConcurrency === 0) return inner(request, info);
     if (active >= maxConcurrency) {
@@ -132,17 +138,33 @@ function requestProblem(request: Request, edge: EdgeOptions, walkFields: boolean
   return undefined;
 }
 
-/** `request` with a body that fails, as it is read, once it passes `limit` bytes. */
-function limitBody(request: Request, limit: number): Request {
+/**
+ * `request` with a body that fails, as it is read, once it passes `limit` bytes (0 = no
+ * limit), and that reports a broken chunked encoding as the client's error.
+ */
+function guardBody(request: Request, limit: number): Request {
+  const reader = request.body!.getReader();
   let seen = 0;
-  const counted = request.body!.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength;
-        if (seen > limit) controller.error(new BodyTooLargeError(limit));
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
-  return new Request(request, { body: counted, duplex: "half" } as RequestInit);
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        const message = "the request body could not be read: its chunked encoding is malformed or cut short";
+        return controller.error(new RequestBodyError(400, message, { cause: error }));
+      }
+      if (chunk.done) return controller.close();
+      seen += chunk.value.byteLength;
+      if (limit > 0 && seen > limit) {
+        reader.cancel().catch(() => {});
+        return controller.error(
+          new RequestBodyError(413, `the request body is larger than the limit of ${limit} bytes (maxBodySize)`),
+        );
+      }
+      controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Request(request, { body, duplex: "half" } as RequestInit);
 }
