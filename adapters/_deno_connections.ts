@@ -86,7 +86,13 @@ export function serveConnections(
     connection.timer = setTimeout(() => shutdown(connection), seconds * 1_000);
   };
   const track = (socket: unknown) => {
-    const connection: Connection = { server: undefined!, active: 0, served: 0, timer: undefined, closeAfter: false };
+    const connection: Connection = {
+      server: undefined!,
+      active: 0,
+      served: 0,
+      timer: undefined,
+      closeAfter: false,
+    };
     const ended = () => {
       connection.active--;
       connection.served++;

@@ -220,6 +220,7 @@ async function compareIsolates(
   targets: Target[],
   load: { threads: number; connections: number },
   rounds: number,
+  wrkArgs: string[] = [],
 ) {
   const BURSTS = 4;
   const burstSeconds = Math.max(1, Math.round(SECONDS / 2));
@@ -236,7 +237,7 @@ async function compareIsolates(
       const sums = targets.map(() => 0);
       for (let burst = 0; burst < BURSTS; burst++) {
         for (const [i, r] of running.entries()) {
-          const result = await wrk(r.url, load.threads, load.connections, burstSeconds, 1);
+          const result = await wrk(r.url, load.threads, load.connections, burstSeconds, 1, wrkArgs);
           sums[i] += result.rps / BURSTS;
           errors.set(targets[i].label, errors.get(targets[i].label)! + result.errors);
         }
@@ -452,6 +453,42 @@ async function main() {
         target: label === "serve()" ? "≥ 0.95" : undefined,
       });
     }
+  }
+
+  // What a browser behind a local nginx sends: the guard walks these fields (Deno, Bun),
+  // and the trusted proxy's X-Forwarded-For sets remoteAddr, on every request.
+  const browserHeaders = [
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language: en-GB,en;q=0.7",
+    "Accept-Encoding: gzip, deflate, br, zstd",
+    "Cookie: session=4f2a9c1e7b; theme=dark; consent=yes",
+    "Referer: https://example.test/articles/",
+    "Cache-Control: no-cache",
+    "Sec-Fetch-Mode: navigate",
+    "X-Forwarded-For: 203.0.113.7",
+    "X-Forwarded-Proto: http",
+  ].flatMap((header) => ["-H", header]);
+  console.error("(g) hello + 10 browser and proxy headers, one isolate: the edge checks' cost");
+  for (const runtime of runs("g") ? RUNTIMES : []) {
+    const baseline = runtime === "node"
+      ? "node:http + @hono/node-server"
+      : runtime === "deno"
+      ? "Deno.serve"
+      : "Bun.serve";
+    const targets = [raw(runtime, "hello", baseline), multiserve(runtime, "hello", [], "serve()")];
+    const r = await compareIsolates(targets, LOAD.hello, 3, browserHeaders);
+    const base = r.get(baseline)!.rounds;
+    results[`g.${runtime}`] = Object.fromEntries(r);
+    const { rps, rounds } = r.get("serve()")!;
+    rows.push({
+      section: "(g) hello + 10 headers, 1 isolate",
+      runtime,
+      what: "serve(), edge checks and proxy trust on",
+      value: `${fmt(rps)} req/s`,
+      ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline}`,
+      target: "≥ 0.90",
+    });
   }
 
   console.error("(b) ~2 ms CPU route, wrk -t1 -c8: 1 isolate vs threaded 2 vs processes 2, and peers");

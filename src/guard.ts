@@ -159,7 +159,10 @@ function guardBody(request: Request, limit: number): Request {
       if (limit > 0 && seen > limit) {
         reader.cancel().catch(() => {});
         return controller.error(
-          new RequestBodyError(413, `the request body is larger than the limit of ${limit} bytes (maxBodySize)`),
+          new RequestBodyError(
+            413,
+            `the request body is larger than the limit of ${limit} bytes (maxBodySize)`,
+          ),
         );
       }
       controller.enqueue(chunk.value);

@@ -23,7 +23,11 @@ export interface RawReply {
  * Send `payload` on a new connection, whole or in `piece`-byte writes, and collect the
  * answer until the server closes the connection or is silent for `idleMs`.
  */
-export function exchange(port: number, payload: string, { piece = 0, idleMs = 1_500 } = {}): Promise<RawReply> {
+export function exchange(
+  port: number,
+  payload: string,
+  { piece = 0, idleMs = 1_500 } = {},
+): Promise<RawReply> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = connect({ port, host: "127.0.0.1", noDelay: true });

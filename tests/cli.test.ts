@@ -11,7 +11,23 @@ describe(`${runtime}: the command line`, () => {
     assert.equal((await child.exit()).code, 0);
     assert.match(child.stdout, /Usage: multiserve \[flags\] \[module\]/);
     assert.match(child.stdout, /--processes N\|auto/);
-    for (const flag of ["--timeout S", "--max-requests N", "--max-requests-jitter N", "--graceful-timeout"]) {
+    for (
+      const flag of [
+        "--timeout S",
+        "--max-requests N",
+        "--max-requests-jitter N",
+        "--graceful-timeout",
+        "--max-body-size BYTES",
+        "--max-header-size BYTES",
+        "--max-header-count N",
+        "--max-url-length N",
+        "--header-timeout S",
+        "--keep-alive-timeout S",
+        "--max-concurrency N",
+        "--forwarded-allow-ips LIST",
+        "--debug",
+      ]
+    ) {
       assert.ok(child.stdout.includes(flag), `--help lists ${flag}`);
     }
     assert.match(child.stdout, /liveness check, not a per-request limit/);

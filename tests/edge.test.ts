@@ -92,7 +92,10 @@ describe(`${runtime}: limits, timeouts and proxy trust in threaded workers`, () 
     const reply = await fetchFresh(`${url}token`);
     assert.equal(reply.status, 200, "a normal client is served meanwhile");
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const ms = await Promise.race([slow.closed, new Promise<number>((r) => (timer = setTimeout(r, 30_000, -1)))]);
+    const ms = await Promise.race([
+      slow.closed,
+      new Promise<number>((r) => (timer = setTimeout(r, 30_000, -1))),
+    ]);
     clearTimeout(timer);
     slow.stop();
     assert.ok(ms > 0, "the trickling client was never cut");

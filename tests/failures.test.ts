@@ -79,6 +79,14 @@ describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
       /option "maxRequests" needs supervised workers: set "threaded" \(even 1\) or "processes" ≥ 2/,
     ],
     [["-t", "2", "--max-requests-jitter", "5"], /option "maxRequestsJitter" needs "maxRequests" > 0/],
+    [["--max-body-size", "1MB"], /flag --max-body-size must be a whole number ≥ 0, got "1MB"/],
+    [["--max-header-count", "0"], /option "maxHeaderCount" must be a whole number ≥ 1, got 0/],
+    [["--header-timeout", "0"], /option "headerTimeout" must be a number of seconds > 0, got 0/],
+    [
+      ["--forwarded-allow-ips", "10.0.0.1,proxy.local"],
+      /option "forwardedAllowIps": "proxy\.local" is not an IP address \(host names are not resolved\)/,
+    ],
+    [["--debug=yes"], /flag --debug takes no value/],
   ];
   for (const [args, message] of badFlags) {
     it(`flag ${args.join(" ")}: names it, exits 2`, async () => {
@@ -97,6 +105,15 @@ describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
     [{ gracefulTimeout: -5 }, /option "gracefulTimeout" must be a number of seconds ≥ 0, got -5/],
     [{ maxRequests: -1, threaded: 2 }, /option "maxRequests" must be a whole number ≥ 0 \(0 = off\), got -1/],
     [{ timeout: 5 }, /option "timeout" needs supervised workers/],
+    [
+      { maxConcurrency: 1.5 },
+      /option "maxConcurrency" must be a whole number ≥ 0 \(0 = no limit\), got 1\.5/,
+    ],
+    [{ debug: "yes" }, /option "debug" must be true or false, got "yes"/],
+    [
+      { forwardedAllowIps: ["10.0.0.0/33"] },
+      /option "forwardedAllowIps": "10\.0\.0\.0\/33": bits must be 0 to 32/,
+    ],
   ];
   for (const [options, message] of badOptions) {
     it(`serve() option ${JSON.stringify(options)}: throws naming it, exits non-zero`, async () => {
@@ -107,6 +124,12 @@ describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
       assert.match(stderr, message);
     });
   }
+
+  it("env FORWARDED_ALLOW_IPS=nginx: names it, exits 2", async () => {
+    const { code, stderr } = await run(modTs, ["-p", "0"], { FORWARDED_ALLOW_IPS: "nginx" });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /env FORWARDED_ALLOW_IPS: "nginx" is not an IP address/);
+  });
 
   it("env WEB_CONCURRENCY=abc: names it, exits 2", async () => {
     const { code, stderr } = await run(modTs, ["-p", "0"], { WEB_CONCURRENCY: "abc" });

@@ -54,14 +54,42 @@ const MALFORMED: [string, string, string][] = [
     post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", `0\r\n\r\n${smuggled}`),
   ],
   ["framing", "Transfer-Encoding gzip alone", post("Transfer-Encoding: gzip\r\n", "abc")],
-  ["framing", "chunked not the last coding", post("Transfer-Encoding: chunked, gzip\r\n", "3\r\nabc\r\n0\r\n\r\n")],
-  ["framing", "an unknown coding (xchunked)", post("Transfer-Encoding: xchunked\r\n", "3\r\nabc\r\n0\r\n\r\n")],
-  ["framing", "Transfer-Encoding with a space before the colon", post("Transfer-Encoding : chunked\r\n", `0\r\n\r\n${smuggled}`)],
-  ["chunks", "a chunk size that is not hex", post("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n")],
-  ["chunks", "a chunk size past 2^64", post("Transfer-Encoding: chunked\r\n", "FFFFFFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n")],
+  [
+    "framing",
+    "chunked not the last coding",
+    post("Transfer-Encoding: chunked, gzip\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+  ],
+  [
+    "framing",
+    "an unknown coding (xchunked)",
+    post("Transfer-Encoding: xchunked\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+  ],
+  [
+    "framing",
+    "Transfer-Encoding with a space before the colon",
+    post("Transfer-Encoding : chunked\r\n", `0\r\n\r\n${smuggled}`),
+  ],
+  [
+    "chunks",
+    "a chunk size that is not hex",
+    post("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"),
+  ],
+  [
+    "chunks",
+    "a chunk size past 2^64",
+    post("Transfer-Encoding: chunked\r\n", "FFFFFFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n"),
+  ],
   ["chunks", "a negative chunk size", post("Transfer-Encoding: chunked\r\n", "-3\r\nabc\r\n0\r\n\r\n")],
-  ["chunks", "a control character in a chunk extension", post("Transfer-Encoding: chunked\r\n", "3;\x01=x\r\nabc\r\n0\r\n\r\n")],
-  ["chunks", "chunk data longer than its size", post("Transfer-Encoding: chunked\r\n", "3\r\nabcX\r\n0\r\n\r\n")],
+  [
+    "chunks",
+    "a control character in a chunk extension",
+    post("Transfer-Encoding: chunked\r\n", "3;\x01=x\r\nabc\r\n0\r\n\r\n"),
+  ],
+  [
+    "chunks",
+    "chunk data longer than its size",
+    post("Transfer-Encoding: chunked\r\n", "3\r\nabcX\r\n0\r\n\r\n"),
+  ],
 ];
 
 /**
