@@ -49,7 +49,8 @@ interface Connection {
   active: number;
   /** Responses fully sent. */
   served: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** When (ms since the epoch) the connection is closed unless a request arrives; 0 = never. */
+  deadline: number;
   /** A response said `Connection: close`. */
   closeAfter: boolean;
 }
@@ -78,19 +79,24 @@ export function serveConnections(
   let allClosed: (() => void) | undefined;
 
   const shutdown = (connection: Connection) => {
-    clearTimeout(connection.timer);
+    connection.deadline = 0;
     connection.server.shutdown().catch(() => {});
   };
-  const arm = (connection: Connection, seconds: number) => {
-    clearTimeout(connection.timer);
-    connection.timer = setTimeout(() => shutdown(connection), seconds * 1_000);
-  };
+  // One clock for all connections, not a timer per request: a sweep every quarter of the
+  // shorter timeout (at most each second) closes those past their deadline.
+  const tick = Math.min(1_000, Math.max(50, Math.min(edge.headerTimeout, edge.keepAliveTimeout) * 250));
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const connection of connections) {
+      if (connection.deadline !== 0 && now >= connection.deadline) shutdown(connection);
+    }
+  }, tick);
   const track = (socket: unknown) => {
     const connection: Connection = {
       server: undefined!,
       active: 0,
       served: 0,
-      timer: undefined,
+      deadline: Date.now() + edge.headerTimeout * 1_000,
       closeAfter: false,
     };
     const ended = () => {
@@ -100,13 +106,13 @@ export function serveConnections(
       // Deno's server does not end a connection whose response says `Connection: close`
       // (refusals, draining): we do. Draining ends idle ones too.
       if (closing || connection.closeAfter) shutdown(connection);
-      else arm(connection, edge.keepAliveTimeout);
+      else connection.deadline = Date.now() + edge.keepAliveTimeout * 1_000;
     };
     connection.server = serveOn(
       socket,
       undefined,
       (request, info) => {
-        clearTimeout(connection.timer);
+        connection.deadline = 0;
         connection.active++;
         info.completed.then(ended, ended);
         const response = handler(request, info);
@@ -118,9 +124,7 @@ export function serveConnections(
       () => {},
     );
     connections.add(connection);
-    arm(connection, edge.headerTimeout);
     connection.server.finished.catch(() => {}).then(() => {
-      clearTimeout(connection.timer);
       connections.delete(connection);
       if (connections.size === 0) allClosed?.();
     });
@@ -154,7 +158,7 @@ export function serveConnections(
     for (const connection of connections) {
       if (connection.active > 0) continue;
       if (connection.served > 0) shutdown(connection);
-      else arm(connection, Math.min(FRESH_GRACE_MS, timeoutMs) / 1_000);
+      else connection.deadline = Date.now() + Math.min(FRESH_GRACE_MS, timeoutMs);
     }
     if (connections.size > 0) {
       const settled = new Promise<void>((resolve) => (allClosed = resolve));
@@ -162,6 +166,7 @@ export function serveConnections(
       await Promise.race([settled, new Promise((resolve) => (deadline = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(deadline);
     }
+    clearInterval(sweeper);
     // Whatever is left past the deadline ends with the isolate, which comes next.
   };
 }

@@ -76,7 +76,7 @@ export const adapter: Adapter = {
   runtime: "bun",
   version: Bun.version,
   // Bun's parser lets a DEL through in header values and allows 200 fields: the guard walks them.
-  nativeChecks: { headerFields: false },
+  nativeChecks: { headerFields: false, hostAndLength: false },
   // process.exit in a Bun Worker ends just that thread.
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),

@@ -48,7 +48,7 @@ interface DenoApi {
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
 /** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
-const serveOn = serveOnConnection(Deno);
+const serveOn = (Deno as any).env.get("MS_X") === "1" ? undefined : serveOnConnection(Deno);
 
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
@@ -88,7 +88,7 @@ export const adapter: Adapter = {
 
   // Deno's parser lets a repeated Content-Length and a missing Host through (refused by
   // the guard) and allows about 120 fields of any total size: the guard walks them.
-  nativeChecks: { headerFields: false },
+  nativeChecks: { headerFields: false, hostAndLength: false },
 
   listen(handler, { hostname, port, shared, edge, onError }) {
     if (serveOn !== undefined) {

@@ -51,8 +51,16 @@ function threadParentLink(): ParentLink {
 export const adapter: Adapter = {
   runtime: "node",
   version: process.versions.node,
-  // llhttp refuses control characters and enforces maxHeaderSize; nodeRefusal() counts.
-  nativeChecks: { headerFields: true },
+  // llhttp refuses control characters, bad Content-Length and enforces maxHeaderSize;
+  // nodeRefusal() counts fields and checks Host. Headers are read from `incoming`.
+  nativeChecks: {
+    headerFields: true,
+    hostAndLength: true,
+    header: (_request, info, name) => {
+      const value = (info as NodeRequestInfo).incoming.headers[name];
+      return value === undefined ? null : String(value);
+    },
+  },
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
   listen(handler, { hostname, port, shared, edge, onError }) {
@@ -166,8 +174,8 @@ export const adapter: Adapter = {
 
 /**
  * What llhttp lets through that other runtimes refuse: HTTP/0.9 and 2.0 request lines, a
- * chunked body over HTTP/1.0 (RFC 9112 §6.1: faulty framing), and more header fields than
- * allowed (Node would drop the extra ones silently).
+ * chunked body over HTTP/1.0 (RFC 9112 §6.1: faulty framing), a missing or repeated Host,
+ * and more header fields than allowed (Node would drop the extra ones silently).
  */
 function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, string] | undefined {
   const version = incoming.httpVersion;
@@ -175,9 +183,15 @@ function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, str
   if (version === "1.0" && incoming.headers["transfer-encoding"] !== undefined) {
     return [400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"];
   }
-  if (incoming.rawHeaders.length > edge.maxHeaderCount * 2) {
-    return [431, `more than ${edge.maxHeaderCount} header fields`];
+  const raw = incoming.rawHeaders;
+  if (raw.length > edge.maxHeaderCount * 2) return [431, `more than ${edge.maxHeaderCount} header fields`];
+  // Node keeps the first of several Host fields and drops the rest: count them here.
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 4 && raw[i].toLowerCase() === "host") hosts++;
   }
+  if (hosts === 0 || incoming.headers.host === "") return [400, "the request has no Host header"];
+  if (hosts > 1) return [400, "the request has more than one Host header"];
   return undefined;
 }
 

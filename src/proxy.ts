@@ -52,10 +52,14 @@ export function trustOf(entries: readonly string[]): Trust {
  * `app`, seeing the client and scheme a trusted proxy forwarded. Requests without the
  * headers, or from untrusted peers, pass through untouched at the cost of two lookups.
  */
-export function forwarded(app: FetchHandler, trust: Trust): FetchHandler {
+export function forwarded(
+  app: FetchHandler,
+  trust: Trust,
+  header: (request: Request, info: unknown, name: string) => string | null,
+): FetchHandler {
   return (request, info) => {
-    const forwardedFor = request.headers.get("x-forwarded-for");
-    const proto = request.headers.get("x-forwarded-proto");
+    const forwardedFor = header(request, info, "x-forwarded-for");
+    const proto = header(request, info, "x-forwarded-proto");
     if (forwardedFor === null && proto === null) return app(request, info);
     const peer = (info?.remoteAddr as RemoteAddr | undefined)?.hostname ?? "";
     if (!trust(peer)) return app(request, info);
