@@ -75,8 +75,9 @@ function errorLine(message: string): string {
 export const adapter: Adapter = {
   runtime: "bun",
   version: Bun.version,
-  // Bun's parser lets a DEL through in header values and allows 200 fields: the guard walks them.
-  nativeChecks: { headerFields: false, hostAndLength: false },
+  // Bun's parser lets a DEL through in header values, two Host fields and a repeated
+  // Content-Length, and allows 200 fields: the guard checks those.
+  nativeChecks: { headerFields: false, hostAndLength: false, controlChars: /\x7f/ },
   // process.exit in a Bun Worker ends just that thread.
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),

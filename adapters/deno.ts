@@ -86,8 +86,8 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  // Deno's parser lets a repeated Content-Length and a missing Host through (refused by
-  // the guard) and allows about 120 fields of any total size: the guard walks them.
+  // Deno's parser refuses every control character, but lets a repeated Content-Length and a
+  // missing Host through, and allows about 120 fields of any total size: the guard checks those.
   nativeChecks: { headerFields: false, hostAndLength: false },
 
   listen(handler, { hostname, port, shared, edge, onError }) {

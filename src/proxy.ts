@@ -81,6 +81,7 @@ export function forwarded(
  * address that is not a trusted proxy; the leftmost when all of them are.
  */
 function clientOf(header: string, trust: Trust): string | undefined {
+  if (!header.includes(",")) return header.trim() || undefined; // one hop: the usual case
   const hops = header.split(",").map((hop) => hop.trim()).filter((hop) => hop !== "");
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!trust(hops[i])) return hops[i];
@@ -101,6 +102,7 @@ function withRemoteAddr(info: any, remoteAddr: RemoteAddr): any {
 
 /** `::ffff:1.2.3.4` (an IPv4 client on a dual-stack socket) is `1.2.3.4`. */
 function normalize(address: string): string {
+  if (!address.includes(":")) return address; // IPv4: the usual case
   const lower = address.toLowerCase();
   return lower.startsWith("::ffff:") && IPV4.test(lower.slice(7)) ? lower.slice(7) : lower;
 }
