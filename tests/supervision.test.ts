@@ -85,18 +85,13 @@ async function underLoad(
 }
 
 /**
- * Every request succeeded. One exception: on Deno, when a worker drains, Deno.serve closes
- * the connections it has accepted but not yet read a request from (denoland/deno#31959),
- * and their clients see "socket hang up" (README, Supervision). Clients opening a new
- * connection per request meet it most; keep-alive clients only when they reconnect after
- * a `Connection: close` in that instant. Only that error is allowed there, at most one per
- * load loop (each has one request in flight) per closed worker.
+ * Every request succeeded, on every runtime. (Deno once lost a few fresh connections here:
+ * Deno.serve's shutdown closes those it has accepted but not yet read, denoland/deno#31959.
+ * multiserve now accepts Deno's connections itself and gives such a one a moment to show
+ * its request before closing it.)
  */
-function assertNoLoss(result: LoadResult, loops: number, closedWorkers: number): void {
-  if (runtime !== "deno") return assert.deepEqual(result.failures, []);
-  const others = result.failures.filter((f) => !/socket hang up/.test(f));
-  assert.deepEqual(others, []);
-  assert.ok(result.failures.length <= loops * closedWorkers, `${result.failures.length} hang-ups`);
+function assertNoLoss(result: LoadResult): void {
+  assert.deepEqual(result.failures, []);
 }
 
 /** The two shapes every supervisor behaviour is tested in. */
@@ -178,7 +173,7 @@ for (const mode of SUPERVISED) {
         const flags = [...mode.args, "--max-requests", "20", "--max-requests-jitter", "5"];
         const result = await underLoad(t, "recycle", connections, flags);
         if (!result) return;
-        assertNoLoss(result, 2, result.recycled);
+        assertNoLoss(result);
         // Several generations: far more isolates answered than the two running at a time.
         assert.ok(result.workersSeen >= 6, `only ${result.workersSeen} workers answered`);
         assert.ok(result.recycled >= 4, `only ${result.recycled} recycled`);
@@ -187,7 +182,7 @@ for (const mode of SUPERVISED) {
       it(`SIGHUP reloads every worker under load with no failed request (${clients})`, async (t) => {
         const result = await underLoad(t, "reload", connections, [...mode.args]);
         if (!result) return;
-        assertNoLoss(result, 4, 2);
+        assertNoLoss(result);
         assert.equal(result.after.length, 2);
         assert.ok(result.after.every((token) => !result.before.includes(token)), "every worker is new");
       });
