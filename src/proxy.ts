@@ -50,7 +50,8 @@ export function trustOf(entries: readonly string[]): Trust {
 
 /**
  * `app`, seeing the client and scheme a trusted proxy forwarded. Requests without the
- * headers, or from untrusted peers, pass through untouched at the cost of two lookups.
+ * headers pass through at the cost of two lookups. The client address is worked out only
+ * if the app reads `remoteAddr`; the scheme at once, since it is part of `request.url`.
  */
 export function forwarded(
   app: FetchHandler,
@@ -61,18 +62,25 @@ export function forwarded(
     const forwardedFor = header(request, info, "x-forwarded-for");
     const proto = header(request, info, "x-forwarded-proto");
     if (forwardedFor === null && proto === null) return app(request, info);
-    const peer = (info?.remoteAddr as RemoteAddr | undefined)?.hostname ?? "";
-    if (!trust(peer)) return app(request, info);
-    const client = forwardedFor === null ? undefined : clientOf(forwardedFor, trust);
-    const scheme = proto?.split(",")[0].trim().toLowerCase();
-    if (scheme === "http" || scheme === "https") {
-      const url = new URL(request.url);
-      if (url.protocol !== `${scheme}:`) {
-        url.protocol = scheme;
-        request = new Request(url, request);
+    const peer = originalRemoteAddr(info);
+    let trusted: boolean | undefined;
+    const fromTrusted = () => (trusted ??= trust(peer().hostname));
+    if (proto !== null) {
+      const scheme = proto.split(",")[0].trim().toLowerCase();
+      const url = request.url;
+      if ((scheme === "http" || scheme === "https") && !url.startsWith(`${scheme}:`) && fromTrusted()) {
+        request = new Request(scheme + url.slice(url.indexOf(":")), request);
       }
     }
-    return app(request, client === undefined ? info : withRemoteAddr(info, { hostname: client, port: 0 }));
+    if (forwardedFor !== null) {
+      let client: RemoteAddr | undefined;
+      info = withRemoteAddr(info, () => {
+        if (client !== undefined) return client;
+        const forwarded = fromTrusted() ? clientOf(forwardedFor, trust) : undefined;
+        return (client = forwarded === undefined ? peer() : { hostname: forwarded, port: 0 });
+      });
+    }
+    return app(request, info);
   };
 }
 
@@ -89,14 +97,31 @@ function clientOf(header: string, trust: Trust): string | undefined {
   return hops[0];
 }
 
+/** Reads the address the runtime gave `info`, even once we have shadowed it. */
+// deno-lint-ignore no-explicit-any
+function originalRemoteAddr(info: any): () => RemoteAddr {
+  const own = Object.getOwnPropertyDescriptor(info, "remoteAddr");
+  if (own !== undefined) {
+    const value = own.get ? own.get.call(info) : own.value;
+    return () => value;
+  }
+  const prototype = Object.getPrototypeOf(info);
+  return () => Reflect.get(prototype, "remoteAddr", info);
+}
+
 /**
- * `info` with another `remoteAddr`. A proxy rather than a copy: the runtime's info object
- * may keep its state in private fields (Deno's `completed`), which only it can read.
+ * `info`, whose `remoteAddr` is now `remoteAddr()`. An own property on the same object:
+ * the runtime's info may keep its state in private fields (Deno's `completed`), which only
+ * work on the object itself; a frozen one is wrapped in a Proxy instead.
  */
 // deno-lint-ignore no-explicit-any
-function withRemoteAddr(info: any, remoteAddr: RemoteAddr): any {
+function withRemoteAddr(info: any, remoteAddr: () => RemoteAddr): any {
+  if (Object.isExtensible(info)) {
+    Object.defineProperty(info, "remoteAddr", { get: remoteAddr, configurable: true, enumerable: true });
+    return info;
+  }
   return new Proxy(info, {
-    get: (target, key) => key === "remoteAddr" ? remoteAddr : Reflect.get(target, key, target),
+    get: (target, key) => key === "remoteAddr" ? remoteAddr() : Reflect.get(target, key, target),
   });
 }
 
