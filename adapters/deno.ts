@@ -48,7 +48,7 @@ interface DenoApi {
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
 /** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
-const serveOn = (Deno as any).env.get("MS_X") === "1" ? undefined : serveOnConnection(Deno);
+const serveOn = serveOnConnection(Deno);
 
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };

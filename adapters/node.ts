@@ -57,7 +57,10 @@ export const adapter: Adapter = {
     headerFields: true,
     hostAndLength: true,
     header: (_request, info, name) => {
-      const value = (info as NodeRequestInfo).incoming.headers[name];
+      const incoming = (info as NodeRequestInfo).incoming as GuardedIncoming;
+      const fields = incoming[FIELDS];
+      if (fields !== undefined && GUARD_FIELDS.has(name)) return fields[name] ?? null;
+      const value = incoming.headers[name];
       return value === undefined ? null : String(value);
     },
   },
@@ -73,7 +76,8 @@ export const adapter: Adapter = {
       { errorHandler: onError },
     );
     const server = createServer({
-      maxHeaderSize: edge.maxHeaderSize,
+      // 0: Node's own limit (16 KiB unless node runs with --max-http-header-size).
+      ...(edge.maxHeaderSize > 0 ? { maxHeaderSize: edge.maxHeaderSize } : {}),
       headersTimeout: edge.headerTimeout * 1_000,
       // Long requests are the app's business: liveness is the supervisor's `timeout`.
       requestTimeout: 0,
@@ -180,20 +184,43 @@ export const adapter: Adapter = {
 function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, string] | undefined {
   const version = incoming.httpVersion;
   if (version !== "1.1" && version !== "1.0") return [400, `HTTP/${version} is not served`];
-  if (version === "1.0" && incoming.headers["transfer-encoding"] !== undefined) {
-    return [400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"];
-  }
   const raw = incoming.rawHeaders;
-  if (raw.length > edge.maxHeaderCount * 2) return [431, `more than ${edge.maxHeaderCount} header fields`];
-  // Node keeps the first of several Host fields and drops the rest: count them here.
+  if (edge.maxHeaderCount > 0 && raw.length > edge.maxHeaderCount * 2) {
+    return [431, `more than ${edge.maxHeaderCount} header fields`];
+  }
+  // One pass over the raw fields, keeping those the guard asks for: cheaper than
+  // `incoming.headers`, which Node builds on first use. Node would also keep only the
+  // first of several Host fields, so they are counted here.
+  const fields: Record<string, string> = {};
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 4 && raw[i].toLowerCase() === "host") hosts++;
+    const name = raw[i];
+    if (!GUARD_FIELD_LENGTHS.has(name.length)) continue;
+    const lower = name.toLowerCase();
+    if (!GUARD_FIELDS.has(lower)) continue;
+    if (lower === "host") hosts++;
+    fields[lower] = fields[lower] === undefined ? raw[i + 1] : `${fields[lower]}, ${raw[i + 1]}`;
   }
-  if (hosts === 0 || incoming.headers.host === "") return [400, "the request has no Host header"];
+  if (hosts === 0 || fields.host === "") return [400, "the request has no Host header"];
   if (hosts > 1) return [400, "the request has more than one Host header"];
+  if (version === "1.0" && fields["transfer-encoding"] !== undefined) {
+    return [400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"];
+  }
+  (incoming as GuardedIncoming)[FIELDS] = fields;
   return undefined;
 }
+
+/** The header fields the guard reads (src/guard.ts, src/proxy.ts). */
+const GUARD_FIELDS = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+]);
+const GUARD_FIELD_LENGTHS = new Set([...GUARD_FIELDS].map((name) => name.length));
+const FIELDS = Symbol("multiserve.fields");
+type GuardedIncoming = IncomingMessage & { [FIELDS]?: Record<string, string> };
 
 /** The round trip of clusterQuiet(). */
 interface QuietProbe {

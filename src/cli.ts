@@ -38,9 +38,10 @@ Requests (per worker; the defaults are on):
                        larger bodies get 413, declared or chunked (default 10485760;
                        0 = no limit)
       --max-header-size BYTES
-                       larger request heads get 431 (default 16384)
+                       larger request heads get 431 (default 16384; 0 = the
+                       runtime's own limit)
       --max-header-count N
-                       more header fields get 431 (default 100)
+                       more header fields get 431 (default 100; 0 = the runtime's)
       --max-url-length N
                        longer request targets get 414 (default 8192)
       --header-timeout S

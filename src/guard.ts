@@ -138,7 +138,8 @@ function requestProblem(
     return refusal(414, `the request target is longer than ${edge.maxUrlLength} characters`);
   }
   const control = native.controlChars;
-  if (native.headerFields && control === undefined) return undefined;
+  const limits = !native.headerFields && (edge.maxHeaderCount > 0 || edge.maxHeaderSize > 0);
+  if (!limits && control === undefined) return undefined;
   let count = 0;
   let size = request.method.length + target + 12; // "GET /x HTTP/1.1\r\n"
   let controlIn: string | undefined;
@@ -151,10 +152,10 @@ function requestProblem(
   if (controlIn !== undefined) {
     return refusal(400, `header ${controlIn} has a control character in its value`);
   }
-  if (count > edge.maxHeaderCount) {
+  if (edge.maxHeaderCount > 0 && count > edge.maxHeaderCount) {
     return refusal(431, `more than ${edge.maxHeaderCount} header fields`);
   }
-  if (size > edge.maxHeaderSize) {
+  if (edge.maxHeaderSize > 0 && size > edge.maxHeaderSize) {
     return refusal(431, `the request head is larger than ${edge.maxHeaderSize} bytes`);
   }
   return undefined;

@@ -32,8 +32,9 @@ export interface ResolvedOptions {
 export interface EdgeOptions {
   /** Bytes; 0 = no limit. */
   maxBodySize: number;
-  /** Bytes of request line and header fields. */
+  /** Bytes of request line and header fields; 0 = the runtime parser's own limit. */
   maxHeaderSize: number;
+  /** 0 = the runtime parser's own limit. */
   maxHeaderCount: number;
   /** Characters of the request target. */
   maxUrlLength: number;
@@ -228,8 +229,8 @@ function resolveEdge(options: ServeOptions): EdgeOptions {
   }
   return {
     maxBodySize: whole("maxBodySize", options.maxBodySize, d.maxBodySize, 0),
-    maxHeaderSize: whole("maxHeaderSize", options.maxHeaderSize, d.maxHeaderSize, 1),
-    maxHeaderCount: whole("maxHeaderCount", options.maxHeaderCount, d.maxHeaderCount, 1),
+    maxHeaderSize: whole("maxHeaderSize", options.maxHeaderSize, d.maxHeaderSize, 0),
+    maxHeaderCount: whole("maxHeaderCount", options.maxHeaderCount, d.maxHeaderCount, 0),
     maxUrlLength: whole("maxUrlLength", options.maxUrlLength, d.maxUrlLength, 1),
     headerTimeout: seconds("headerTimeout", options.headerTimeout, d.headerTimeout),
     keepAliveTimeout: seconds("keepAliveTimeout", options.keepAliveTimeout, d.keepAliveTimeout),

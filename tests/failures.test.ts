@@ -80,7 +80,7 @@ describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
     ],
     [["-t", "2", "--max-requests-jitter", "5"], /option "maxRequestsJitter" needs "maxRequests" > 0/],
     [["--max-body-size", "1MB"], /flag --max-body-size must be a whole number ≥ 0, got "1MB"/],
-    [["--max-header-count", "0"], /option "maxHeaderCount" must be a whole number ≥ 1, got 0/],
+    [["--max-url-length", "0"], /option "maxUrlLength" must be a whole number ≥ 1, got 0/],
     [["--header-timeout", "0"], /option "headerTimeout" must be a number of seconds > 0, got 0/],
     [
       ["--forwarded-allow-ips", "10.0.0.1,proxy.local"],

@@ -1,0 +1,77 @@
+/**
+ * The guard and proxy trust as functions, for the cases a real server cannot reach on
+ * every runtime (its own parser answers first): limits set to 0 defer to the runtime, and
+ * the trust list's matching rules. The servers' behaviour is in edge.test.ts.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { guarded } from "../src/guard.ts";
+import { EDGE_DEFAULTS } from "../src/options.ts";
+import { trustEntryProblem, trustOf } from "../src/proxy.ts";
+import { runtime } from "./_harness.ts";
+
+const ok = () => new Response("ok");
+const fields = (n: number) => {
+  const headers = new Headers({ host: "example.test" });
+  for (let i = 0; i < n; i++) headers.set(`x-field-${i}`, "v");
+  return headers;
+};
+const call = async (handler: ReturnType<typeof guarded>, request: Request, remote = "127.0.0.1") =>
+  await handler(request, { remoteAddr: { hostname: remote, port: 1 } });
+const walking = { headerFields: false, hostAndLength: false };
+
+describe(`${runtime}: the guard as a function`, () => {
+  it("more fields than maxHeaderCount: 431; with 0, left to the runtime's parser", async () => {
+    const request = () => new Request("http://example.test/", { headers: fields(150) });
+    assert.equal((await call(guarded(ok, EDGE_DEFAULTS, walking), request())).status, 431);
+    const off = { ...EDGE_DEFAULTS, maxHeaderCount: 0, maxHeaderSize: 0 };
+    assert.equal((await call(guarded(ok, off, walking), request())).status, 200);
+  });
+
+  it("a DEL in a value is refused only where the runtime lets it through", async () => {
+    const request = () =>
+      new Request("http://example.test/", { headers: { host: "example.test", "x-a": "a\x7fb" } });
+    const bunLike = { ...walking, controlChars: /\x7f/ };
+    assert.equal((await call(guarded(ok, EDGE_DEFAULTS, bunLike), request())).status, 400);
+  });
+
+  it("forwarded headers: believed from a trusted peer, lazily; ignored from others", async () => {
+    const seen: string[] = [];
+    const app = (request: Request, info: { remoteAddr: { hostname: string } }) => {
+      seen.push(`${info.remoteAddr.hostname} ${new URL(request.url).protocol}`);
+      return ok();
+    };
+    const edge = { ...EDGE_DEFAULTS, forwardedAllowIps: ["10.0.0.0/8"] };
+    const headers = {
+      host: "example.test",
+      "x-forwarded-for": "203.0.113.7, 10.1.2.3",
+      "x-forwarded-proto": "https",
+    };
+    const handler = guarded(app, edge, walking);
+    await call(handler, new Request("http://example.test/", { headers }), "10.9.9.9");
+    await call(handler, new Request("http://example.test/", { headers }), "192.0.2.1");
+    assert.deepEqual(seen, ["203.0.113.7 https:", "192.0.2.1 http:"]);
+  });
+});
+
+describe(`${runtime}: trust list entries`, () => {
+  it("IPv4, IPv4 networks, IPv6 and * are accepted; host names and bad networks are not", () => {
+    for (const entry of ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::5", "*"]) {
+      assert.equal(trustEntryProblem(entry), undefined, entry);
+    }
+    assert.match(trustEntryProblem("nginx")!, /not an IP address/);
+    assert.match(trustEntryProblem("10.0.0.0/33")!, /bits must be 0 to 32/);
+    assert.match(trustEntryProblem("::1/64")!, /only IPv4 networks/);
+  });
+
+  it("matches exact addresses, networks, and IPv4 clients seen as ::ffff:a.b.c.d", () => {
+    const trust = trustOf(["10.0.0.0/8", "192.168.1.5", "::1"]);
+    assert.ok(trust("10.200.3.4"));
+    assert.ok(trust("::ffff:10.1.1.1"));
+    assert.ok(trust("192.168.1.5"));
+    assert.ok(trust("::1"));
+    assert.ok(!trust("11.0.0.1"));
+    assert.ok(!trust("192.168.1.6"));
+    assert.ok(trustOf(["*"])("203.0.113.7"));
+  });
+});
