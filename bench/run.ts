@@ -316,6 +316,10 @@ const denoServeParallel = (app: string, jobs: number, label: string): Target => 
   ]],
 });
 
+/** The label of a runtime's own server, the baseline of (a) and (g). */
+const rawBaseline = (runtime: Runtime) =>
+  runtime === "node" ? "node:http + @hono/node-server" : runtime === "deno" ? "Deno.serve" : "Bun.serve";
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `check` every 5 ms, for at most `ms`. */
@@ -431,11 +435,7 @@ async function main() {
 
   console.error("(a) hello world, one isolate: serve() vs the runtime's raw server");
   for (const runtime of runs("a") ? RUNTIMES : []) {
-    const baseline = runtime === "node"
-      ? "node:http + @hono/node-server"
-      : runtime === "deno"
-      ? "Deno.serve"
-      : "Bun.serve";
+    const baseline = rawBaseline(runtime);
     const targets = [raw(runtime, "hello", baseline), multiserve(runtime, "hello", [], "serve()")];
     if (runtime === "node") targets.push(raw("node", "hello", "node:http alone", "http"));
     const r = await compareIsolates(targets, LOAD.hello, 3);
@@ -471,11 +471,7 @@ async function main() {
   ].flatMap((header) => ["-H", header]);
   console.error("(g) hello + 10 browser and proxy headers, one isolate: the edge checks' cost");
   for (const runtime of runs("g") ? RUNTIMES : []) {
-    const baseline = runtime === "node"
-      ? "node:http + @hono/node-server"
-      : runtime === "deno"
-      ? "Deno.serve"
-      : "Bun.serve";
+    const baseline = rawBaseline(runtime);
     const targets = [raw(runtime, "hello", baseline), multiserve(runtime, "hello", [], "serve()")];
     const r = await compareIsolates(targets, LOAD.hello, 3, browserHeaders);
     const base = r.get(baseline)!.rounds;
