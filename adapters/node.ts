@@ -56,13 +56,9 @@ export const adapter: Adapter = {
   nativeChecks: {
     headerFields: true,
     hostAndLength: true,
-    header: (_request, info, name) => {
-      const incoming = (info as NodeRequestInfo).incoming as GuardedIncoming;
-      const fields = incoming[FIELDS];
-      if (fields !== undefined && GUARD_FIELDS.has(name)) return fields[name] ?? null;
-      const value = incoming.headers[name];
-      return value === undefined ? null : String(value);
-    },
+    // Every request reaching the guard went through nodeRefusal(), which kept its fields.
+    header: (_request, info, name) =>
+      ((info as NodeRequestInfo).incoming as GuardedIncoming)[FIELDS]?.[name] ?? null,
   },
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
@@ -210,7 +206,7 @@ function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, str
   return undefined;
 }
 
-/** The header fields the guard reads (src/guard.ts, src/proxy.ts). */
+/** Every header field the guard reads (src/guard.ts, src/proxy.ts): keep the two in step. */
 const GUARD_FIELDS = new Set([
   "host",
   "content-length",

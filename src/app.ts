@@ -56,8 +56,8 @@ function isModuleNotFound(error: unknown, url: string, path: string): boolean {
 
 /**
  * What answers when the app throws: a request body the client got wrong (too large, bad
- * chunks) gets its 413 or 400; anything
- * else a plain 500 whose details go to the server log, and to the client only in `debug`.
+ * chunks) gets its 413 or 400; anything else a plain 500 whose details go to the server
+ * log, and to the client only in `debug`.
  */
 export function errorHandler(debug: boolean): (error: unknown) => Response {
   return (error) => {

@@ -189,52 +189,60 @@ function resolveProcesses(processes: unknown): number {
   return processes;
 }
 
-/** A duration in seconds (fractions allowed), ≥ 0. */
-function resolveSeconds(name: string, seconds: unknown, fallback: number): number {
+/** A duration in seconds (fractions allowed): ≥ 0, or > 0 when `positive`. */
+function resolveSeconds(name: string, seconds: unknown, fallback: number, positive = false): number {
   if (seconds === undefined) return fallback;
-  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
-    throw new OptionError(`option "${name}" must be a number of seconds ≥ 0, got ${describe(seconds)}`);
+  if (
+    typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0 || (positive && seconds === 0)
+  ) {
+    throw new OptionError(
+      `option "${name}" must be a number of seconds ${positive ? ">" : "≥"} 0, got ${describe(seconds)}`,
+    );
   }
   return seconds;
 }
 
-/** A whole number ≥ 0, where 0 means off. */
-function resolveCount(name: string, count: unknown): number {
-  if (count === undefined) return 0;
-  if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
-    throw new OptionError(`option "${name}" must be a whole number ≥ 0 (0 = off), got ${describe(count)}`);
+/** A whole number ≥ `min`; `zero` says what 0 means where it is allowed. */
+function resolveCount(
+  name: string,
+  count: unknown,
+  { fallback = 0, min = 0, zero = "off" }: { fallback?: number; min?: number; zero?: string } = {},
+): number {
+  if (count === undefined) return fallback;
+  if (typeof count !== "number" || !Number.isInteger(count) || count < min) {
+    const meaning = min === 0 ? ` (0 = ${zero})` : "";
+    throw new OptionError(
+      `option "${name}" must be a whole number ≥ ${min}${meaning}, got ${describe(count)}`,
+    );
   }
   return count;
 }
 
 function resolveEdge(options: ServeOptions): EdgeOptions {
   const d = EDGE_DEFAULTS;
-  const whole = (name: keyof ServeOptions, value: unknown, fallback: number, min: number) => {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-      const off = min === 0 ? " (0 = no limit)" : "";
-      throw new OptionError(`option "${name}" must be a whole number ≥ ${min}${off}, got ${describe(value)}`);
-    }
-    return value;
-  };
-  const seconds = (name: keyof ServeOptions, value: unknown, fallback: number) => {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-      throw new OptionError(`option "${name}" must be a number of seconds > 0, got ${describe(value)}`);
-    }
-    return value;
-  };
   if (options.debug !== undefined && typeof options.debug !== "boolean") {
     throw new OptionError(`option "debug" must be true or false, got ${describe(options.debug)}`);
   }
   return {
-    maxBodySize: whole("maxBodySize", options.maxBodySize, d.maxBodySize, 0),
-    maxHeaderSize: whole("maxHeaderSize", options.maxHeaderSize, d.maxHeaderSize, 0),
-    maxHeaderCount: whole("maxHeaderCount", options.maxHeaderCount, d.maxHeaderCount, 0),
-    maxUrlLength: whole("maxUrlLength", options.maxUrlLength, d.maxUrlLength, 1),
-    headerTimeout: seconds("headerTimeout", options.headerTimeout, d.headerTimeout),
-    keepAliveTimeout: seconds("keepAliveTimeout", options.keepAliveTimeout, d.keepAliveTimeout),
-    maxConcurrency: whole("maxConcurrency", options.maxConcurrency, d.maxConcurrency, 0),
+    maxBodySize: resolveCount("maxBodySize", options.maxBodySize, {
+      fallback: d.maxBodySize,
+      zero: "no limit",
+    }),
+    maxHeaderSize: resolveCount("maxHeaderSize", options.maxHeaderSize, {
+      fallback: d.maxHeaderSize,
+      zero: "the runtime's own limit",
+    }),
+    maxHeaderCount: resolveCount("maxHeaderCount", options.maxHeaderCount, {
+      fallback: d.maxHeaderCount,
+      zero: "the runtime's own limit",
+    }),
+    maxUrlLength: resolveCount("maxUrlLength", options.maxUrlLength, { fallback: d.maxUrlLength, min: 1 }),
+    headerTimeout: resolveSeconds("headerTimeout", options.headerTimeout, d.headerTimeout, true),
+    keepAliveTimeout: resolveSeconds("keepAliveTimeout", options.keepAliveTimeout, d.keepAliveTimeout, true),
+    maxConcurrency: resolveCount("maxConcurrency", options.maxConcurrency, {
+      fallback: d.maxConcurrency,
+      zero: "no limit",
+    }),
     debug: options.debug ?? d.debug,
     forwardedAllowIps: resolveTrust(options.forwardedAllowIps),
   };

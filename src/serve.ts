@@ -11,7 +11,7 @@ import { errorHandler, loadApp, toHandler } from "./app.ts";
 import { drainable } from "./drain.ts";
 import { guarded } from "./guard.ts";
 import { EXIT, HungWorkerError, messageOf, type MultiserveError, OptionError } from "./errors.ts";
-import { type ResolvedOptions, resolveOptions } from "./options.ts";
+import { type EdgeOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { heartbeatEveryMs, type WorkerData } from "./protocol.ts";
 import { type AssignedWorker, assignedWorker } from "./role.ts";
 import { loadAdapter, siblingModule } from "./runtime.ts";
@@ -186,16 +186,11 @@ class ServerHandle implements Server {
     try {
       if (processes === 1 && threads === 0) {
         const { edge } = this.#options;
-        const drain = drainable(guarded(await handlerOf(app, undefined), edge, adapter.nativeChecks));
-        const listener = await adapter.listen(drain.handler, {
-          hostname,
-          port: this.#options.port,
-          shared: false,
+        const handler = guarded(await handlerOf(app, undefined), edge, adapter.nativeChecks);
+        port = await this.#listen(adapter, handler, { hostname, port: this.#options.port, shared: false }, {
           edge,
-          onError: errorHandler(edge.debug),
+          gracefulTimeout,
         });
-        port = listener.port;
-        this.#stop = () => drain.close(listener, gracefulTimeout * 1_000);
       } else {
         adapter.checkSpread({ processes, threads });
         port = await adapter.reservePort(hostname, this.#options.port);
@@ -339,16 +334,11 @@ class ServerHandle implements Server {
             (requests) => parent.send({ multiserve: "retire", requests }),
           );
         }
-        const drain = drainable(handler);
-        const listener = await adapter.listen(drain.handler, {
+        port = await this.#listen(adapter, handler, {
           hostname: data.hostname,
           port: data.port,
           shared: true,
-          edge: data.edge,
-          onError: errorHandler(data.edge.debug),
-        });
-        port = listener.port;
-        this.#stop = () => drain.close(listener, data.gracefulTimeout * 1_000);
+        }, data);
       }
     } catch (error) {
       await this.#failWorker(parent, error);
@@ -356,6 +346,26 @@ class ServerHandle implements Server {
     }
     this.#url = formatUrl(data.hostname, port);
     await parent.send({ multiserve: "listening", port });
+  }
+
+  /**
+   * Serve `handler` (already guarded) on a socket, drainable, and make stopping drain it.
+   * Resolves to the port bound.
+   */
+  async #listen(
+    adapter: Adapter,
+    handler: FetchHandler,
+    where: { hostname: string; port: number; shared: boolean },
+    { edge, gracefulTimeout }: { edge: EdgeOptions; gracefulTimeout: number },
+  ): Promise<number> {
+    const drain = drainable(handler);
+    const listener = await adapter.listen(drain.handler, {
+      ...where,
+      edge,
+      onError: errorHandler(edge.debug),
+    });
+    this.#stop = () => drain.close(listener, gracefulTimeout * 1_000);
+    return listener.port;
   }
 
   /**
