@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
-import { isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { isCommandMessage, isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 
 /** Start `command args` as worker `data`, its output going to ours. */
@@ -26,6 +26,9 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
     },
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+    command: (message) => {
+      if (child.connected) child.send(message, () => {});
     },
     onMessage: (listener) => {
       child.on("message", (message) => {
@@ -63,6 +66,11 @@ export function processParentLink(): ParentLink {
       });
       // The supervisor is gone (killed, crashed): do not linger as an orphan.
       process.on("disconnect", listener);
+    },
+    onCommand: (listener) => {
+      process.on("message", (message) => {
+        if (isCommandMessage(message)) listener(message);
+      });
     },
     exit: (code) => process.exit(code),
   };

@@ -78,6 +78,8 @@ export const adapter: Adapter = {
   // Bun's parser lets a DEL through in header values, two Host fields and a repeated
   // Content-Length, and allows 200 fields: the guard checks those.
   nativeChecks: { headerFields: false, hostAndLength: false, controlChars: /\x7f/ },
+  // Bun ends a busy Worker: its threads can live in the primary.
+  hostsThreads: false,
   // process.exit in a Bun Worker ends just that thread.
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),

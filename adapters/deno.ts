@@ -1,7 +1,8 @@
 /**
  * Deno adapter: `Deno.serve`; threads are Workers and processes are children of
  * `Deno.execPath()` with this process's permissions, every one binding the port with
- * `reusePort` (unstable in Deno 2.9: `--unstable-net`; the kernel spreads on Linux).
+ * `reusePort` (unstable in Deno 2.9: children get `--unstable-net`, and threads always run
+ * in a child; the kernel spreads on Linux).
  *
  * @module
  */
@@ -58,11 +59,6 @@ interface ThreadExit {
   multiserveExit: number;
 }
 
-/** Is `Deno.serve({ reusePort })` allowed? Unstable net APIs exist only with the flag. */
-function hasUnstableNet(): boolean {
-  return typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram === "function";
-}
-
 /** `deno run` flags that give a child the permissions this process has. */
 function permissionFlags(data: WorkerData): string[] {
   const granted = (name: string) => Deno.permissions.querySync({ name }).state === "granted";
@@ -78,6 +74,8 @@ function permissionFlags(data: WorkerData): string[] {
 export const adapter: Adapter = {
   runtime: "deno",
   version: Deno.version.deno,
+  // terminate() cannot end a busy Worker (denoland/deno#35657), but ending its process can.
+  hostsThreads: true,
   parentLink: (kind) =>
     kind === "thread"
       ? webWorkerParentLink((code) => {
@@ -137,12 +135,6 @@ export const adapter: Adapter = {
   checkSpread({ processes, threads }) {
     const problem = spreadProblem("deno", Deno.build.os, { processes, threads });
     if (problem) throw problem;
-    // Child processes get --unstable-net from us; threads share this process's flags.
-    if (threads > 0 && processes === 1 && !hasUnstableNet()) {
-      throw new BootError(
-        'threaded on Deno needs --unstable-net (Deno.serve reusePort is unstable in Deno 2.9): run "deno run --unstable-net …" or add "unstable": ["net"] to deno.json',
-      );
-    }
   },
 
   // Read only when allowed already: asking would prompt the user for a mere hint.

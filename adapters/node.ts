@@ -60,6 +60,8 @@ export const adapter: Adapter = {
     header: (_request, info, name) =>
       ((info as NodeRequestInfo).incoming as GuardedIncoming)[FIELDS]?.[name] ?? null,
   },
+  // Node ends a busy worker thread: its threads can live in the primary.
+  hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
   listen(handler, { hostname, port, shared, edge, onError }) {

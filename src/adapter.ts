@@ -6,7 +6,7 @@
  */
 import type { NativeChecks } from "./guard.ts";
 import type { EdgeOptions } from "./options.ts";
-import type { WorkerData, WorkerMessage } from "./protocol.ts";
+import type { CommandMessage, WorkerData, WorkerMessage } from "./protocol.ts";
 import type { RuntimeName } from "./runtime.ts";
 import type { FetchHandler } from "./types.ts";
 
@@ -46,6 +46,8 @@ export interface WorkerHandle {
    * (Deno cannot end a busy Worker): a hung one then takes its whole process with it.
    */
   readonly unkillableWhenHung?: string;
+  /** Send a thread host a command (processes; see `Adapter.hostsThreads`). */
+  command?(message: CommandMessage): void;
   /** Messages from the worker. */
   onMessage(listener: (message: WorkerMessage) => void): void;
   /** The worker is gone: its exit code (null when killed by a signal) and any uncaught error. */
@@ -57,6 +59,8 @@ export interface ParentLink {
   send(message: WorkerMessage): void;
   /** The supervisor asked us to stop, or is gone. */
   onStop(listener: () => void): void;
+  /** Commands for a thread host (processes; see `Adapter.hostsThreads`). */
+  onCommand?(listener: (message: CommandMessage) => void): void;
   /** End this worker (the thread, or the process). */
   exit(code: number): void;
 }
@@ -68,6 +72,12 @@ export interface Adapter {
   readonly version: string;
   /** What this runtime's HTTP parser (with the adapter's own checks) already refuses. */
   readonly nativeChecks: NativeChecks;
+  /**
+   * Threads without processes run in one worker process rather than in the primary, because
+   * a hung thread can be ended here only by ending its process (Deno). The primary then
+   * supervises that process, and forwards reloads and scaling to it.
+   */
+  readonly hostsThreads: boolean;
   /** The link to the supervisor of a worker of this kind. */
   parentLink(kind: "process" | "thread"): ParentLink;
   /** Serve `handler` on a socket. Rejects with a `BootError` that says why it could not. */

@@ -13,7 +13,7 @@ export const EXIT = {
   boot: 3,
   /** The app module could not be loaded (missing, threw at import, no default export). */
   appLoad: 4,
-  /** A worker hung and the runtime could not end it (Deno threads): restart everything. */
+  /** A thread hung and the runtime could not end it (Deno): its worker process ends, to be replaced. */
   hung: 5,
 } as const;
 

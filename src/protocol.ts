@@ -16,12 +16,22 @@ export type WorkerMessage =
   /** Still alive: sent from the worker's event loop, so a blocked loop goes silent. */
   | { multiserve: "heartbeat" }
   /** Served its `maxRequests`: start my replacement, then stop me. */
-  | { multiserve: "retire"; requests: number };
+  | { multiserve: "retire"; requests: number }
+  /** A thread host carried out command `seq`; it now runs `workers` threads. */
+  | { multiserve: "done"; seq: number; workers: number; error?: string };
 
 /** Supervisor → worker: stop accepting, finish in-flight requests, exit. */
 export interface StopMessage {
   multiserve: "stop";
 }
+
+/**
+ * Supervisor → thread host: reload its threads, or scale them to `count`. Answered with a
+ * "done" message carrying the same `seq`.
+ */
+export type CommandMessage =
+  | { multiserve: "command"; seq: number; command: "reload" }
+  | { multiserve: "command"; seq: number; command: "scale"; count: number };
 
 /** What a supervisor tells a worker about its place and its socket. */
 export interface WorkerData {
@@ -43,12 +53,22 @@ export interface WorkerData {
   edge: EdgeOptions;
   /** Module form: the URL of the module whose default export is the app. */
   module?: string;
+  /**
+   * This process runs the primary's threads on its behalf (see `Adapter.hostsThreads`): its
+   * threads are named as the primary's own would be, and it takes `CommandMessage`s.
+   */
+  host?: boolean;
 }
 
 /** Is this one of our worker messages? */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   const tag = (value as { multiserve?: unknown } | null)?.multiserve;
-  return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire";
+  return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire" || tag === "done";
+}
+
+/** Is this a command for a thread host? */
+export function isCommandMessage(value: unknown): value is CommandMessage {
+  return (value as { multiserve?: unknown } | null)?.multiserve === "command";
 }
 
 /** Is this our stop message? */

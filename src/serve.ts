@@ -16,6 +16,7 @@ import { heartbeatEveryMs, type WorkerData } from "./protocol.ts";
 import { type AssignedWorker, assignedWorker } from "./role.ts";
 import { loadAdapter, siblingModule } from "./runtime.ts";
 import { Supervisor } from "./supervisor.ts";
+import { ThreadHost, type WorkerPool } from "./thread_host.ts";
 import type { App, FetchHandler, ListenInfo, ServeOptions, Server } from "./types.ts";
 
 /** How long a worker that reported a failure waits to be stopped before it exits anyway. */
@@ -78,8 +79,8 @@ class ServerHandle implements Server {
   #finish!: () => void;
   readonly #untraps: (() => void)[] = [];
   #heartbeat: ReturnType<typeof setInterval> | undefined;
-  /** The primary's supervisor, when it has workers. */
-  #supervisor: Supervisor | undefined;
+  /** The primary's workers, when it has any. */
+  #supervisor: WorkerPool | undefined;
   /** Set once this worker has reported that it cannot serve. */
   #failedWith: number | undefined;
   /** The supervisor asked this worker to stop (perhaps while it was still booting). */
@@ -131,7 +132,7 @@ class ServerHandle implements Server {
     await this.#supervised("scale()").scale(count);
   }
 
-  #supervised(what: string): Supervisor {
+  #supervised(what: string): WorkerPool {
     if (this.#supervisor === undefined || this.#closing) {
       throw new Error(
         `${what} needs a running primary with workers ("threaded" or "processes"); this is ${
@@ -214,21 +215,26 @@ class ServerHandle implements Server {
           }
           this.close().then(() => adapter.exit(error.exitCode));
         };
-        // Processes each run their own threads; without processes, this one runs them.
+        // Processes each run their own threads; without processes, this one runs them, or
+        // (where only ending a process ends a hung thread) one worker process runs them.
         const byProcess = processes > 1;
-        const supervisor = new Supervisor({
-          count: byProcess ? processes : threads,
-          kind: byProcess ? "process" : "thread",
-          name: String,
-          gracefulTimeout,
-          timeout: this.#options.timeout,
-          onFatal,
-          log,
-          spawn: (id) =>
-            byProcess
-              ? adapter.spawnProcess(data(id))
-              : adapter.spawnThread(threadUrl(adapter, app), { ...data(id), threads: 0 }),
-        });
+        const common = { gracefulTimeout, timeout: this.#options.timeout, onFatal, log };
+        const supervisor: WorkerPool = !byProcess && adapter.hostsThreads
+          ? new ThreadHost({
+            ...common,
+            threads,
+            spawn: (count) => adapter.spawnProcess({ ...data(1), threads: count, host: true }),
+          })
+          : new Supervisor({
+            ...common,
+            count: byProcess ? processes : threads,
+            kind: byProcess ? "process" : "thread",
+            name: String,
+            spawn: (id) =>
+              byProcess
+                ? adapter.spawnProcess(data(id))
+                : adapter.spawnThread(threadUrl(adapter, app), { ...data(id), threads: 0 }),
+          });
         this.#stop = () => supervisor.stop();
         await supervisor.start();
         this.#supervisor = supervisor;
@@ -256,7 +262,7 @@ class ServerHandle implements Server {
   }
 
   /** SIGHUP reloads, SIGTTIN adds a worker, SIGTTOU removes one (gunicorn's signals). */
-  #trapSupervisorSignals(adapter: Adapter, supervisor: Supervisor): void {
+  #trapSupervisorSignals(adapter: Adapter, supervisor: WorkerPool): void {
     const report = (what: string) => (error: unknown) => log(`${what} failed: ${messageOf(error)}`);
     this.#trap(adapter, "SIGHUP", () => {
       log("SIGHUP: rolling reload");
@@ -304,7 +310,8 @@ class ServerHandle implements Server {
         const supervisor = new Supervisor({
           count: data.threads,
           kind: "thread",
-          name: (id) => `${data.id}.${id}`,
+          // A host's threads are the primary's: named as the primary would name them.
+          name: (id) => data.host ? String(id) : `${data.id}.${id}`,
           gracefulTimeout: data.gracefulTimeout,
           timeout: data.timeout,
           onFatal: (error) => {
@@ -323,6 +330,7 @@ class ServerHandle implements Server {
         });
         this.#stop = () => supervisor.stop();
         await supervisor.start();
+        if (data.host) obeyCommands(supervisor, parent);
         port = data.port;
       } else {
         let handler = guarded(await handlerOf(app, data.module), data.edge, adapter.nativeChecks);
@@ -386,6 +394,23 @@ class ServerHandle implements Server {
 /** Lifecycle lines go to stderr, like gunicorn's log. */
 function log(line: string): void {
   console.error(`multiserve: ${line}`);
+}
+
+/** A thread host carries out its primary's reloads and scaling, and answers each. */
+function obeyCommands(supervisor: Supervisor, parent: ParentLink): void {
+  parent.onCommand?.((message) => {
+    const done = message.command === "reload" ? supervisor.reload() : supervisor.scale(message.count);
+    done.then(
+      () => parent.send({ multiserve: "done", seq: message.seq, workers: supervisor.count }),
+      (error) =>
+        parent.send({
+          multiserve: "done",
+          seq: message.seq,
+          workers: supervisor.count,
+          error: messageOf(error),
+        }),
+    );
+  });
 }
 
 /** `handler`, calling `onLimit` once when the request that reaches `limit` arrives. */

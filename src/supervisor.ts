@@ -367,7 +367,7 @@ export class Supervisor {
           new HungWorkerError(
             `${
               this.#label(worker)
-            } is hung and cannot be replaced: ${worker.handle.unkillableWhenHung}; ending the whole process so that it can be restarted (use processes to confine this to one worker process)`,
+            } is hung and cannot be ended on its own: ${worker.handle.unkillableWhenHung}; ending its process, to be replaced whole`,
           ),
         );
       }
