@@ -307,11 +307,12 @@ class ServerHandle implements Server {
     let port: number;
     try {
       if (data.kind === "process" && data.threads > 0) {
+        // A host's threads are the primary's: named as the primary would name them.
+        const name = (id: number) => data.host ? String(id) : `${data.id}.${id}`;
         const supervisor = new Supervisor({
           count: data.threads,
           kind: "thread",
-          // A host's threads are the primary's: named as the primary would name them.
-          name: (id) => data.host ? String(id) : `${data.id}.${id}`,
+          name,
           gracefulTimeout: data.gracefulTimeout,
           timeout: data.timeout,
           onFatal: (error) => {
@@ -322,11 +323,7 @@ class ServerHandle implements Server {
           },
           log,
           spawn: (id) =>
-            adapter.spawnThread(threadUrl(adapter, app), {
-              ...data,
-              id: `${data.id}.${id}`,
-              threads: 0,
-            }),
+            adapter.spawnThread(threadUrl(adapter, app), { ...data, id: name(id), threads: 0, host: false }),
         });
         this.#stop = () => supervisor.stop();
         await supervisor.start();
