@@ -8,7 +8,6 @@
  */
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
-import { BootError } from "../src/errors.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { type DenoListener, serveConnections, serveOnConnection } from "./_deno_connections.ts";
