@@ -294,8 +294,9 @@ class ServerHandle implements Server {
     parent.onStop(stop);
     if (data.timeout > 0) {
       // From this isolate's event loop: when a request blocks it, the heartbeats stop.
-      const every = heartbeatEveryMs(data.timeout);
-      this.#heartbeat = setInterval(() => parent.send({ multiserve: "heartbeat" }), every);
+      const beat = () => parent.send({ multiserve: "heartbeat" });
+      beat(); // booting counts against the timeout too: say at once that we got this far
+      this.#heartbeat = setInterval(beat, heartbeatEveryMs(data.timeout));
     }
     if (data.kind === "process") {
       // Signals sent to the whole process group (Ctrl-C in a terminal) reach workers too:

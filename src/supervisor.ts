@@ -55,6 +55,8 @@ interface Worker {
   lastHeartbeat: number;
   /** Why the supervisor ended it, for the exit line. */
   endedBecause?: string;
+  /** Killed for heartbeat silence. */
+  timedOut?: boolean;
   /** It asked to retire and its replacement is starting. */
   retiring: boolean;
   failure?: { message: string; exitCode: number };
@@ -86,6 +88,10 @@ export class Supervisor {
 
   /** Start every worker; resolve when all listen, or stop them all and reject on the first failure. */
   async start(): Promise<void> {
+    // Watched from the start: a worker that hangs while it boots is a boot failure.
+    if (this.#options.timeout > 0) {
+      this.#watchdog = setInterval(() => this.#checkHeartbeats(), heartbeatEveryMs(this.#options.timeout));
+    }
     const started = [];
     for (let id = 1; id <= this.#options.count; id++) started.push(this.#spawn(id, 0));
     try {
@@ -94,20 +100,18 @@ export class Supervisor {
       await this.stop();
       throw error;
     }
-    if (this.#options.timeout > 0) {
-      this.#watchdog = setInterval(() => this.#checkHeartbeats(), heartbeatEveryMs(this.#options.timeout));
-    }
   }
 
   /** Ask every worker to stop, wait for them, kill those past the graceful timeout. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearInterval(this.#watchdog);
     for (const timer of this.#respawns) clearTimeout(timer);
     this.#respawns.clear();
     const workers = [...this.#workers];
     for (const worker of workers) this.#retire(worker);
+    // Still watched while they drain: a hung one is killed, not waited for.
     await this.#killAfterGrace(workers);
+    clearInterval(this.#watchdog);
   }
 
   /** End every worker at once: the second SIGINT. */
@@ -347,27 +351,36 @@ export class Supervisor {
     await exits;
   }
 
-  /** Kill every serving worker whose heartbeat is older than the timeout. */
+  /**
+   * Kill every worker whose heartbeat is older than the timeout: one that serves is then
+   * replaced; one still starting (silent since it was spawned: an import that blocks) has
+   * failed to boot; one draining would never finish.
+   */
   #checkHeartbeats(): void {
-    const limit = this.#options.timeout * 1_000;
+    const { timeout, log } = this.#options;
     const now = Date.now();
     for (const worker of this.#workers) {
-      if (worker.state !== "listening" || worker.endedBecause) continue;
+      if (worker.timedOut || worker.failure) continue;
       const silent = now - worker.lastHeartbeat;
-      if (silent <= limit) continue;
+      if (silent <= timeout * 1_000) continue;
+      worker.timedOut = true;
       const seconds = (silent / 1_000).toFixed(1);
-      worker.endedBecause = `was killed after timing out (no heartbeat for ${seconds} s)`;
-      this.#options.log(
-        `${
-          this.#label(worker)
-        } timed out: its event loop sent no heartbeat for ${seconds} s (timeout ${this.#options.timeout} s); killing it`,
-      );
+      const label = this.#label(worker);
+      const silence = `its event loop sent no heartbeat for ${seconds} s (timeout ${timeout} s)`;
+      if (worker.state === "starting") {
+        worker.failure = { message: `${label} hung while starting: ${silence}`, exitCode: EXIT.boot };
+        log(`${worker.failure.message}; killing it`);
+      } else if (worker.state === "stopping") {
+        worker.endedBecause = `${worker.endedBecause ?? "stopped"}; killed: hung while draining`;
+        log(`${label} timed out while draining: ${silence}; killing it`);
+      } else {
+        worker.endedBecause = `was killed after timing out (no heartbeat for ${seconds} s)`;
+        log(`${label} timed out: ${silence}; killing it`);
+      }
       if (worker.handle.unkillableWhenHung) {
         return this.#options.onFatal(
           new HungWorkerError(
-            `${
-              this.#label(worker)
-            } is hung and cannot be ended on its own: ${worker.handle.unkillableWhenHung}; ending its process, to be replaced whole`,
+            `${label} is hung and cannot be ended on its own: ${worker.handle.unkillableWhenHung}; ending its process, to be replaced whole`,
           ),
         );
       }

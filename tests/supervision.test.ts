@@ -245,6 +245,23 @@ for (const mode of SUPERVISED) {
       }
     });
 
+    it("a worker that hangs while it starts is a boot failure: named, then exit 3", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "multiserve-boot-hang-"));
+      const app = join(dir, "app.mjs");
+      writeFileSync(app, "while (true) {}\nexport default { fetch: () => new Response('never') };\n");
+      const child = new Child(modTs, ["-p", "0", ...mode.args, "--timeout", "2", app]);
+      try {
+        const { code } = await child.exit(20_000);
+        assert.equal(code, 3, child.stderr);
+        assert.match(
+          child.stderr,
+          /hung while starting: its event loop sent no heartbeat for \d+\.\d s \(timeout 2 s\)/,
+        );
+      } finally {
+        child.killTree();
+      }
+    });
+
     it("SIGTTIN adds a worker, SIGTTOU removes the oldest, never below 1", async () => {
       const { child, url } = await startApp(mode);
       try {
