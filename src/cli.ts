@@ -25,8 +25,9 @@ Flags:
   -w, --processes N|auto
                        worker processes (default: $WEB_CONCURRENCY or 1); --workers too
       --timeout S      kill and replace a worker whose event loop is blocked for S
-                       seconds (a liveness check, not a per-request limit; 0 = off;
-                       default 30; needs --threads or --processes)
+                       seconds (a liveness check, not a per-request limit; one that
+                       hangs while starting stops the server; 0 = off; default 30;
+                       needs --threads or --processes)
       --max-requests N recycle a worker after N requests, its replacement listening
                        first (default 0 = never)
       --max-requests-jitter N

@@ -101,8 +101,10 @@ export interface ServeOptions {
    * Liveness timeout in seconds: a worker whose event loop has sent no heartbeat for this
    * long (a busy loop, a deadlock) is killed and replaced, with a log line naming it.
    * This is **not** a per-request timeout: a request that waits on I/O for minutes keeps
-   * its worker alive, since the worker's event loop stays free to send heartbeats. `0`
-   * turns it off. Needs supervised workers (`threaded` or `processes`).
+   * its worker alive, since the worker's event loop stays free to send heartbeats. It
+   * also bounds booting: a worker that hangs while it starts (an import that blocks) is a
+   * boot failure, and the server stops (exit 3). `0` turns it off. Needs supervised
+   * workers (`threaded` or `processes`).
    * @default 30
    * @example 10
    */
