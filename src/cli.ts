@@ -55,7 +55,7 @@ Requests (per worker; the defaults are on):
                        answer 503 at once beyond N requests in flight (default 1000;
                        0 = no limit)
       --forwarded-allow-ips LIST
-                       peers whose X-Forwarded-For/-Proto are believed: IPs, IPv4
+                       peers whose X-Forwarded-For/-Proto are believed: IPs,
                        networks, or * (default: $FORWARDED_ALLOW_IPS or 127.0.0.1,::1)
       --debug          send the error and its stack to the client when the app throws
   -h, --help           show this help

@@ -45,7 +45,7 @@ export interface EdgeOptions {
   /** Requests at once per worker; 0 = no limit. */
   maxConcurrency: number;
   debug: boolean;
-  /** Checked entries: IP addresses, IPv4 networks, or `*`. */
+  /** Checked entries: IP addresses, networks (IPv4 or IPv6), or `*`. */
   forwardedAllowIps: string[];
 }
 

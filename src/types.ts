@@ -192,7 +192,7 @@ export interface ServeOptions {
   debug?: boolean;
   /**
    * Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP
-   * addresses or IPv4 networks (`10.0.0.0/8`), as a list or a comma-separated string, or
+   * addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string, or
    * `"*"` for every peer (only when nothing else can reach the port). From a trusted peer,
    * the client address in `remoteAddr` is the nearest untrusted one in `X-Forwarded-For`,
    * and the scheme of `request.url` follows `X-Forwarded-Proto`; from anyone else the

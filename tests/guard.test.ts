@@ -55,13 +55,33 @@ describe(`${runtime}: the guard as a function`, () => {
 });
 
 describe(`${runtime}: trust list entries`, () => {
-  it("IPv4, IPv4 networks, IPv6 and * are accepted; host names and bad networks are not", () => {
-    for (const entry of ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::5", "*"]) {
+  it("IPv4 and IPv6 addresses and networks and * are accepted; host names and bad networks are not", () => {
+    for (
+      const entry of ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::5", "fd00::/8", "::ffff:10.0.0.1", "::/0", "*"]
+    ) {
       assert.equal(trustEntryProblem(entry), undefined, entry);
     }
     assert.match(trustEntryProblem("nginx")!, /not an IP address/);
     assert.match(trustEntryProblem("10.0.0.0/33")!, /bits must be 0 to 32/);
-    assert.match(trustEntryProblem("::1/64")!, /only IPv4 networks/);
+    assert.match(trustEntryProblem("fd00::/129")!, /bits must be 0 to 128/);
+    assert.match(trustEntryProblem("1:2:3:4:5:6:7:8:9")!, /not an IP address/);
+    assert.match(trustEntryProblem("1::2::3")!, /not an IP address/);
+    assert.match(trustEntryProblem("fd00::g")!, /not an IP address/);
+  });
+
+  it("IPv6: networks, and one address however it is written", () => {
+    const trust = trustOf(["2001:db8::/32", "0:0:0:0:0:0:0:1", "fe80::1"]);
+    assert.ok(trust("2001:db8:0:1::5"));
+    assert.ok(trust("2001:DB8::1"));
+    assert.ok(!trust("2001:db9::1"));
+    assert.ok(trust("::1"));
+    assert.ok(trust("fe80::1%eth0"));
+    assert.ok(trust("fe80:0::0:1"));
+    assert.ok(!trust("fe80::2"));
+    assert.ok(!trust("10.0.0.1"));
+    assert.ok(trustOf(["::ffff:10.0.0.1"])("10.0.0.1"), "an IPv4-mapped entry is its IPv4 address");
+    assert.ok(trustOf(["fd00::/8"])("fdab:1::9"));
+    assert.ok(!trustOf(["fd00::/8"])("fe00::9"));
   });
 
   it("matches exact addresses, networks, and IPv4 clients seen as ::ffff:a.b.c.d", () => {
