@@ -60,18 +60,21 @@ export function trustOf(entries: readonly string[]): Trust {
 }
 
 /**
- * `app`, seeing the client and scheme a trusted proxy forwarded. Requests without the
- * headers pass through at the cost of two lookups. The client address is worked out only
- * if the app reads `remoteAddr`; the scheme at once, since it is part of `request.url`.
+ * `app`, seeing the client and scheme a trusted proxy forwarded, given the request's
+ * `X-Forwarded-For` and `X-Forwarded-Proto` (null when absent; requests without either pass
+ * straight through). The client address is worked out only if the app reads `remoteAddr`;
+ * the scheme at once, since it is part of `request.url`.
  */
 export function forwarded(
   app: FetchHandler,
   trust: Trust,
-  header: (request: Request, info: unknown, name: string) => string | null,
-): FetchHandler {
-  return (request, info) => {
-    const forwardedFor = header(request, info, "x-forwarded-for");
-    const proto = header(request, info, "x-forwarded-proto");
+): (
+  request: Request,
+  info: unknown,
+  forwardedFor: string | null,
+  proto: string | null,
+) => ReturnType<FetchHandler> {
+  return (request, info, forwardedFor, proto) => {
     if (forwardedFor === null && proto === null) return app(request, info);
     const peer = originalRemoteAddr(info);
     let trusted: boolean | undefined;
