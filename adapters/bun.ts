@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { isWorkerMessage } from "../src/protocol.ts";
+import { ForwardableInfo } from "../src/request_info.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
@@ -47,14 +48,15 @@ const MAX_IDLE_TIMEOUT = 255;
 const LINGER_MS = 100;
 
 /** The second argument of the handler on Bun: `server`, as hono/bun expects it. */
-class BunRequestInfo {
+class BunRequestInfo extends ForwardableInfo {
   readonly server: BunServer;
   readonly #request: Request;
   constructor(server: BunServer, request: Request) {
+    super();
     this.server = server;
     this.#request = request;
   }
-  get remoteAddr(): { hostname: string; port: number } {
+  get peerAddr(): { hostname: string; port: number } {
     const ip = this.server.requestIP(this.#request);
     return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }

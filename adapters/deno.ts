@@ -9,6 +9,7 @@
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { ForwardableInfo } from "../src/request_info.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { type DenoListener, serveConnections, serveOnConnection } from "./_deno_connections.ts";
 import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
@@ -34,7 +35,7 @@ interface DenoApi {
       onListen: (addr: { port: number }) => void;
       onError: (error: unknown) => Response;
     },
-    handler: (request: Request, info: unknown) => Response | Promise<Response>,
+    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   listen(options: { hostname: string; port: number; reusePort?: boolean }): DenoListener & {
     addr: { port: number };
@@ -52,6 +53,27 @@ const serveOn = serveOnConnection(Deno);
 
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
+
+/** What Deno hands a handler. */
+interface DenoServeInfo {
+  readonly remoteAddr: { hostname: string; port: number };
+  readonly completed: Promise<void>;
+}
+
+/** The second argument of the handler on Deno: `remoteAddr` and `completed`, as Deno's own. */
+class DenoRequestInfo extends ForwardableInfo {
+  readonly #info: DenoServeInfo;
+  constructor(info: DenoServeInfo) {
+    super();
+    this.#info = info;
+  }
+  get peerAddr(): { hostname: string; port: number } {
+    return this.#info.remoteAddr;
+  }
+  get completed(): Promise<void> {
+    return this.#info.completed;
+  }
+}
 
 /** Deno Workers have no exit event: a thread announces its end with this message. */
 interface ThreadExit {
@@ -87,7 +109,8 @@ export const adapter: Adapter = {
   // missing Host through, and allows about 120 fields of any total size: the guard checks those.
   nativeChecks: { headerFields: false, hostAndLength: false },
 
-  listen(handler, { hostname, port, shared, edge, onError }) {
+  listen(app, { hostname, port, shared, edge, onError }) {
+    const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
     if (serveOn !== undefined) {
       try {
         const listener = Deno.listen({ hostname, port, reusePort: shared });

@@ -16,20 +16,22 @@ import type { Adapter, Listener, ParentLink, WorkerHandle } from "../src/adapter
 import { BootError, messageOf } from "../src/errors.ts";
 import { REFUSAL_HEADERS, refusalText } from "../src/guard.ts";
 import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
+import { ForwardableInfo } from "../src/request_info.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
-class NodeRequestInfo {
+class NodeRequestInfo extends ForwardableInfo {
   readonly incoming: IncomingMessage;
   readonly outgoing: ServerResponse;
   constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
+    super();
     this.incoming = incoming;
     this.outgoing = outgoing;
   }
-  get remoteAddr(): { hostname: string; port: number } {
+  get peerAddr(): { hostname: string; port: number } {
     const socket = this.incoming.socket;
     return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
   }

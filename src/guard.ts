@@ -9,6 +9,7 @@
  */
 import type { EdgeOptions } from "./options.ts";
 import { forwarded, trustOf } from "./proxy.ts";
+import type { ForwardableInfo } from "./request_info.ts";
 import type { FetchHandler } from "./types.ts";
 
 /** What a runtime's own HTTP parser (with its adapter) already enforces, so the guard need not. */
@@ -110,7 +111,8 @@ export function guarded(app: FetchHandler, edge: EdgeOptions, native: NativeChec
       forwardedFor: proxied ? header(request, info, "x-forwarded-for") : null,
       forwardedProto: proxied ? header(request, info, "x-forwarded-proto") : null,
     };
-  const inner = (request: Request, info: unknown, fields: Fields) =>
+  // Every adapter hands the app a ForwardableInfo: the proxy policy sets the client there.
+  const inner = (request: Request, info: ForwardableInfo, fields: Fields) =>
     proxied ? proxied(request, info, fields.forwardedFor, fields.forwardedProto) : app(request, info);
   const { maxBodySize, maxConcurrency } = edge;
   let active = 0;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ForwardableInfo } from "./request_info.ts";
 import type { FetchHandler, RemoteAddr } from "./types.ts";
 
 /** Decides whether an address is one of the trusted peers. */
@@ -62,23 +63,23 @@ export function trustOf(entries: readonly string[]): Trust {
 /**
  * `app`, seeing the client and scheme a trusted proxy forwarded, given the request's
  * `X-Forwarded-For` and `X-Forwarded-Proto` (null when absent; requests without either pass
- * straight through). The client address is worked out only if the app reads `remoteAddr`;
- * the scheme at once, since it is part of `request.url`.
+ * straight through). `info` is one of the adapters' own (a `ForwardableInfo`). The client
+ * address is worked out only if the app reads `remoteAddr`; the scheme at once, since it is
+ * part of `request.url`.
  */
 export function forwarded(
   app: FetchHandler,
   trust: Trust,
 ): (
   request: Request,
-  info: unknown,
+  info: ForwardableInfo,
   forwardedFor: string | null,
   proto: string | null,
 ) => ReturnType<FetchHandler> {
   return (request, info, forwardedFor, proto) => {
     if (forwardedFor === null && proto === null) return app(request, info);
-    const peer = originalRemoteAddr(info);
     let trusted: boolean | undefined;
-    const fromTrusted = () => (trusted ??= trust(peer().hostname));
+    const fromTrusted = () => (trusted ??= trust(info.peerAddr.hostname));
     if (proto !== null) {
       const scheme = proto.split(",")[0].trim().toLowerCase();
       const url = request.url;
@@ -88,10 +89,10 @@ export function forwarded(
     }
     if (forwardedFor !== null) {
       let client: RemoteAddr | undefined;
-      info = withRemoteAddr(info, () => {
+      info.forwardedFor(() => {
         if (client !== undefined) return client;
         const forwarded = fromTrusted() ? clientOf(forwardedFor, trust) : undefined;
-        return (client = forwarded === undefined ? peer() : { hostname: forwarded, port: 0 });
+        return (client = forwarded === undefined ? info.peerAddr : { hostname: forwarded, port: 0 });
       });
     }
     return app(request, info);
@@ -109,34 +110,6 @@ function clientOf(header: string, trust: Trust): string | undefined {
     if (!trust(hops[i])) return hops[i];
   }
   return hops[0];
-}
-
-/** Reads the address the runtime gave `info`, even once we have shadowed it. */
-// deno-lint-ignore no-explicit-any
-function originalRemoteAddr(info: any): () => RemoteAddr {
-  const own = Object.getOwnPropertyDescriptor(info, "remoteAddr");
-  if (own !== undefined) {
-    const value = own.get ? own.get.call(info) : own.value;
-    return () => value;
-  }
-  const prototype = Object.getPrototypeOf(info);
-  return () => Reflect.get(prototype, "remoteAddr", info);
-}
-
-/**
- * `info`, whose `remoteAddr` is now `remoteAddr()`. An own property on the same object:
- * the runtime's info may keep its state in private fields (Deno's `completed`), which only
- * work on the object itself; a frozen one is wrapped in a Proxy instead.
- */
-// deno-lint-ignore no-explicit-any
-function withRemoteAddr(info: any, remoteAddr: () => RemoteAddr): any {
-  if (Object.isExtensible(info)) {
-    Object.defineProperty(info, "remoteAddr", { get: remoteAddr, configurable: true, enumerable: true });
-    return info;
-  }
-  return new Proxy(info, {
-    get: (target, key) => key === "remoteAddr" ? remoteAddr() : Reflect.get(target, key, target),
-  });
 }
 
 /**

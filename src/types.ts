@@ -20,15 +20,21 @@ export interface RemoteAddr {
  * It carries what each runtime's own server hands its handler, so Hono's runtime helpers
  * (`getConnInfo`, `upgradeWebSocket` from `hono/deno`, `hono/bun` and `@hono/node-server`)
  * work unchanged:
- * - Deno: the `Deno.ServeHandlerInfo` itself (`remoteAddr`, `completed`).
+ * - Deno: `remoteAddr` and `completed`, as in `Deno.ServeHandlerInfo`.
  * - Bun: `server`, the `Bun.Server` that received the request.
  * - Node: `incoming` and `outgoing`, the `node:http` request and response.
  *
- * On every runtime `remoteAddr` holds the client's address.
+ * On every runtime `remoteAddr` holds the client's address, and `peerAddr` the other end
+ * of the connection (the same, unless a trusted proxy forwarded the request).
  */
 export interface RequestInfo {
-  /** Address of the client that sent the request. */
+  /**
+   * Address of the client that sent the request: from `X-Forwarded-For` when the peer is a
+   * trusted proxy (`forwardedAllowIps`), else the peer's.
+   */
   readonly remoteAddr: RemoteAddr;
+  /** Address of the other end of the connection: the client, or the proxy in front of it. */
+  readonly peerAddr: RemoteAddr;
   /** Runtime-specific members (`server` on Bun, `incoming`/`outgoing` on Node). */
   readonly [runtimeSpecific: string]: unknown;
 }

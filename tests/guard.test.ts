@@ -8,6 +8,8 @@ import { describe, it } from "node:test";
 import { guarded } from "../src/guard.ts";
 import { EDGE_DEFAULTS } from "../src/options.ts";
 import { trustEntryProblem, trustOf } from "../src/proxy.ts";
+import { ForwardableInfo } from "../src/request_info.ts";
+import type { RemoteAddr } from "../src/types.ts";
 import { runtime } from "./_harness.ts";
 
 const ok = () => new Response("ok");
@@ -16,8 +18,19 @@ const fields = (n: number) => {
   for (let i = 0; i < n; i++) headers.set(`x-field-${i}`, "v");
   return headers;
 };
+/** What an adapter hands the guard: its own info, with the connection's peer. */
+class PeerInfo extends ForwardableInfo {
+  readonly #peer: RemoteAddr;
+  constructor(hostname: string) {
+    super();
+    this.#peer = { hostname, port: 1 };
+  }
+  get peerAddr(): RemoteAddr {
+    return this.#peer;
+  }
+}
 const call = async (handler: ReturnType<typeof guarded>, request: Request, remote = "127.0.0.1") =>
-  await handler(request, { remoteAddr: { hostname: remote, port: 1 } });
+  await handler(request, new PeerInfo(remote));
 const walking = { headerFields: false, hostAndLength: false };
 
 describe(`${runtime}: the guard as a function`, () => {
