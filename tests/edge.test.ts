@@ -190,6 +190,7 @@ describe(`${runtime}: errors, aborts, concurrency and trusted proxies (one isola
     });
     const body = JSON.parse(reply.text);
     assert.equal(body.remote.hostname, "203.0.113.7");
+    assert.equal(body.peer.hostname, "127.0.0.1", "peerAddr is still the proxy");
     assert.match(body.url, /^https:\/\/127\.0\.0\.1:\d+\/token$/);
   });
 
