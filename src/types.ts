@@ -83,7 +83,8 @@ export interface ServeOptions {
   /**
    * Serve from worker threads, each with its own isolate and its own listening socket.
    * `true` starts one thread per CPU; a number starts that many; `false` serves from the
-   * main thread of each process.
+   * main thread of each process. On Deno, threads without `processes` run in one worker
+   * process of their own, because Deno can end a hung thread only by ending its process.
    * @default false
    * @example true
    */
