@@ -162,6 +162,14 @@ if (runtime === "deno") {
       }
     });
 
+    it("threaded without --allow-run: names the flag, exits 3", async () => {
+      const args = ["-t", "2", "-p", "0", fixture("app.ts")];
+      const child = new Child(modTs, args, {}, ["--allow-net", "--allow-read", "--allow-env"]);
+      const { code } = await child.exit();
+      assert.equal(code, 3, child.stderr);
+      assert.match(child.stderr, /could not start: Requires run access[^\n]*--allow-run/);
+    });
+
     it("worker processes get the primary's permissions, no more", async () => {
       const { child, url } = await startServer(
         modTs,
