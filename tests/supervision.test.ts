@@ -165,6 +165,23 @@ for (const mode of SUPERVISED) {
       }
     });
 
+    it("SIGTERM does not wait out --graceful-timeout for a worker that hangs while draining", async () => {
+      const args = ["-p", "0", ...mode.args, "--timeout", "2", "--graceful-timeout", "60", fixture("app.ts")];
+      const { child, url } = await startServer(modTs, args);
+      try {
+        void fetchFresh(`${url}spin`).catch(() => {});
+        await child.waitFor(/spinning/);
+        const stopped = Date.now();
+        child.signal("SIGTERM");
+        const { code } = await child.exit(15_000);
+        assert.equal(code, 0, child.stderr);
+        assert.match(child.stderr, /timed out while draining: its event loop sent no heartbeat/);
+        assert.ok(Date.now() - stopped < 10_000, `stopping took ${Date.now() - stopped} ms`);
+      } finally {
+        child.killTree();
+      }
+    });
+
     for (const connections of ["keep-alive", "fresh"] as const) {
       const clients = connections === "fresh" ? "a new connection per request" : "keep-alive clients";
       it(`recycles workers after --max-requests with no failed request (${clients})`, async (t) => {
