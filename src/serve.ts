@@ -207,12 +207,10 @@ class ServerHandle implements Server {
           edge: this.#options.edge,
           module: app instanceof URL ? app.href : undefined,
         });
+        // (Never a HungWorkerError here: threads a runtime cannot end run in a worker
+        // process, `adapter.hostsThreads`, whose own supervisor deals with them.)
         const onFatal = (error: MultiserveError) => {
           log(`${error.message}; stopping`);
-          if (error instanceof HungWorkerError) {
-            this.#supervisor?.kill();
-            return adapter.exit(error.exitCode);
-          }
           this.close().then(() => adapter.exit(error.exitCode));
         };
         // Processes each run their own threads; without processes, this one runs them, or
@@ -398,15 +396,8 @@ function log(line: string): void {
 function obeyCommands(supervisor: Supervisor, parent: ParentLink): void {
   parent.onCommand?.((message) => {
     const done = message.command === "reload" ? supervisor.reload() : supervisor.scale(message.count);
-    done.then(
-      () => parent.send({ multiserve: "done", seq: message.seq, workers: supervisor.count }),
-      (error) =>
-        parent.send({
-          multiserve: "done",
-          seq: message.seq,
-          workers: supervisor.count,
-          error: messageOf(error),
-        }),
+    done.then(() => undefined, messageOf).then((error) =>
+      parent.send({ multiserve: "done", seq: message.seq, workers: supervisor.count, error })
     );
   });
 }
