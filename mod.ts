@@ -14,10 +14,13 @@
  * the worn (`maxRequests`), reloads on SIGHUP without dropping a keep-alive request, and
  * scales on SIGTTIN/SIGTTOU (`server.reload()`, `server.scale(n)` from code).
  *
- * Run as the main module, this file is the CLI: `deno run -A mod.ts --help`.
+ * The command line is `cli.ts` (`multiserve` on npm, `./cli` on JSR); run as a program,
+ * this module is the command line too: `deno run -A mod.ts app.ts`.
  *
  * @module
  */
+import { isMainModule } from "./src/host.ts";
+
 export { serve, workerId } from "./src/serve.ts";
 export {
   AppLoadError,
@@ -26,6 +29,7 @@ export {
   HungWorkerError,
   MultiserveError,
   OptionError,
+  StoppedError,
 } from "./src/errors.ts";
 export type {
   App,
@@ -37,8 +41,6 @@ export type {
   Server,
 } from "./src/types.ts";
 
-// `import.meta.main`: Deno, Bun, and Node ≥ 24.2 (the npm bin runs src/bin.ts instead).
-if ((import.meta as { main?: boolean }).main) {
-  const { main } = await import("./src/cli.ts");
-  await main();
-}
+// Not awaited: an app that imports this module while it runs as the CLI must find it
+// evaluated, or the two would wait on each other for good.
+if (isMainModule(import.meta)) import("./src/cli.ts").then(({ main }) => main());

@@ -7,8 +7,9 @@
  *
  * @module
  */
-import type { EdgeOptions } from "../src/options.ts";
+import type { ConnectionLimits } from "../src/adapter.ts";
 import type { FetchHandler } from "../src/types.ts";
+import type { DenoListener } from "./_deno_api.ts";
 
 /** How long a draining server waits for the first request of a connection it just accepted. */
 const FRESH_GRACE_MS = 1_000;
@@ -27,12 +28,6 @@ export type ServeOnConnection = (
   onError: (error: unknown) => Response,
   onListen: () => void,
 ) => ConnectionServer;
-
-/** A Deno TCP listener, as far as this file needs it. */
-export interface DenoListener {
-  accept(): Promise<unknown>;
-  close(): void;
-}
 
 /** Deno's `serveHttpOnConnection`, or undefined in a Deno without it. */
 export function serveOnConnection(deno: object): ServeOnConnection | undefined {
@@ -72,7 +67,7 @@ export function serveConnections(
   serveOn: ServeOnConnection,
   handler: FetchHandler,
   onError: (error: unknown) => Response,
-  edge: EdgeOptions,
+  limits: ConnectionLimits,
 ): (timeoutMs: number) => Promise<void> {
   const connections = new Set<Connection>();
   let closing = false;
@@ -84,7 +79,7 @@ export function serveConnections(
   };
   // One clock for all connections, not a timer per request: a sweep every quarter of the
   // shorter timeout (at most each second) closes those past their deadline.
-  const tick = Math.min(1_000, Math.max(50, Math.min(edge.headerTimeout, edge.keepAliveTimeout) * 250));
+  const tick = Math.min(1_000, Math.max(50, Math.min(limits.headerTimeout, limits.keepAliveTimeout) * 250));
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const connection of connections) {
@@ -96,7 +91,7 @@ export function serveConnections(
       server: undefined!,
       active: 0,
       served: 0,
-      deadline: Date.now() + edge.headerTimeout * 1_000,
+      deadline: Date.now() + limits.headerTimeout * 1_000,
       closeAfter: false,
     };
     const ended = () => {
@@ -106,7 +101,7 @@ export function serveConnections(
       // Deno's server does not end a connection whose response says `Connection: close`
       // (refusals, draining): we do. Draining ends idle ones too.
       if (closing || connection.closeAfter) shutdown(connection);
-      else connection.deadline = Date.now() + edge.keepAliveTimeout * 1_000;
+      else connection.deadline = Date.now() + limits.keepAliveTimeout * 1_000;
     };
     connection.server = serveOn(
       socket,

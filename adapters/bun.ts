@@ -8,35 +8,13 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
+import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage } from "../src/protocol.ts";
-import { ForwardableInfo } from "../src/request_info.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
-import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
+import { Bun, type BunServer } from "./_bun_api.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
+import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
-
-/** The slice of Bun's API this adapter uses (typed here so Deno and tsc check it too). */
-interface BunServer {
-  readonly port: number;
-  requestIP(request: Request): { address: string; port: number } | null;
-  timeout(request: Request, seconds: number): void;
-  stop(closeActiveConnections?: boolean): Promise<void>;
-}
-interface BunApi {
-  readonly version: string;
-  readonly main: string;
-  readonly isMainThread: boolean;
-  serve(options: {
-    hostname: string;
-    port: number;
-    reusePort: boolean;
-    idleTimeout: number;
-    maxRequestBodySize: number;
-    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
-    error: (error: Error) => Response;
-  }): BunServer;
-}
-const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;
 
 /** Seconds after which Bun (uWebSockets) cuts a connection whose request head is unfinished. */
 const BUN_HEADER_TIMEOUT = 10;
@@ -56,7 +34,7 @@ class BunRequestInfo extends ForwardableInfo {
     this.server = server;
     this.#request = request;
   }
-  get peerAddr(): { hostname: string; port: number } {
+  override get peerAddr(): { hostname: string; port: number } {
     const ip = this.server.requestIP(this.#request);
     return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
@@ -86,8 +64,8 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, edge, onError }) {
-    const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(edge.keepAliveTimeout));
+  listen(handler, { hostname, port, shared, limits, onError }) {
+    const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
     let server: BunServer;
     try {
       server = Bun.serve({
@@ -135,10 +113,10 @@ export const adapter: Adapter = {
 
   closeHint: () => reusePortCloseHint(process.platform),
 
-  edgeHint: (edge) =>
-    edge.headerTimeout === BUN_HEADER_TIMEOUT
+  limitsHint: (limits) =>
+    limits.headerTimeout === BUN_HEADER_TIMEOUT
       ? undefined
-      : `Bun cuts a client that has not sent its request headers after its own fixed ${BUN_HEADER_TIMEOUT} s (it cannot be changed); headerTimeout ${edge.headerTimeout} s applies on Deno and Node only`,
+      : `Bun cuts a client that has not sent its request headers after its own fixed ${BUN_HEADER_TIMEOUT} s (it cannot be changed); headerTimeout ${limits.headerTimeout} s applies on Deno and Node only`,
 
   mainModule: () => pathToFileURL(Bun.main).href,
 

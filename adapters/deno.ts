@@ -8,57 +8,20 @@
  */
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
+import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
-import { ForwardableInfo } from "../src/request_info.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
-import { type DenoListener, serveConnections, serveOnConnection } from "./_deno_connections.ts";
+import { Deno, type DenoServeInfo } from "./_deno_api.ts";
+import { serveConnections, serveOnConnection } from "./_deno_connections.ts";
 import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
-
-/** The slice of Deno's API this adapter uses (typed here so tsc checks it too). */
-interface DenoHttpServer {
-  shutdown(): Promise<void>;
-}
-interface DenoApi {
-  readonly version: { deno: string };
-  readonly build: { os: string };
-  readonly mainModule: string;
-  readonly args: string[];
-  execPath(): string;
-  exit(code: number): never;
-  serve(
-    options: {
-      hostname: string;
-      port: number;
-      reusePort: boolean;
-      onListen: (addr: { port: number }) => void;
-      onError: (error: unknown) => Response;
-    },
-    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
-  ): DenoHttpServer;
-  listen(options: { hostname: string; port: number; reusePort?: boolean }): DenoListener & {
-    addr: { port: number };
-  };
-  permissions: {
-    querySync(descriptor: { name: string; path?: string }): { state: string };
-  };
-  addSignalListener(signal: string, listener: () => void): void;
-  removeSignalListener(signal: string, listener: () => void): void;
-}
-const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
 /** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
 const serveOn = serveOnConnection(Deno);
 
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
-
-/** What Deno hands a handler. */
-interface DenoServeInfo {
-  readonly remoteAddr: { hostname: string; port: number };
-  readonly completed: Promise<void>;
-}
 
 /** The second argument of the handler on Deno: `remoteAddr` and `completed`, as Deno's own. */
 class DenoRequestInfo extends ForwardableInfo {
@@ -67,7 +30,7 @@ class DenoRequestInfo extends ForwardableInfo {
     super();
     this.#info = info;
   }
-  get peerAddr(): { hostname: string; port: number } {
+  override get peerAddr(): { hostname: string; port: number } {
     return this.#info.remoteAddr;
   }
   get completed(): Promise<void> {
@@ -88,13 +51,16 @@ function permissionFlags(data: WorkerData): string[] {
   const flags = all.filter((name) => granted(name)).map((name) => `--allow-${name}`);
   // Narrow grants cannot be listed back; give the child at least what serving needs.
   if (!granted("env")) flags.push(`--allow-env=${WORKER_ENV}`);
-  if (!granted("net")) flags.push(`--allow-net=${data.hostname}:${data.port}`);
+  if (!granted("net")) flags.push(`--allow-net=${data.config.hostname}:${data.port}`);
   return flags;
 }
 
 export const adapter: Adapter = {
   runtime: "deno",
   version: Deno.version.deno,
+  // Deno's parser refuses every control character, but lets a repeated Content-Length and a
+  // missing Host through, and allows about 120 fields of any total size: the guard checks those.
+  nativeChecks: { headerFields: false, hostAndLength: false },
   // terminate() cannot end a busy Worker (denoland/deno#35657), but ending its process can.
   hostsThreads: true,
   parentLink: (kind) =>
@@ -105,16 +71,12 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  // Deno's parser refuses every control character, but lets a repeated Content-Length and a
-  // missing Host through, and allows about 120 fields of any total size: the guard checks those.
-  nativeChecks: { headerFields: false, hostAndLength: false },
-
-  listen(app, { hostname, port, shared, edge, onError }) {
+  listen(app, { hostname, port, shared, limits, onError }) {
     const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
     if (serveOn !== undefined) {
       try {
         const listener = Deno.listen({ hostname, port, reusePort: shared });
-        const close = serveConnections(listener, serveOn, handler, onError, edge);
+        const close = serveConnections(listener, serveOn, handler, onError, limits);
         return Promise.resolve({ port: listener.addr.port, close });
       } catch (error) {
         return Promise.reject(listenError(error, hostname, port));
@@ -165,7 +127,7 @@ export const adapter: Adapter = {
       ? reusePortCloseHint(Deno.build.os)
       : undefined,
 
-  edgeHint: () =>
+  limitsHint: () =>
     serveOn === undefined
       ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
       : undefined,

@@ -8,18 +8,17 @@
 import { getRequestListener } from "@hono/node-server";
 import cluster from "node:cluster";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { EdgeOptions } from "../src/options.ts";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
-import type { Adapter, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
+import type { Adapter, ConnectionLimits, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
-import { REFUSAL_HEADERS, refusalText } from "../src/guard.ts";
+import { REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
+import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
-import { ForwardableInfo } from "../src/request_info.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
-import { onSignal, processParentLink } from "./_process.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
+import { onSignal, processParentLink } from "./_process.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
@@ -31,7 +30,7 @@ class NodeRequestInfo extends ForwardableInfo {
     this.incoming = incoming;
     this.outgoing = outgoing;
   }
-  get peerAddr(): { hostname: string; port: number } {
+  override get peerAddr(): { hostname: string; port: number } {
     const socket = this.incoming.socket;
     return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
   }
@@ -66,7 +65,7 @@ export const adapter: Adapter = {
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, edge, onError }) {
+  listen(handler, { hostname, port, shared, limits, onError }) {
     const bridge = getRequestListener(
       (request, env) =>
         handler(
@@ -77,15 +76,15 @@ export const adapter: Adapter = {
     );
     const server = createServer({
       // 0: Node's own limit (16 KiB unless node runs with --max-http-header-size).
-      ...(edge.maxHeaderSize > 0 ? { maxHeaderSize: edge.maxHeaderSize } : {}),
-      headersTimeout: edge.headerTimeout * 1_000,
+      ...(limits.maxHeaderSize > 0 ? { maxHeaderSize: limits.maxHeaderSize } : {}),
+      headersTimeout: limits.headerTimeout * 1_000,
       // Long requests are the app's business: liveness is the supervisor's `timeout`.
       requestTimeout: 0,
-      keepAliveTimeout: edge.keepAliveTimeout * 1_000,
+      keepAliveTimeout: limits.keepAliveTimeout * 1_000,
       // How often Node looks for connections past headersTimeout (30 s by default).
-      connectionsCheckingInterval: Math.min(1_000, edge.headerTimeout * 250),
+      connectionsCheckingInterval: Math.min(1_000, limits.headerTimeout * 250),
     }, (incoming, outgoing) => {
-      const refused = nodeRefusal(incoming, edge);
+      const refused = nodeRefusal(incoming, limits);
       if (refused === undefined) return bridge(incoming, outgoing);
       const [status, reason] = refused;
       outgoing.writeHead(status, REFUSAL_HEADERS);
@@ -119,7 +118,7 @@ export const adapter: Adapter = {
   // Processes share the cluster primary's one socket; only threads bind their own.
   closeHint: (plan) => plan.threads > 0 ? reusePortCloseHint(process.platform) : undefined,
 
-  edgeHint: () => undefined,
+  limitsHint: () => undefined,
 
   mainModule() {
     const entry = process.argv[1];
@@ -181,12 +180,12 @@ export const adapter: Adapter = {
  * chunked body over HTTP/1.0 (RFC 9112 §6.1: faulty framing), a missing or repeated Host,
  * and more header fields than allowed (Node would drop the extra ones silently).
  */
-function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, string] | undefined {
+function nodeRefusal(incoming: IncomingMessage, limits: ConnectionLimits): [number, string] | undefined {
   const version = incoming.httpVersion;
   if (version !== "1.1" && version !== "1.0") return [400, `HTTP/${version} is not served`];
   const raw = incoming.rawHeaders;
-  if (edge.maxHeaderCount > 0 && raw.length > edge.maxHeaderCount * 2) {
-    return [431, `more than ${edge.maxHeaderCount} header fields`];
+  if (limits.maxHeaderCount > 0 && raw.length > limits.maxHeaderCount * 2) {
+    return [431, `more than ${limits.maxHeaderCount} header fields`];
   }
   // One pass over the raw fields, keeping those the guard asks for: cheaper than
   // `incoming.headers`, which Node builds on first use. Node would also keep only the
@@ -210,7 +209,7 @@ function nodeRefusal(incoming: IncomingMessage, edge: EdgeOptions): [number, str
   return undefined;
 }
 
-/** Every header field the guard reads (src/guard.ts, src/proxy.ts): keep the two in step. */
+/** Every header field the guard reads (src/http/guard.ts): keep the two in step. */
 const GUARD_FIELDS = new Set([
   "host",
   "content-length",

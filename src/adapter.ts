@@ -1,14 +1,15 @@
 /**
- * The contract every runtime adapter (`adapters/deno.ts`, `bun.ts`, `node.ts`) fulfils.
- * The core in `src/` only ever talks to a runtime through this shape.
+ * The contract every runtime adapter (`adapters/deno.ts`, `bun.ts`, `node.ts`) fulfils,
+ * each listing these members in this order. The core in `src/` only ever talks to a
+ * runtime through this shape. Types only.
  *
  * @module
  */
-import type { NativeChecks } from "./guard.ts";
-import type { EdgeOptions } from "./options.ts";
 import type { CommandMessage, WorkerData, WorkerMessage } from "./protocol.ts";
-import type { RuntimeName } from "./runtime.ts";
 import type { FetchHandler } from "./types.ts";
+
+/** The runtimes multiserve serves on. */
+export type RuntimeName = "deno" | "bun" | "node";
 
 /** The signals multiserve acts on. */
 export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGTTIN" | "SIGTTOU";
@@ -21,16 +22,45 @@ export interface Listener {
   close(timeoutMs: number): Promise<void>;
 }
 
+/** What the runtime's own server enforces per connection, as the options set it. */
+export interface ConnectionLimits {
+  /** Bytes of request line and header fields; 0 = the parser's own limit. */
+  maxHeaderSize: number;
+  /** Header fields; 0 = the parser's own limit. */
+  maxHeaderCount: number;
+  /** Seconds to finish a request head. */
+  headerTimeout: number;
+  /** Seconds an idle keep-alive connection stays open. */
+  keepAliveTimeout: number;
+}
+
 /** How a worker listens. */
 export interface ListenOptions {
   hostname: string;
   port: number;
   /** Other workers bind the same port (SO_REUSEPORT, or the cluster primary's socket). */
   shared: boolean;
-  /** Limits the runtime's own server enforces: sizes, header and keep-alive timeouts. */
-  edge: EdgeOptions;
+  limits: ConnectionLimits;
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
+}
+
+/** What a runtime's own HTTP parser (with its adapter) already refuses, so the guard need not. */
+export interface NativeChecks {
+  /** `maxHeaderSize` and `maxHeaderCount` are enforced (Node: by llhttp and the adapter). */
+  headerFields: boolean;
+  /**
+   * The characters the parser lets through in header values although RFC 9110 §5.5 forbids
+   * them (Bun: DEL), for the guard to refuse; undefined when it lets none through.
+   */
+  controlChars?: RegExp;
+  /** A missing or repeated Host and a malformed or repeated Content-Length are refused. */
+  hostAndLength: boolean;
+  /**
+   * Reads one request header more cheaply than `request.headers`, which on Node builds a
+   * whole `Headers` object. Lower-case `name`; null when absent.
+   */
+  header?: (request: Request, info: unknown, name: string) => string | null;
 }
 
 /** A worker thread or process, seen from its supervisor. */
@@ -56,7 +86,8 @@ export interface WorkerHandle {
 
 /** What a worker needs to reach its supervisor. */
 export interface ParentLink {
-  send(message: WorkerMessage): void;
+  /** Resolves once the message is handed over (so that exiting after it cannot lose it). */
+  send(message: WorkerMessage): Promise<void>;
   /** The supervisor asked us to stop, or is gone. */
   onStop(listener: () => void): void;
   /** Commands for a thread host (processes; see `Adapter.hostsThreads`). */
@@ -91,8 +122,8 @@ export interface Adapter {
   checkSpread(plan: { processes: number; threads: number }): void;
   /** Advice to log at start when closing a worker's socket could drop connections here. */
   closeHint(plan: { processes: number; threads: number }): string | undefined;
-  /** Advice to log at start when this runtime cannot apply an edge option as asked. */
-  edgeHint(edge: EdgeOptions): string | undefined;
+  /** Advice to log at start when this runtime cannot apply a connection limit as asked. */
+  limitsHint(limits: ConnectionLimits): string | undefined;
   /** URL of the module that started this program, for threads that re-run it. */
   mainModule(): string;
   /** Start a worker thread running `url`. */

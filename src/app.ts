@@ -1,11 +1,10 @@
 /**
  * What a served app is: a fetch function, an object with `fetch`, or a module whose
- * default export is one of those. Also the answer sent when the app throws.
+ * default export is one of those; and loading it.
  *
  * @module
  */
 import { AppLoadError, messageOf } from "./errors.ts";
-import { RequestBodyError } from "./guard.ts";
 import type { App, FetchHandler } from "./types.ts";
 
 /** The handler to call for each request. Methods are bound once, not per request. */
@@ -54,31 +53,12 @@ function isModuleNotFound(error: unknown, url: string, path: string): boolean {
   return missing !== null && (missing[1] === url || missing[1] === path);
 }
 
-/**
- * What answers when the app throws: a request body the client got wrong (too large, bad
- * chunks) gets its 413 or 400; anything else a plain 500 whose details go to the server
- * log, and to the client only in `debug`.
- */
-export function errorHandler(debug: boolean): (error: unknown) => Response {
-  return (error) => {
-    const clientError = requestBodyError(error);
-    if (clientError) return clientError.getResponse();
-    console.error("multiserve: the app threw while handling a request:", error);
-    const detail = debug
-      ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
-      : "";
-    return new Response(`Internal Server Error${detail}`, {
-      status: 500,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
-  };
-}
-
-/** The `RequestBodyError` behind `error`, however the runtime wrapped it. */
-function requestBodyError(error: unknown): RequestBodyError | undefined {
-  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (e instanceof RequestBodyError) return e;
-    e = (e as { cause?: unknown }).cause;
+/** The handler of a worker: the app given, or the module it names (module form). */
+export function appHandler(app: App | URL | undefined, module?: string): Promise<FetchHandler> {
+  if (module !== undefined) return loadApp(module);
+  if (app instanceof URL) return loadApp(app.href);
+  if (app === undefined) {
+    return Promise.reject(new TypeError("a module-form worker was started without a module"));
   }
-  return undefined;
+  return Promise.resolve(toHandler(app));
 }

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { detectRuntime, pid } from "./runtime.ts";
+import { pid } from "./host.ts";
+import { detectRuntime } from "./runtime.ts";
 import { workerId } from "./serve.ts";
 
 /** Different in every isolate: top-level code runs once per worker. */

@@ -7,6 +7,8 @@
 
 /** Exit codes of the CLI and of a primary that gives up. */
 export const EXIT = {
+  /** Stopped on request (a signal, `close()`), also before every worker listened. */
+  stopped: 0,
   /** A bad option or flag: nothing was started. */
   usage: 2,
   /** A worker could not start serving (port in use, permission, listen error). */
@@ -45,6 +47,13 @@ export class BootError extends MultiserveError {
 export class AppLoadError extends MultiserveError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, EXIT.appLoad, options);
+  }
+}
+
+/** The server was stopped (a signal, `close()`) before every worker listened: not a failure. */
+export class StoppedError extends MultiserveError {
+  constructor(message = "stopped before every worker was listening") {
+    super(message, EXIT.stopped);
   }
 }
 

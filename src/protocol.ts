@@ -4,8 +4,7 @@
  *
  * @module
  */
-
-import type { EdgeOptions } from "./options.ts";
+import type { WorkerConfig } from "./settings.ts";
 
 /** Worker → supervisor. */
 export type WorkerMessage =
@@ -33,24 +32,16 @@ export type CommandMessage =
   | { multiserve: "command"; seq: number; command: "reload" }
   | { multiserve: "command"; seq: number; command: "scale"; count: number };
 
-/** What a supervisor tells a worker about its place and its socket. */
+/** What a supervisor tells a worker about its place, its socket and its options. */
 export interface WorkerData {
   /** "2" for the second worker, "2.1" for thread 1 of process 2. */
   id: string;
-  hostname: string;
+  /** The port to bind: the one the primary reserved (the options may say 0). */
   port: number;
   /** Threads this worker runs itself (processes only; 0 = its main thread serves). */
   threads: number;
-  /** Seconds stopping waits for in-flight requests. */
-  gracefulTimeout: number;
-  /** Seconds of heartbeat silence before a worker counts as hung; 0 = never. */
-  timeout: number;
-  /** Requests after which a serving worker asks to retire; 0 = never. */
-  maxRequests: number;
-  /** Up to this many requests more, drawn at random per worker. */
-  maxRequestsJitter: number;
-  /** Limits and policies applied to requests. */
-  edge: EdgeOptions;
+  /** The primary's resolved options. */
+  config: WorkerConfig;
   /** Module form: the URL of the module whose default export is the app. */
   module?: string;
   /**

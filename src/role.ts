@@ -7,7 +7,7 @@
  * @module
  */
 import type { WorkerData } from "./protocol.ts";
-import { readEnv } from "./runtime.ts";
+import { forgetEnv, readEnv } from "./host.ts";
 
 /** The environment variable that carries a worker's data. */
 export const WORKER_ENV = "MULTISERVE_WORKER";
@@ -40,15 +40,4 @@ export function assignedWorker(): AssignedWorker | undefined {
 /** The serialized data to hand a new worker. */
 export function encodeWorker(kind: AssignedWorker["kind"], data: WorkerData): string {
   return JSON.stringify({ ...data, kind } satisfies AssignedWorker);
-}
-
-function forgetEnv(name: string): void {
-  const g = globalThis as {
-    Deno?: { env: { delete(name: string): void } };
-    process?: { env: Record<string, string | undefined> };
-  };
-  try {
-    if (g.Deno) g.Deno.env.delete(name);
-    else if (g.process) delete g.process.env[name];
-  } catch { /* no permission to change the environment: harmless */ }
 }

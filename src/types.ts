@@ -1,7 +1,6 @@
 /**
- * The public contract of multiserve: what `serve()` accepts and returns.
- *
- * Everything a user can pass or receive is declared here, documented once.
+ * The public contract of multiserve: what `serve()` accepts and returns, and what the
+ * handler receives on each runtime. Types only.
  *
  * @module
  */
@@ -65,8 +64,13 @@ export interface ListenInfo {
   threads: number;
 }
 
-/** Options of `serve()`. Every option is checked up front; a bad value throws an error naming it. */
+/**
+ * Options of `serve()`. Every option is checked up front; a bad value throws an
+ * `OptionError` naming it. The members below are written from the options table
+ * (`src/settings.ts`) by `npm run docs`, like `--help` and the README's tables.
+ */
 export interface ServeOptions {
+  // <options-table>
   /**
    * TCP port to listen on. `0` picks a free port, shared by every worker.
    * @default env `PORT`, else `8000`
@@ -76,7 +80,7 @@ export interface ServeOptions {
   /**
    * Interface to bind. Safe by default: only this machine can connect unless you ask for
    * `"0.0.0.0"` (every IPv4 interface) or `"::"`.
-   * @default env `HOST`, else `"127.0.0.1"`
+   * @default env `HOST`, else `127.0.0.1`
    * @example "0.0.0.0"
    */
   hostname?: string;
@@ -85,22 +89,31 @@ export interface ServeOptions {
    * `true` starts one thread per CPU; a number starts that many; `false` serves from the
    * main thread of each process. On Deno, threads without `processes` run in one worker
    * process of their own, because Deno can end a hung thread only by ending its process.
-   * @default false
+   * @default `false`
    * @example true
    */
   threaded?: boolean | number;
   /**
    * Number of worker processes, supervised by this one. With `threaded`, every process
-   * runs that many threads: processes × threads isolates in all.
+   * runs that many threads: processes × threads isolates in all (gunicorn's workers × threads).
+   * On the command line, `auto` is one per CPU.
    * @default env `WEB_CONCURRENCY`, else `1`
    * @example 4
    */
   processes?: number;
   /**
+   * Called once in the primary when every worker listens. By default a line naming the
+   * URL, the runtime and processes × threads goes to stdout; pass a function to replace
+   * it, or `false` to print nothing.
+   * @default a line on stdout
+   * @example (info) => console.log(`up on ${info.url}`)
+   */
+  onListen?: ((info: ListenInfo) => void) | false;
+  /**
    * Seconds that stopping (`close()`, SIGTERM, SIGINT, and a worker retired by reload,
    * scaling or `maxRequests`) waits for in-flight requests before cutting them and killing
    * the worker. Idle keep-alive connections are closed at once.
-   * @default 30
+   * @default `30`
    * @example 5
    */
   gracefulTimeout?: number;
@@ -108,26 +121,35 @@ export interface ServeOptions {
    * Liveness timeout in seconds: a worker whose event loop has sent no heartbeat for this
    * long (a busy loop, a deadlock) is killed and replaced, with a log line naming it.
    * This is **not** a per-request timeout: a request that waits on I/O for minutes keeps
-   * its worker alive, since the worker's event loop stays free to send heartbeats. It
-   * also bounds booting: a worker that hangs while it starts (an import that blocks) is a
-   * boot failure, and the server stops (exit 3). `0` turns it off. Needs supervised
-   * workers (`threaded` or `processes`).
-   * @default 30
+   * its worker alive, since the worker's event loop stays free to send heartbeats. A
+   * worker whose loop blocks while it starts is a boot failure (see `bootTimeout`), and one
+   * that blocks while draining is killed. `0` turns it off. Needs supervised workers.
+   * @default `30`
    * @example 10
    */
   timeout?: number;
   /**
+   * Seconds a worker has, from its start, to listen. One that has not (an import that
+   * blocks, or start-up code awaiting a database that never answers) is a boot failure:
+   * it is named and stopped, every worker stops and the server exits 3, with no respawn
+   * loop; during a reload or scaling the workers already serving keep on instead. With one
+   * isolate serving alone it bounds loading the app module. `0` = no bound.
+   * @default `30`
+   * @example 120
+   */
+  bootTimeout?: number;
+  /**
    * Recycle each worker after it has served this many requests (the usual cure for slow
    * leaks). Its replacement starts and listens first; then the old worker stops taking
    * connections and drains, so capacity never dips. `0` = never. Needs supervised workers.
-   * @default 0
+   * @default `0`
    * @example 10000
    */
   maxRequests?: number;
   /**
    * Adds a random 0…`maxRequestsJitter` requests to each worker's `maxRequests`, so
-   * workers started together do not all recycle at the same moment.
-   * @default 0
+   * workers started together do not all recycle at the same moment. Needs `maxRequests`.
+   * @default `0`
    * @example 500
    */
   maxRequestsJitter?: number;
@@ -136,7 +158,7 @@ export interface ServeOptions {
    * read; a chunked body is counted as the app reads it, and reading past the limit fails
    * with an error that becomes a 413 (a Hono app's `onError` sees it as an `HTTPException`-
    * like error with `getResponse()`). Nothing is buffered to count it. `0` = no limit.
-   * @default 10485760 (10 MiB)
+   * @default `10485760` (10 MiB)
    * @example 1_000_000
    */
   maxBodySize?: number;
@@ -145,7 +167,7 @@ export interface ServeOptions {
    * On Bun, Bun's own parser caps this at 16 KiB unless Bun runs with
    * `--max-http-header-size`. `0` leaves it to the runtime's parser (Deno: ~100 KB, answered
    * with 400), which spares Deno and Bun walking the header fields on every request.
-   * @default 16384 (16 KiB)
+   * @default `16384` (16 KiB)
    * @example 8192
    */
   maxHeaderSize?: number;
@@ -153,22 +175,21 @@ export interface ServeOptions {
    * Most header fields a request may carry; more gets 431 (Deno's parser answers 400 past
    * about 120 by itself). `0` leaves it to the runtime's parser (Deno ~120, Bun ~200, Node
    * 2000, dropping the rest).
-   * @default 100
+   * @default `100`
    * @example 50
    */
   maxHeaderCount?: number;
   /**
    * Longest request target (path and query) in characters; longer gets 414.
-   * @default 8192
+   * @default `8192`
    * @example 2048
    */
   maxUrlLength?: number;
   /**
    * Seconds a client has, once connected, to finish sending a request's headers. Slower
-   * clients (slowloris) are disconnected while everyone else is served. On Deno and Bun the
-   * same clock also runs between requests on a kept-alive connection, so there the next
-   * request's headers must be complete within the larger of this and `keepAliveTimeout`.
-   * @default 10
+   * clients (slowloris) are disconnected while everyone else is served (Node answers 408
+   * first). Bun cuts them after its own fixed 10 s, whatever this says.
+   * @default `10`
    * @example 30
    */
   headerTimeout?: number;
@@ -176,46 +197,38 @@ export interface ServeOptions {
    * Seconds an idle keep-alive connection stays open after a response. Behind a proxy or
    * load balancer that reuses connections, make it longer than the proxy's own idle timeout
    * (nginx `keepalive_timeout` in an `upstream` block: 60 s; AWS ALB: 60 s; Google Cloud
-   * LB: 600 s), so the proxy never sends a request on a connection we are closing. Bun has
-   * one timer for this and `headerTimeout`: it is set to the larger of the two.
-   * @default 5
+   * LB: 600 s), so the proxy never sends a request on a connection we are closing.
+   * @default `5`
    * @example 65
    */
   keepAliveTimeout?: number;
   /**
-   * Most requests one worker handles at once; beyond it, requests get 503 at once instead
-   * of queueing (uvicorn's `--limit-concurrency`). A request counts until its handler's
-   * response is ready. `0` = no limit.
-   * @default 1000
+   * Most requests one worker handles at once; beyond it, requests get 503 with
+   * `Retry-After: 1` at once instead of queueing (uvicorn's `--limit-concurrency`). A request
+   * counts until its handler's response is ready. `0` = no limit.
+   * @default `1000`
    * @example 100
    */
   maxConcurrency?: number;
   /**
-   * Send the error and its stack to the client when the app throws. Off, clients get a
-   * plain "Internal Server Error" and the details go only to the log. Never in production.
-   * @default false
-   * @example true
-   */
-  debug?: boolean;
-  /**
    * Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP
-   * addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string, or
-   * `"*"` for every peer (only when nothing else can reach the port). From a trusted peer,
-   * the client address in `remoteAddr` is the nearest untrusted one in `X-Forwarded-For`,
-   * and the scheme of `request.url` follows `X-Forwarded-Proto`; from anyone else the
-   * headers change nothing.
-   * @default env `FORWARDED_ALLOW_IPS`, else `"127.0.0.1,::1"`
+   * addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string,
+   * or `"*"` for every peer (only when nothing else can reach the port). From a trusted
+   * peer, the client address in `remoteAddr` is the nearest untrusted one in
+   * `X-Forwarded-For`, and the scheme of `request.url` follows `X-Forwarded-Proto`; from
+   * anyone else the headers change nothing.
+   * @default env `FORWARDED_ALLOW_IPS`, else `127.0.0.1,::1`
    * @example ["10.0.0.0/8", "192.168.1.5"]
    */
   forwardedAllowIps?: string | string[];
   /**
-   * Called once in the primary when every worker listens. By default a line naming the
-   * URL, the runtime and processes × threads goes to stdout; pass a function to replace
-   * it, or `false` to print nothing.
-   * @default a line on stdout: `multiserve: listening on http://127.0.0.1:8000/ (deno 2.9.5, …)`
-   * @example (info) => console.log(`up on ${info.url}`)
+   * Send the error and its stack to the client when the app throws. Off, clients get a
+   * plain "Internal Server Error" and the details go only to the log. Never in production.
+   * @default `false`
+   * @example true
    */
-  onListen?: ((info: ListenInfo) => void) | false;
+  debug?: boolean;
+  // </options-table>
 }
 
 /** The handle `serve()` returns. */
@@ -225,7 +238,12 @@ export interface Server {
    * reading it before `ready` resolves throws.
    */
   readonly url: string;
-  /** Resolves (to this handle) when every worker listens; rejects if any fails to start. */
+  /**
+   * Resolves (to this handle) when every worker listens; rejects if one fails to start (a
+   * `BootError` or `AppLoadError`), or with a `StoppedError` when `close()` or a signal came
+   * first. Read it to handle a failed start yourself; left unread, a failed start is
+   * reported as the CLI reports it (one line on stderr, exit 3 or 4).
+   */
   readonly ready: Promise<Server>;
   /** Resolves when the server has stopped, whether by `close()` or a signal. */
   readonly finished: Promise<void>;

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { Listener } from "./adapter.ts";
-import type { FetchHandler } from "./types.ts";
+import type { Listener } from "../adapter.ts";
+import type { FetchHandler } from "../types.ts";
 
 /** How long a draining worker keeps answering, with `Connection: close`, before closing. */
 export const DRAIN_NOTICE_MS = 500;

@@ -7,32 +7,16 @@
  *
  * @module
  */
-import type { WorkerHandle } from "./adapter.ts";
-import type { MultiserveError } from "./errors.ts";
-import type { CommandMessage } from "./protocol.ts";
+import type { WorkerHandle } from "../adapter.ts";
+import type { CommandMessage } from "../protocol.ts";
+import type { PoolOptions, WorkerPool } from "./pool.ts";
 import { Supervisor } from "./supervisor.ts";
 
-/** What the primary drives: its own supervisor, or a thread host. */
-export interface WorkerPool {
-  /** Workers serving or starting. */
-  readonly count: number;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  kill(): void;
-  reload(): Promise<void>;
-  /** Keep `count` workers; a function gets the current count when its turn comes. */
-  scale(count: number | ((current: number) => number)): Promise<void>;
-}
-
-export interface ThreadHostOptions {
+export interface ThreadHostOptions extends PoolOptions {
   /** Threads to run at first. */
   threads: number;
   /** Start a host process that runs `threads` threads. */
   spawn: (threads: number) => WorkerHandle;
-  gracefulTimeout: number;
-  timeout: number;
-  onFatal: (error: MultiserveError) => void;
-  log: (line: string) => void;
 }
 
 type Command = { command: "reload" } | { command: "scale"; count: number };
@@ -52,13 +36,10 @@ export class ThreadHost implements WorkerPool {
     this.#threads = options.threads;
     this.#log = options.log;
     this.#supervisor = new Supervisor({
+      ...options,
       count: 1,
       kind: "process",
       name: String,
-      gracefulTimeout: options.gracefulTimeout,
-      timeout: options.timeout,
-      onFatal: options.onFatal,
-      log: options.log,
       // A replacement runs as many threads as the host it replaces had at the end.
       spawn: () => this.#watch(options.spawn(this.#threads)),
     });

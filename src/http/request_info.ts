@@ -1,11 +1,11 @@
 /**
  * The base of the handler's second argument on every runtime: `remoteAddr` is the peer,
- * unless a trusted proxy named the client (`src/proxy.ts`). A plain slot for that, where
+ * unless a trusted proxy named the client (`src/http/proxy.ts`). A plain slot for that, where
  * redefining `remoteAddr` on each request's object costs V8 a shape change per request.
  *
  * @module
  */
-import type { RemoteAddr } from "./types.ts";
+import type { RemoteAddr } from "../types.ts";
 
 export class ForwardableInfo {
   #client: (() => RemoteAddr) | undefined = undefined;

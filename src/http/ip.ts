@@ -1,13 +1,9 @@
 /**
- * Proxy headers, believed only from trusted peers (gunicorn's and uvicorn's
- * `forwarded_allow_ips`): from such a peer, `X-Forwarded-For` names the client and
- * `X-Forwarded-Proto` the scheme; from anyone else they change nothing, since any client
- * can send them.
+ * IP addresses and networks, as trust lists name them: parsing IPv4 and IPv6 (however an
+ * address is written), checking list entries, and matching a peer against a list.
  *
  * @module
  */
-import type { ForwardableInfo } from "./request_info.ts";
-import type { FetchHandler, RemoteAddr } from "./types.ts";
 
 /** Decides whether an address is one of the trusted peers. */
 export type Trust = (address: string) => boolean;
@@ -58,58 +54,6 @@ export function trustOf(entries: readonly string[]): Trust {
     const value = networks6.length === 0 ? undefined : ipv6(key);
     return value !== undefined && networks6.some(({ base, mask }) => (value & mask) === base);
   };
-}
-
-/**
- * `app`, seeing the client and scheme a trusted proxy forwarded, given the request's
- * `X-Forwarded-For` and `X-Forwarded-Proto` (null when absent; requests without either pass
- * straight through). `info` is one of the adapters' own (a `ForwardableInfo`). The client
- * address is worked out only if the app reads `remoteAddr`; the scheme at once, since it is
- * part of `request.url`.
- */
-export function forwarded(
-  app: FetchHandler,
-  trust: Trust,
-): (
-  request: Request,
-  info: ForwardableInfo,
-  forwardedFor: string | null,
-  proto: string | null,
-) => ReturnType<FetchHandler> {
-  return (request, info, forwardedFor, proto) => {
-    if (forwardedFor === null && proto === null) return app(request, info);
-    let trusted: boolean | undefined;
-    const fromTrusted = () => (trusted ??= trust(info.peerAddr.hostname));
-    if (proto !== null) {
-      const scheme = proto.split(",")[0].trim().toLowerCase();
-      const url = request.url;
-      if ((scheme === "http" || scheme === "https") && !url.startsWith(`${scheme}:`) && fromTrusted()) {
-        request = new Request(scheme + url.slice(url.indexOf(":")), request);
-      }
-    }
-    if (forwardedFor !== null) {
-      let client: RemoteAddr | undefined;
-      info.forwardedFor(() => {
-        if (client !== undefined) return client;
-        const forwarded = fromTrusted() ? clientOf(forwardedFor, trust) : undefined;
-        return (client = forwarded === undefined ? info.peerAddr : { hostname: forwarded, port: 0 });
-      });
-    }
-    return app(request, info);
-  };
-}
-
-/**
- * The client in `X-Forwarded-For`: walking from the right (the hop nearest us), the first
- * address that is not a trusted proxy; the leftmost when all of them are.
- */
-function clientOf(header: string, trust: Trust): string | undefined {
-  if (!header.includes(",")) return header.trim() || undefined; // one hop: the usual case
-  const hops = header.split(",").map((hop) => hop.trim()).filter((hop) => hop !== "");
-  for (let i = hops.length - 1; i >= 0; i--) {
-    if (!trust(hops[i])) return hops[i];
-  }
-  return hops[0];
 }
 
 /**

@@ -1,15 +1,16 @@
 /**
- * The guard and proxy trust as functions, for the cases a real server cannot reach on
- * every runtime (its own parser answers first): limits set to 0 defer to the runtime, and
- * the trust list's matching rules. The servers' behaviour is in edge.test.ts.
+ * The request chain as a function, for the cases a real server cannot reach on every
+ * runtime (its own parser answers first): limits set to 0 defer to the runtime, and the
+ * trust list's matching rules. The servers' behaviour is in edge.test.ts.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { guarded } from "../src/guard.ts";
-import { EDGE_DEFAULTS } from "../src/options.ts";
-import { trustEntryProblem, trustOf } from "../src/proxy.ts";
-import { ForwardableInfo } from "../src/request_info.ts";
-import type { RemoteAddr } from "../src/types.ts";
+import type { NativeChecks } from "../src/adapter.ts";
+import { requestChain } from "../src/http/chain.ts";
+import { trustEntryProblem, trustOf } from "../src/http/ip.ts";
+import { ForwardableInfo } from "../src/http/request_info.ts";
+import { resolveOptions } from "../src/options.ts";
+import type { FetchHandler, RemoteAddr, ServeOptions } from "../src/types.ts";
 import { runtime } from "./_harness.ts";
 
 const ok = () => new Response("ok");
@@ -25,27 +26,33 @@ class PeerInfo extends ForwardableInfo {
     super();
     this.#peer = { hostname, port: 1 };
   }
-  get peerAddr(): RemoteAddr {
+  override get peerAddr(): RemoteAddr {
     return this.#peer;
   }
 }
-const call = async (handler: ReturnType<typeof guarded>, request: Request, remote = "127.0.0.1") =>
+/** The chain's handler around `app`, with `options` over the defaults. */
+const chain = (
+  app: FetchHandler,
+  options: ServeOptions,
+  native: NativeChecks,
+) => requestChain(app, resolveOptions({ port: 0, ...options }), native).handler;
+const call = async (handler: ReturnType<typeof chain>, request: Request, remote = "127.0.0.1") =>
   await handler(request, new PeerInfo(remote));
 const walking = { headerFields: false, hostAndLength: false };
 
 describe(`${runtime}: the guard as a function`, () => {
   it("more fields than maxHeaderCount: 431; with 0, left to the runtime's parser", async () => {
     const request = () => new Request("http://example.test/", { headers: fields(150) });
-    assert.equal((await call(guarded(ok, EDGE_DEFAULTS, walking), request())).status, 431);
-    const off = { ...EDGE_DEFAULTS, maxHeaderCount: 0, maxHeaderSize: 0 };
-    assert.equal((await call(guarded(ok, off, walking), request())).status, 200);
+    assert.equal((await call(chain(ok, {}, walking), request())).status, 431);
+    const off = { maxHeaderCount: 0, maxHeaderSize: 0 };
+    assert.equal((await call(chain(ok, off, walking), request())).status, 200);
   });
 
   it("a DEL in a value is refused only where the runtime lets it through", async () => {
     const request = () =>
       new Request("http://example.test/", { headers: { host: "example.test", "x-a": "a\x7fb" } });
     const bunLike = { ...walking, controlChars: /\x7f/ };
-    assert.equal((await call(guarded(ok, EDGE_DEFAULTS, bunLike), request())).status, 400);
+    assert.equal((await call(chain(ok, {}, bunLike), request())).status, 400);
   });
 
   it("forwarded headers: believed from a trusted peer, lazily; ignored from others", async () => {
@@ -54,13 +61,13 @@ describe(`${runtime}: the guard as a function`, () => {
       seen.push(`${info.remoteAddr.hostname} ${new URL(request.url).protocol}`);
       return ok();
     };
-    const edge = { ...EDGE_DEFAULTS, forwardedAllowIps: ["10.0.0.0/8"] };
+    const options = { forwardedAllowIps: ["10.0.0.0/8"] };
     const headers = {
       host: "example.test",
       "x-forwarded-for": "203.0.113.7, 10.1.2.3",
       "x-forwarded-proto": "https",
     };
-    const handler = guarded(app, edge, walking);
+    const handler = chain(app, options, walking);
     await call(handler, new Request("http://example.test/", { headers }), "10.9.9.9");
     await call(handler, new Request("http://example.test/", { headers }), "192.0.2.1");
     assert.deepEqual(seen, ["203.0.113.7 https:", "192.0.2.1 http:"]);

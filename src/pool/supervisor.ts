@@ -8,10 +8,18 @@
  *
  * @module
  */
-import type { WorkerHandle } from "./adapter.ts";
-import { heartbeatEveryMs } from "./protocol.ts";
-import { settlesWithin } from "./deadline.ts";
-import { AppLoadError, BootError, EXIT, HungWorkerError, messageOf, type MultiserveError } from "./errors.ts";
+import type { WorkerHandle } from "../adapter.ts";
+import { settlesWithin } from "../deadline.ts";
+import {
+  AppLoadError,
+  BootError,
+  EXIT,
+  HungWorkerError,
+  messageOf,
+  type MultiserveError,
+} from "../errors.ts";
+import { heartbeatEveryMs } from "../protocol.ts";
+import type { PoolOptions, WorkerPool } from "./pool.ts";
 
 /** Extra time past the graceful timeout before a worker that has not exited is killed. */
 const KILL_MARGIN_MS = 2_000;
@@ -21,7 +29,7 @@ const BACKOFF_MAX_MS = 10_000;
 /** Crashes further apart than this do not count as repeating. */
 const CRASH_MEMORY_MS = 60_000;
 
-export interface SupervisorOptions {
+export interface SupervisorOptions extends PoolOptions {
   /** How many workers to keep running. */
   count: number;
   /** Start the worker that will hold place `id` (1-based; a replacement keeps its id). */
@@ -30,17 +38,6 @@ export interface SupervisorOptions {
   kind: "process" | "thread";
   /** How worker `id` is named: "2" or, for a thread of process 2, "2.1". */
   name: (id: number) => string;
-  /** Seconds a stopping worker may take to drain. */
-  gracefulTimeout: number;
-  /** Seconds of heartbeat silence after which a worker is killed; 0 = never. */
-  timeout: number;
-  /**
-   * Give up: a worker died and its replacement could not start, or a hung worker cannot
-   * be ended (a `HungWorkerError`, to be acted on at once: its socket still takes connections).
-   */
-  onFatal: (error: MultiserveError) => void;
-  /** Where lifecycle lines go. */
-  log: (line: string) => void;
 }
 
 interface Worker {
@@ -52,6 +49,8 @@ interface Worker {
   generation: number;
   handle: WorkerHandle;
   state: "starting" | "listening" | "stopping";
+  /** When it was started (ms since the epoch), for `bootTimeout`. */
+  startedAt: number;
   lastHeartbeat: number;
   /** Why the supervisor ended it, for the exit line. */
   endedBecause?: string;
@@ -65,7 +64,7 @@ interface Worker {
   exited: Promise<void>;
 }
 
-export class Supervisor {
+export class Supervisor implements WorkerPool {
   readonly #options: SupervisorOptions;
   readonly #workers = new Set<Worker>();
   readonly #respawns = new Set<ReturnType<typeof setTimeout>>();
@@ -89,8 +88,10 @@ export class Supervisor {
   /** Start every worker; resolve when all listen, or stop them all and reject on the first failure. */
   async start(): Promise<void> {
     // Watched from the start: a worker that hangs while it boots is a boot failure.
-    if (this.#options.timeout > 0) {
-      this.#watchdog = setInterval(() => this.#checkHeartbeats(), heartbeatEveryMs(this.#options.timeout));
+    const { timeout, bootTimeout } = this.#options;
+    const watched = [timeout, bootTimeout].filter((seconds) => seconds > 0);
+    if (watched.length > 0) {
+      this.#watchdog = setInterval(() => this.#watch(), heartbeatEveryMs(Math.min(...watched)));
     }
     const started = [];
     for (let id = 1; id <= this.#options.count; id++) started.push(this.#spawn(id, 0));
@@ -232,6 +233,7 @@ export class Supervisor {
         generation,
         handle: { stop() {}, kill() {}, onMessage() {}, onExit() {} },
         state: "stopping",
+        startedAt: 0,
         lastHeartbeat: 0,
         retiring: false,
         listening,
@@ -244,6 +246,7 @@ export class Supervisor {
       generation,
       handle,
       state: "starting",
+      startedAt: Date.now(),
       lastHeartbeat: Date.now(),
       retiring: false,
       listening,
@@ -352,40 +355,68 @@ export class Supervisor {
   }
 
   /**
-   * Kill every worker whose heartbeat is older than the timeout: one that serves is then
-   * replaced; one still starting (silent since it was spawned: an import that blocks) has
-   * failed to boot; one draining would never finish.
+   * Kill every worker that has not listened within `bootTimeout` (a start-up that awaits
+   * what never comes), and every worker whose heartbeat is older than `timeout`: one that
+   * serves is then replaced; one still starting (silent since it was spawned: an import
+   * that blocks) has failed to boot; one draining would never finish.
    */
-  #checkHeartbeats(): void {
-    const { timeout, log } = this.#options;
+  #watch(): void {
+    const { timeout, bootTimeout, log } = this.#options;
     const now = Date.now();
     for (const worker of this.#workers) {
       if (worker.timedOut || worker.failure) continue;
-      const silent = now - worker.lastHeartbeat;
-      if (silent <= timeout * 1_000) continue;
-      worker.timedOut = true;
-      const seconds = (silent / 1_000).toFixed(1);
       const label = this.#label(worker);
+      const booting = now - worker.startedAt;
+      if (worker.state === "starting" && bootTimeout > 0 && booting > bootTimeout * 1_000) {
+        const seconds = (booting / 1_000).toFixed(1);
+        // Its event loop still answers (else the heartbeat check names it first): it can be ended.
+        this.#end(worker, {
+          message: `${label} did not listen within ${seconds} s of starting (bootTimeout ${bootTimeout} s)`,
+          exitCode: EXIT.boot,
+        }, () => worker.handle.kill());
+        continue;
+      }
+      const silent = now - worker.lastHeartbeat;
+      if (timeout === 0 || silent <= timeout * 1_000) continue;
+      const seconds = (silent / 1_000).toFixed(1);
       const silence = `its event loop sent no heartbeat for ${seconds} s (timeout ${timeout} s)`;
       if (worker.state === "starting") {
-        worker.failure = { message: `${label} hung while starting: ${silence}`, exitCode: EXIT.boot };
-        log(`${worker.failure.message}; killing it`);
-      } else if (worker.state === "stopping") {
+        const failure = { message: `${label} hung while starting: ${silence}`, exitCode: EXIT.boot };
+        this.#end(worker, failure, () => this.#kill(worker));
+        continue;
+      }
+      if (worker.state === "stopping") {
         worker.endedBecause = `${worker.endedBecause ?? "stopped"}; killed: hung while draining`;
         log(`${label} timed out while draining: ${silence}; killing it`);
       } else {
         worker.endedBecause = `was killed after timing out (no heartbeat for ${seconds} s)`;
         log(`${label} timed out: ${silence}; killing it`);
       }
-      if (worker.handle.unkillableWhenHung) {
-        return this.#options.onFatal(
-          new HungWorkerError(
-            `${label} is hung and cannot be ended on its own: ${worker.handle.unkillableWhenHung}; ending its process, to be replaced whole`,
-          ),
-        );
-      }
-      worker.handle.kill();
+      this.#kill(worker);
     }
+  }
+
+  /** A worker that failed to boot: named, and killed (its exit then rejects its start). */
+  #end(worker: Worker, failure: NonNullable<Worker["failure"]>, kill: () => void): void {
+    worker.failure = failure;
+    worker.timedOut = true;
+    this.#options.log(`${failure.message}; killing it`);
+    kill();
+  }
+
+  /** Kill a worker whose event loop is blocked, or give up its process where it cannot be ended. */
+  #kill(worker: Worker): void {
+    worker.timedOut = true;
+    if (worker.handle.unkillableWhenHung) {
+      return this.#options.onFatal(
+        new HungWorkerError(
+          `${
+            this.#label(worker)
+          } is hung and cannot be ended on its own: ${worker.handle.unkillableWhenHung}; ending its process, to be replaced whole`,
+        ),
+      );
+    }
+    worker.handle.kill();
   }
 }
 

@@ -1,0 +1,51 @@
+/**
+ * The slice of Deno's API the Deno adapter uses, typed here so that tsc (which has no Deno
+ * types) and Deno itself both check it.
+ *
+ * @module
+ */
+
+/** What Deno hands a `Deno.serve` handler. */
+export interface DenoServeInfo {
+  readonly remoteAddr: { hostname: string; port: number };
+  readonly completed: Promise<void>;
+}
+
+/** A Deno TCP listener. */
+export interface DenoListener {
+  readonly addr: { port: number };
+  accept(): Promise<unknown>;
+  close(): void;
+}
+
+export interface DenoHttpServer {
+  shutdown(): Promise<void>;
+}
+
+export interface DenoApi {
+  readonly version: { deno: string };
+  readonly build: { os: string };
+  readonly mainModule: string;
+  readonly args: string[];
+  execPath(): string;
+  exit(code: number): never;
+  serve(
+    options: {
+      hostname: string;
+      port: number;
+      reusePort: boolean;
+      onListen: (addr: { port: number }) => void;
+      onError: (error: unknown) => Response;
+    },
+    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
+  ): DenoHttpServer;
+  listen(options: { hostname: string; port: number; reusePort?: boolean }): DenoListener;
+  permissions: {
+    querySync(descriptor: { name: string; path?: string }): { state: string };
+  };
+  addSignalListener(signal: string, listener: () => void): void;
+  removeSignalListener(signal: string, listener: () => void): void;
+}
+
+/** `Deno`, typed. Only the Deno adapter imports this module, so it runs only on Deno. */
+export const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;

@@ -1,0 +1,84 @@
+/**
+ * The host process as every runtime shows it: environment, arguments, working directory,
+ * pid, exit, CPUs, and whether a module is the program's entry. No runtime module is
+ * imported: each shim asks `Deno` where it exists, else `process` (Bun and Node).
+ *
+ * @module
+ */
+
+interface DenoHost {
+  args: string[];
+  env: { get(name: string): string | undefined; delete(name: string): void };
+  cwd(): string;
+  exit(code: number): never;
+  pid: number;
+}
+interface ProcessHost {
+  argv: string[];
+  env: Record<string, string | undefined>;
+  cwd(): string;
+  exit(code: number): never;
+  pid: number;
+}
+const host = globalThis as { Deno?: DenoHost; process?: ProcessHost };
+
+/** An environment variable, or undefined when unset or not readable (Deno without --allow-env). */
+export function readEnv(name: string): string | undefined {
+  try {
+    return host.Deno ? host.Deno.env.get(name) : host.process?.env[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remove an environment variable, so that programs started from here do not inherit it. */
+export function forgetEnv(name: string): void {
+  try {
+    if (host.Deno) host.Deno.env.delete(name);
+    else if (host.process) delete host.process.env[name];
+  } catch { /* no permission to change the environment: harmless */ }
+}
+
+/** Command-line arguments after the script. */
+export function programArgs(): string[] {
+  return host.Deno ? host.Deno.args : host.process!.argv.slice(2);
+}
+
+/** The current working directory. */
+export function cwd(): string {
+  return host.Deno ? host.Deno.cwd() : host.process!.cwd();
+}
+
+/** This process's id. */
+export function pid(): number {
+  return host.Deno ? host.Deno.pid : host.process!.pid;
+}
+
+/** End the process with `code`. */
+export function exitProcess(code: number): never {
+  return host.Deno ? host.Deno.exit(code) : host.process!.exit(code);
+}
+
+/** The number of CPUs this isolate may use (at least 1). */
+export function cpuCount(): number {
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return typeof n === "number" && n >= 1 ? n : 1;
+}
+
+/**
+ * Is the module of `meta` the program's entry? `import.meta.main` where the runtime has it
+ * (Deno, Bun, Node ≥ 24.2); on an older Node, its path against the script Node was given.
+ */
+export function isMainModule(meta: ImportMeta): boolean {
+  const { main, filename } = meta as ImportMeta & { main?: boolean; filename?: string };
+  if (typeof main === "boolean") return main;
+  return filename !== undefined && filename === host.process?.argv[1];
+}
+
+/**
+ * The module `name` beside `base`, with `base`'s extension: `.ts` when running from the
+ * sources, `.js` once compiled to dist/.
+ */
+export function siblingModule(name: string, base: string): URL {
+  return new URL(`./${name}.${base.endsWith(".js") ? "js" : "ts"}`, base);
+}

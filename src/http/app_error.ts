@@ -1,0 +1,25 @@
+/**
+ * The answer when the app throws: a request body the client got wrong (too large, bad
+ * chunks) gets its 413 or 400; anything else a plain 500 whose details go to the server
+ * log, and to the client only in `debug`.
+ *
+ * @module
+ */
+import { log } from "../log.ts";
+import { requestBodyError } from "./body.ts";
+
+/** The response for an error thrown by the app (every adapter's `onError`). */
+export function appErrorResponse(debug: boolean): (error: unknown) => Response {
+  return (error) => {
+    const clientError = requestBodyError(error);
+    if (clientError) return clientError.getResponse();
+    log("the app threw while handling a request:", error);
+    const detail = debug
+      ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
+      : "";
+    return new Response(`Internal Server Error${detail}`, {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The checks a request passes before the app sees it, so that an app answers alike on
+ * Deno, Bun and Node: what one runtime's parser lets through (a missing or doubled Host, a
+ * repeated Content-Length, a DEL in a header value) is refused here, and the size and
+ * concurrency limits hold on every runtime. What a runtime's parser (with its adapter)
+ * already refuses is not checked again: the adapter says so in `NativeChecks`.
+ *
+ * @module
+ */
+import type { NativeChecks } from "../adapter.ts";
+import type { Config } from "../settings.ts";
+import type { FetchHandler } from "../types.ts";
+import { limitBody } from "./body.ts";
+import { refusal } from "./refusal.ts";
+import type { ForwardableInfo } from "./request_info.ts";
+
+/** The limits the guard enforces. */
+export type RequestLimits = Pick<
+  Config,
+  "maxBodySize" | "maxHeaderSize" | "maxHeaderCount" | "maxUrlLength" | "maxConcurrency"
+>;
+
+/** The header fields the guard looks at; the proxy ones it hands on to the next stage. */
+export interface Fields {
+  host: string | null;
+  contentLength: string | null;
+  transferEncoding: string | null;
+  forwardedFor: string | null;
+  forwardedProto: string | null;
+}
+
+/** What comes after the guard: handed the fields it read. */
+export type AfterGuard = (
+  request: Request,
+  info: ForwardableInfo,
+  fields: Fields,
+) => Response | Promise<Response>;
+
+/** What walking every field found besides `Fields`. */
+interface Walked extends Fields {
+  count: number;
+  /** Bytes of the field lines. */
+  size: number;
+  /** The first field whose value has a character the runtime let through. */
+  controlIn: string | undefined;
+}
+
+const DIGITS = /^\d+$/;
+
+/**
+ * `next` behind the checks and limits. `proxyFields`: read `X-Forwarded-For` and
+ * `X-Forwarded-Proto` for the next stage (only when some peer is trusted).
+ */
+export function guard(
+  next: AfterGuard,
+  limits: RequestLimits,
+  native: NativeChecks,
+  proxyFields: boolean,
+): FetchHandler {
+  const header = native.header ??
+    ((request: Request, _info: unknown, name: string) => request.headers.get(name));
+  const control = native.controlChars;
+  // Walk every field where the runtime does not count them, or lets bad characters through;
+  // the walk then also picks up the fields below, cheaper than looking each one up.
+  const walk = control !== undefined ||
+    (!native.headerFields && (limits.maxHeaderCount > 0 || limits.maxHeaderSize > 0));
+  const fieldsOf = (request: Request, info: unknown): Fields | Walked =>
+    walk ? walkFields(request, control) : {
+      host: native.hostAndLength ? null : header(request, info, "host"),
+      contentLength: header(request, info, "content-length"),
+      // Asked of the headers: touching `request.body` costs a whole Request on Node.
+      transferEncoding: header(request, info, "transfer-encoding"),
+      forwardedFor: proxyFields ? header(request, info, "x-forwarded-for") : null,
+      forwardedProto: proxyFields ? header(request, info, "x-forwarded-proto") : null,
+    };
+  const { maxBodySize, maxConcurrency } = limits;
+  let active = 0;
+  const done = () => void active--;
+  return (request, info) => {
+    const fields = fieldsOf(request, info);
+    const problem = requestProblem(request, fields, limits, native);
+    if (problem !== undefined) return problem;
+    // A chunked body: count it as it is read, and tell a client's framing error from the app's.
+    if (fields.transferEncoding !== null) request = limitBody(request, maxBodySize);
+    if (maxConcurrency === 0) return next(request, info, fields);
+    if (active >= maxConcurrency) {
+      return refusal(503, `this worker is at its limit of ${maxConcurrency} requests at once`, {
+        "retry-after": "1",
+      });
+    }
+    active++;
+    let response: Response | Promise<Response>;
+    try {
+      response = next(request, info, fields);
+    } catch (error) {
+      active--;
+      throw error;
+    }
+    if (response instanceof Promise) return response.finally(done);
+    active--;
+    return response;
+  };
+}
+
+/**
+ * Every field in one pass. forEach, not for…of: Deno's iterator sorts and copies the
+ * fields (ten times slower). Repeated fields come joined with ", ", as `get()` gives them.
+ */
+function walkFields(request: Request, control: RegExp | undefined): Walked {
+  const walked: Walked = {
+    host: null,
+    contentLength: null,
+    transferEncoding: null,
+    forwardedFor: null,
+    forwardedProto: null,
+    count: 0,
+    size: 0,
+    controlIn: undefined,
+  };
+  request.headers.forEach((value, name) => {
+    walked.count++;
+    walked.size += name.length + value.length + 4; // ": " and CRLF
+    if (control !== undefined && walked.controlIn === undefined && control.test(value)) {
+      walked.controlIn = name;
+    }
+    switch (name) {
+      case "host":
+        walked.host = value;
+        break;
+      case "content-length":
+        walked.contentLength = value;
+        break;
+      case "transfer-encoding":
+        walked.transferEncoding = value;
+        break;
+      case "x-forwarded-for":
+        walked.forwardedFor = value;
+        break;
+      case "x-forwarded-proto":
+        walked.forwardedProto = value;
+        break;
+    }
+  });
+  return walked;
+}
+
+/** The refusal a request has earned, or undefined when it may go on. */
+function requestProblem(
+  request: Request,
+  fields: Fields | Walked,
+  limits: RequestLimits,
+  native: NativeChecks,
+): Response | undefined {
+  if (!native.hostAndLength) {
+    const host = fields.host;
+    // RFC 9112 §3.2: exactly one Host. HTTP/1.0 may omit it, but the request URL is built
+    // from it, and not every runtime tells the handler the version: every request needs one.
+    if (host === null || host === "") return refusal(400, "the request has no Host header");
+    if (host.includes(",")) return refusal(400, "the request has more than one Host header");
+  }
+  const length = fields.contentLength;
+  if (length !== null) {
+    // A list ("3, 3") means the field was repeated: RFC 9112 §6.3 lets us refuse it.
+    if (!native.hostAndLength && !DIGITS.test(length)) {
+      return refusal(400, "Content-Length is not one decimal number");
+    }
+    if (limits.maxBodySize > 0 && Number(length) > limits.maxBodySize) {
+      return refusal(413, `the request body is larger than the limit of ${limits.maxBodySize} bytes`);
+    }
+  }
+  const url = request.url;
+  const target = url.length - url.indexOf("/", url.indexOf("//") + 2);
+  if (target > limits.maxUrlLength) {
+    return refusal(414, `the request target is longer than ${limits.maxUrlLength} characters`);
+  }
+  if (!("count" in fields)) return undefined;
+  if (fields.controlIn !== undefined) {
+    return refusal(400, `header ${fields.controlIn} has a control character in its value`);
+  }
+  if (native.headerFields) return undefined;
+  if (limits.maxHeaderCount > 0 && fields.count > limits.maxHeaderCount) {
+    return refusal(431, `more than ${limits.maxHeaderCount} header fields`);
+  }
+  const size = request.method.length + target + 12 + fields.size; // "GET /x HTTP/1.1\r\n"
+  if (limits.maxHeaderSize > 0 && size > limits.maxHeaderSize) {
+    return refusal(431, `the request head is larger than ${limits.maxHeaderSize} bytes`);
+  }
+  return undefined;
+}

@@ -1,0 +1,206 @@
+/**
+ * The primary: the process that called `serve()` (or ran the CLI) and is no worker. It
+ * serves alone (one isolate, through the request chain), or owns one pool of workers and
+ * serves nothing itself (gunicorn's arbiter). It acts on the signals: SIGTERM and SIGINT
+ * stop it gracefully (a second one at once), SIGHUP reloads the pool, SIGTTIN and SIGTTOU
+ * scale it. It reports a start that fails, the way the CLI does, unless the caller
+ * handles `ready`.
+ *
+ * @module
+ */
+import type { Adapter } from "./adapter.ts";
+import { appHandler } from "./app.ts";
+import { settlesWithin } from "./deadline.ts";
+import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
+import { exitProcess } from "./host.ts";
+import { serveChain, type Serving, urlOf } from "./http/chain.ts";
+import { log } from "./log.ts";
+import { primaryPool } from "./pool/build.ts";
+import type { WorkerPool } from "./pool/pool.ts";
+import { loadAdapter } from "./runtime.ts";
+import type { Config } from "./settings.ts";
+import { SignalTraps } from "./signals.ts";
+import type { App, ListenInfo, Server } from "./types.ts";
+
+export class Primary implements Server {
+  readonly finished: Promise<void>;
+  readonly #ready: Promise<Server>;
+  readonly #config: Config;
+  #readyHandled = false;
+  #url: string | undefined;
+  #finish!: () => void;
+  #traps: SignalTraps | undefined;
+  /** Serving alone: the chain on its socket. */
+  #serving: Serving | undefined;
+  /** Supervising: the workers. Set before they start, so that a stop reaches those booting. */
+  #pool: WorkerPool | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(app: App | URL, config: Config) {
+    this.#config = config;
+    if (config.port !== 0) this.#url = urlOf(config.hostname, config.port);
+    this.finished = new Promise((resolve) => (this.#finish = resolve));
+    this.#ready = this.#start(app).then(() => this, (error) => {
+      this.#traps?.clear();
+      this.#finish();
+      throw error;
+    });
+    // Nobody waits for `ready`: report a failed start as the CLI does, one line and its code.
+    this.#ready.catch((error: Partial<MultiserveError>) => {
+      if (this.#readyHandled || error instanceof StoppedError) return;
+      log(messageOf(error));
+      exitProcess(error.exitCode ?? 1);
+    });
+  }
+
+  /** Resolves when every worker listens. Reading it makes its rejection the caller's. */
+  get ready(): Promise<Server> {
+    this.#readyHandled = true;
+    return this.#ready;
+  }
+
+  get url(): string {
+    if (this.#url === undefined) {
+      throw new Error("server.url is not known before server.ready resolves when port is 0");
+    }
+    return this.#url;
+  }
+
+  get workers(): number {
+    return this.#pool?.count ?? 1;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // A pool stops its workers even while they boot; serving alone, the app loads first.
+      if (this.#pool) await this.#pool.stop();
+      else await this.#ready.catch(() => {});
+      await this.#serving?.stop();
+      this.#traps?.clear();
+      this.#finish();
+    })();
+    return this.#closing;
+  }
+
+  async reload(): Promise<void> {
+    await this.ready;
+    await this.#supervised("reload()").reload();
+  }
+
+  async scale(count: number): Promise<void> {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new OptionError(`scale() needs a whole number of workers ≥ 1, got ${count}`);
+    }
+    await this.ready;
+    await this.#supervised("scale()").scale(count);
+  }
+
+  #supervised(what: string): WorkerPool {
+    if (this.#pool === undefined || this.#closing) {
+      throw new Error(
+        `${what} needs a running primary with workers ("threaded" or "processes"); this is ${
+          this.#closing ? "a closed server" : "one isolate serving alone"
+        }`,
+      );
+    }
+    return this.#pool;
+  }
+
+  async #start(app: App | URL): Promise<void> {
+    const adapter = await loadAdapter();
+    const config = this.#config;
+    const plan = { processes: config.processes, threads: config.threaded };
+    this.#trapStopSignals(adapter);
+    let port: number;
+    if (plan.processes === 1 && plan.threads === 0) {
+      const handler = await this.#withinBootTimeout(appHandler(app));
+      if (this.#closing) throw new StoppedError();
+      const address = { hostname: config.hostname, port: config.port, shared: false };
+      this.#serving = await serveChain(adapter, handler, address, config);
+      port = this.#serving.port;
+    } else {
+      adapter.checkSpread(plan);
+      port = await adapter.reservePort(config.hostname, config.port);
+      const { onListen: _, ...workerConfig } = config;
+      const base = { port, config: workerConfig, module: app instanceof URL ? app.href : undefined };
+      const pool = this.#pool = primaryPool(adapter, app, base, plan, {
+        ...config,
+        onFatal: (error) => {
+          log(`${error.message}; stopping`);
+          this.close().then(() => adapter.exit(error.exitCode));
+        },
+        log,
+      });
+      await pool.start();
+      if (this.#closing) throw new StoppedError();
+      this.#trapPoolSignals(pool);
+      const hint = adapter.closeHint(plan);
+      if (hint) log(hint);
+    }
+    this.#url = urlOf(config.hostname, port);
+    const limitsHint = adapter.limitsHint(config);
+    if (limitsHint) log(limitsHint);
+    const info: ListenInfo = {
+      url: this.#url,
+      port,
+      hostname: config.hostname,
+      runtime: adapter.runtime,
+      ...plan,
+    };
+    if (config.onListen) config.onListen(info);
+    else if (config.onListen === undefined) console.log(startupLine(info, adapter.version));
+  }
+
+  /** Loading the app alone is bounded by `bootTimeout` too (an async hang; a blocked loop cannot be). */
+  async #withinBootTimeout<T>(loading: Promise<T>): Promise<T> {
+    const { bootTimeout } = this.#config;
+    if (bootTimeout === 0 || await settlesWithin(loading, bootTimeout * 1_000)) return loading;
+    throw new BootError(`the app did not load within ${bootTimeout} s (bootTimeout)`);
+  }
+
+  #trapStopSignals(adapter: Adapter): void {
+    const traps = this.#traps = new SignalTraps(adapter);
+    const { gracefulTimeout } = this.#config;
+    traps.onStop((signal) => {
+      log(`${signal}: stopping gracefully (up to ${gracefulTimeout} s; send it again to stop at once)`);
+      // Serving alone and still loading the app: nothing is in flight, and the load may hang.
+      if (this.#pool === undefined && this.#serving === undefined) return adapter.exit(0);
+      this.close().then(() => adapter.exit(0));
+    }, (signal, code) => {
+      log(`${signal} again: stopping at once`);
+      this.#pool?.kill();
+      adapter.exit(code);
+    });
+  }
+
+  /** SIGHUP reloads, SIGTTIN adds a worker, SIGTTOU removes one (gunicorn's signals). */
+  #trapPoolSignals(pool: WorkerPool): void {
+    const traps = this.#traps!;
+    const report = (what: string) => (error: unknown) => log(`${what} failed: ${messageOf(error)}`);
+    traps.on("SIGHUP", () => {
+      log("SIGHUP: rolling reload");
+      pool.reload().catch(() => {}); // the pool has logged why
+    });
+    traps.on("SIGTTIN", () => {
+      log(`SIGTTIN: one worker more`);
+      pool.scale((n) => n + 1).catch(report("SIGTTIN"));
+    });
+    traps.on("SIGTTOU", () => {
+      if (pool.count <= 1) return log("SIGTTOU: already down to 1 worker; keeping it");
+      log(`SIGTTOU: one worker fewer`);
+      pool.scale((n) => n - 1).catch(report("SIGTTOU"));
+    });
+  }
+}
+
+/** The line a primary prints when every worker listens. */
+function startupLine(info: ListenInfo, version: string): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "es"}`;
+  const shape = info.threads === 0
+    ? `${plural(info.processes, "process")}, not threaded`
+    : `${plural(info.processes, "process")} × ${info.threads} thread${info.threads === 1 ? "" : "s"}`;
+  const workers = info.processes * Math.max(info.threads, 1);
+  return `multiserve: listening on ${info.url} (${info.runtime} ${version}, ${shape}: ${workers} worker${
+    workers === 1 ? "" : "s"
+  })`;
+}

@@ -1,0 +1,329 @@
+/**
+ * Every option of `serve()` and of the CLI, in one table (gunicorn's `config.py`): each
+ * entry holds the option's kind of value (its checks and messages), default, environment
+ * variable, flags, its line in `--help`, and its documentation. `src/options.ts` resolves
+ * options with it, `src/cli.ts` parses flags and writes `--help` with it, and
+ * `scripts/docs.ts` writes `ServeOptions` in `src/types.ts` and the README's option tables
+ * from it. Adding an option is adding an entry here (then `npm run docs`).
+ *
+ * @module
+ */
+import type { ListenInfo } from "./types.ts";
+import * as kinds from "./value_kinds.ts";
+import type { Kind } from "./value_kinds.ts";
+
+/** Where an option appears in `--help` and the README. */
+export type Section = "serving" | "workers" | "requests";
+
+/** One option. */
+export interface Setting<In, Out> {
+  /** Its kind of value: the checks and the words of their messages. */
+  readonly kind: Kind<In, Out>;
+  /** The value when neither code, flag nor environment gives one. */
+  readonly default: Out;
+  /** How the docs show the default (Markdown), when not as the value itself. */
+  readonly defaultText?: string;
+  /** The environment variable read when the option is not given. */
+  readonly env?: string;
+  /** Its command-line flags, the preferred one first; none: code only. */
+  readonly flags?: readonly string[];
+  /** What the flag's value is called in `--help` ("N", "S"); none: a switch. */
+  readonly arg?: string;
+  readonly section: Section;
+  /** One line for `--help` and the README tables. */
+  readonly help: string;
+  /** Its TypeScript type in `ServeOptions`. */
+  readonly type: string;
+  /** Its documentation in `ServeOptions` (JSDoc), paragraphs apart. */
+  readonly doc: string;
+  readonly example: string;
+  /** Acts through the supervisor: refused when set with one isolate serving alone. */
+  readonly needsWorkers?: boolean;
+}
+
+const setting = <In, Out>(entry: Setting<In, Out>): Setting<In, Out> => entry;
+
+/** The default as the docs state it (Markdown): "env `PORT`, else `8000`". */
+export function defaultDoc(entry: Setting<unknown, unknown>): string {
+  const shown = entry.defaultText ?? `\`${String(entry.default)}\``;
+  return entry.env === undefined ? shown : `env \`${entry.env}\`, else ${shown}`;
+}
+
+/** The table, in the order of `--help` and the docs. */
+export const SETTINGS = {
+  port: setting({
+    kind: kinds.port,
+    default: 8000,
+    env: "PORT",
+    flags: ["--port", "-p"],
+    arg: "N",
+    section: "serving",
+    help: "port to listen on; 0 picks a free one, shared by every worker",
+    type: "number",
+    doc: "TCP port to listen on. `0` picks a free port, shared by every worker.",
+    example: "3000",
+  }),
+  hostname: setting({
+    kind: kinds.host,
+    default: "127.0.0.1",
+    env: "HOST",
+    flags: ["--host", "--hostname"],
+    arg: "HOST",
+    section: "serving",
+    help: 'interface to bind; only this machine can connect unless you ask for "0.0.0.0" or "::"',
+    type: "string",
+    doc:
+      'Interface to bind. Safe by default: only this machine can connect unless you ask for\n`"0.0.0.0"` (every IPv4 interface) or `"::"`.',
+    example: '"0.0.0.0"',
+  }),
+  threaded: setting({
+    kind: kinds.threads,
+    default: 0,
+    defaultText: "`false`",
+    flags: ["--threads", "-t"],
+    arg: "N|auto",
+    section: "serving",
+    help: "worker threads per process; auto (true in code) = one per CPU",
+    type: "boolean | number",
+    doc: "Serve from worker threads, each with its own isolate and its own listening socket.\n" +
+      "`true` starts one thread per CPU; a number starts that many; `false` serves from the\n" +
+      "main thread of each process. On Deno, threads without `processes` run in one worker\n" +
+      "process of their own, because Deno can end a hung thread only by ending its process.",
+    example: "true",
+  }),
+  processes: setting({
+    kind: kinds.processes,
+    default: 1,
+    env: "WEB_CONCURRENCY",
+    flags: ["--processes", "-w", "--workers"],
+    arg: "N|auto",
+    section: "serving",
+    help: "worker processes, supervised by this one; with threads, processes × threads workers",
+    type: "number",
+    doc: "Number of worker processes, supervised by this one. With `threaded`, every process\n" +
+      "runs that many threads: processes × threads isolates in all (gunicorn's workers × threads).\n" +
+      "On the command line, `auto` is one per CPU.",
+    example: "4",
+  }),
+  onListen: setting({
+    kind: kinds.callback<(info: ListenInfo) => void>(),
+    default: undefined,
+    defaultText: "a line on stdout",
+    section: "serving",
+    help: "called in the primary once every worker listens; false prints nothing",
+    type: "((info: ListenInfo) => void) | false",
+    doc: "Called once in the primary when every worker listens. By default a line naming the\n" +
+      "URL, the runtime and processes × threads goes to stdout; pass a function to replace\n" +
+      "it, or `false` to print nothing.",
+    example: "(info) => console.log(`up on ${info.url}`)",
+  }),
+  gracefulTimeout: setting({
+    kind: kinds.seconds(),
+    default: 30,
+    flags: ["--graceful-timeout"],
+    arg: "S",
+    section: "workers",
+    help: "seconds stopping (a signal, close(), a reload, recycling, scaling down) waits for " +
+      "in-flight requests before cutting them",
+    type: "number",
+    doc: "Seconds that stopping (`close()`, SIGTERM, SIGINT, and a worker retired by reload,\n" +
+      "scaling or `maxRequests`) waits for in-flight requests before cutting them and killing\n" +
+      "the worker. Idle keep-alive connections are closed at once.",
+    example: "5",
+  }),
+  timeout: setting({
+    kind: kinds.seconds(),
+    default: 30,
+    flags: ["--timeout"],
+    arg: "S",
+    section: "workers",
+    help: "kill and replace a worker whose event loop is blocked for S seconds (a liveness check, " +
+      "not a per-request limit); 0 = off",
+    type: "number",
+    doc: "Liveness timeout in seconds: a worker whose event loop has sent no heartbeat for this\n" +
+      "long (a busy loop, a deadlock) is killed and replaced, with a log line naming it.\n" +
+      "This is **not** a per-request timeout: a request that waits on I/O for minutes keeps\n" +
+      "its worker alive, since the worker's event loop stays free to send heartbeats. A\n" +
+      "worker whose loop blocks while it starts is a boot failure (see `bootTimeout`), and one\n" +
+      "that blocks while draining is killed. `0` turns it off. Needs supervised workers.",
+    example: "10",
+    needsWorkers: true,
+  }),
+  bootTimeout: setting({
+    kind: kinds.seconds(),
+    default: 30,
+    flags: ["--boot-timeout"],
+    arg: "S",
+    section: "workers",
+    help: "a worker not listening S seconds after it started is a boot failure: exit 3 " +
+      "(a reload keeps the old workers); 0 = no bound",
+    type: "number",
+    doc: "Seconds a worker has, from its start, to listen. One that has not (an import that\n" +
+      "blocks, or start-up code awaiting a database that never answers) is a boot failure:\n" +
+      "it is named and stopped, every worker stops and the server exits 3, with no respawn\n" +
+      "loop; during a reload or scaling the workers already serving keep on instead. With one\n" +
+      "isolate serving alone it bounds loading the app module. `0` = no bound.",
+    example: "120",
+  }),
+  maxRequests: setting({
+    kind: kinds.count({ zero: "never" }),
+    default: 0,
+    flags: ["--max-requests"],
+    arg: "N",
+    section: "workers",
+    help: "recycle a worker after N requests, its replacement listening first; 0 = never",
+    type: "number",
+    doc: "Recycle each worker after it has served this many requests (the usual cure for slow\n" +
+      "leaks). Its replacement starts and listens first; then the old worker stops taking\n" +
+      "connections and drains, so capacity never dips. `0` = never. Needs supervised workers.",
+    example: "10000",
+    needsWorkers: true,
+  }),
+  maxRequestsJitter: setting({
+    kind: kinds.count(),
+    default: 0,
+    flags: ["--max-requests-jitter"],
+    arg: "N",
+    section: "workers",
+    help: "add a random 0..N to each worker's max requests, so they do not all recycle at once",
+    type: "number",
+    doc: "Adds a random 0…`maxRequestsJitter` requests to each worker's `maxRequests`, so\n" +
+      "workers started together do not all recycle at the same moment. Needs `maxRequests`.",
+    example: "500",
+  }),
+  maxBodySize: setting({
+    kind: kinds.count({ zero: "no limit" }),
+    default: 10 * 1024 * 1024,
+    defaultText: "`10485760` (10 MiB)",
+    flags: ["--max-body-size"],
+    arg: "BYTES",
+    section: "requests",
+    help: "larger request bodies get 413, declared or chunked; 0 = no limit",
+    type: "number",
+    doc: "Largest request body in bytes. A larger `Content-Length` gets 413 before the body is\n" +
+      "read; a chunked body is counted as the app reads it, and reading past the limit fails\n" +
+      "with an error that becomes a 413 (a Hono app's `onError` sees it as an `HTTPException`-\n" +
+      "like error with `getResponse()`). Nothing is buffered to count it. `0` = no limit.",
+    example: "1_000_000",
+  }),
+  maxHeaderSize: setting({
+    kind: kinds.count({ zero: "the runtime's own limit" }),
+    default: 16 * 1024,
+    defaultText: "`16384` (16 KiB)",
+    flags: ["--max-header-size"],
+    arg: "BYTES",
+    section: "requests",
+    help: "larger request heads get 431; 0 = the runtime parser's own limit",
+    type: "number",
+    doc: "Largest request head (request line and header fields) in bytes; larger gets 431.\n" +
+      "On Bun, Bun's own parser caps this at 16 KiB unless Bun runs with\n" +
+      "`--max-http-header-size`. `0` leaves it to the runtime's parser (Deno: ~100 KB, answered\n" +
+      "with 400), which spares Deno and Bun walking the header fields on every request.",
+    example: "8192",
+  }),
+  maxHeaderCount: setting({
+    kind: kinds.count({ zero: "the runtime's own limit" }),
+    default: 100,
+    flags: ["--max-header-count"],
+    arg: "N",
+    section: "requests",
+    help: "more header fields get 431; 0 = the runtime parser's own limit",
+    type: "number",
+    doc: "Most header fields a request may carry; more gets 431 (Deno's parser answers 400 past\n" +
+      "about 120 by itself). `0` leaves it to the runtime's parser (Deno ~120, Bun ~200, Node\n" +
+      "2000, dropping the rest).",
+    example: "50",
+  }),
+  maxUrlLength: setting({
+    kind: kinds.count({ min: 1 }),
+    default: 8192,
+    flags: ["--max-url-length"],
+    arg: "N",
+    section: "requests",
+    help: "longer request targets (path and query) get 414",
+    type: "number",
+    doc: "Longest request target (path and query) in characters; longer gets 414.",
+    example: "2048",
+  }),
+  headerTimeout: setting({
+    kind: kinds.seconds({ positive: true }),
+    default: 10,
+    flags: ["--header-timeout"],
+    arg: "S",
+    section: "requests",
+    help: "disconnect a client that has not sent its request head within S seconds (slowloris); " +
+      "fixed at 10 on Bun",
+    type: "number",
+    doc: "Seconds a client has, once connected, to finish sending a request's headers. Slower\n" +
+      "clients (slowloris) are disconnected while everyone else is served (Node answers 408\n" +
+      "first). Bun cuts them after its own fixed 10 s, whatever this says.",
+    example: "30",
+  }),
+  keepAliveTimeout: setting({
+    kind: kinds.seconds({ positive: true }),
+    default: 5,
+    flags: ["--keep-alive-timeout"],
+    arg: "S",
+    section: "requests",
+    help: "close a kept-alive connection idle for S seconds; behind a proxy, longer than the proxy's own",
+    type: "number",
+    doc: "Seconds an idle keep-alive connection stays open after a response. Behind a proxy or\n" +
+      "load balancer that reuses connections, make it longer than the proxy's own idle timeout\n" +
+      "(nginx `keepalive_timeout` in an `upstream` block: 60 s; AWS ALB: 60 s; Google Cloud\n" +
+      "LB: 600 s), so the proxy never sends a request on a connection we are closing.",
+    example: "65",
+  }),
+  maxConcurrency: setting({
+    kind: kinds.count({ zero: "no limit" }),
+    default: 1000,
+    flags: ["--max-concurrency"],
+    arg: "N",
+    section: "requests",
+    help: "requests one worker handles at once; beyond, 503 at once; 0 = no limit",
+    type: "number",
+    doc: "Most requests one worker handles at once; beyond it, requests get 503 with\n" +
+      "`Retry-After: 1` at once instead of queueing (uvicorn's `--limit-concurrency`). A request\n" +
+      "counts until its handler's response is ready. `0` = no limit.",
+    example: "100",
+  }),
+  forwardedAllowIps: setting({
+    kind: kinds.addresses,
+    default: ["127.0.0.1", "::1"],
+    defaultText: "`127.0.0.1,::1`",
+    env: "FORWARDED_ALLOW_IPS",
+    flags: ["--forwarded-allow-ips"],
+    arg: "LIST",
+    section: "requests",
+    help: "peers whose X-Forwarded-For/-Proto are believed: IPs, networks (10.0.0.0/8, fd00::/8), or *",
+    type: "string | string[]",
+    doc: "Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP\n" +
+      "addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string,\n" +
+      'or `"*"` for every peer (only when nothing else can reach the port). From a trusted\n' +
+      "peer, the client address in `remoteAddr` is the nearest untrusted one in\n" +
+      "`X-Forwarded-For`, and the scheme of `request.url` follows `X-Forwarded-Proto`; from\n" +
+      "anyone else the headers change nothing.",
+    example: '["10.0.0.0/8", "192.168.1.5"]',
+  }),
+  debug: setting({
+    kind: kinds.flag,
+    default: false,
+    flags: ["--debug"],
+    section: "requests",
+    help: "send the error and its stack to the client when the app throws (never in production)",
+    type: "boolean",
+    doc: "Send the error and its stack to the client when the app throws. Off, clients get a\n" +
+      'plain "Internal Server Error" and the details go only to the log. Never in production.',
+    example: "true",
+  }),
+};
+
+/** The name of an option. */
+export type SettingName = keyof typeof SETTINGS;
+
+/** Every option resolved: what the server runs with. */
+export type Config = {
+  -readonly [K in SettingName]: (typeof SETTINGS)[K] extends Setting<infer _In, infer Out> ? Out : never;
+};
+
+/** What a worker is sent of its primary's configuration: every value but callbacks. */
+export type WorkerConfig = Omit<Config, "onListen">;

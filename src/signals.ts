@@ -1,0 +1,43 @@
+/**
+ * The signals a primary and its worker processes act on, trapped through the adapter and
+ * untrapped together when the server ends.
+ *
+ * @module
+ */
+import type { Adapter, Signal } from "./adapter.ts";
+
+/** The shell's exit code for a process ended by each stop signal. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+export class SignalTraps {
+  readonly #adapter: Adapter;
+  readonly #untraps: (() => void)[] = [];
+
+  constructor(adapter: Adapter) {
+    this.#adapter = adapter;
+  }
+
+  on(signal: Signal, listener: () => void): void {
+    this.#untraps.push(this.#adapter.onSignal(signal, listener));
+  }
+
+  /**
+   * SIGINT and SIGTERM: the first means "drain", a second "now" (gunicorn's quick
+   * shutdown), with the shell's exit code for that signal.
+   */
+  onStop(first: (signal: Signal) => void, again: (signal: Signal, exitCode: number) => void): void {
+    let signalled = false;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      this.on(signal, () => {
+        if (signalled) return again(signal, SIGNAL_EXIT[signal]);
+        signalled = true;
+        first(signal);
+      });
+    }
+  }
+
+  /** Remove every trap. */
+  clear(): void {
+    for (const untrap of this.#untraps.splice(0)) untrap();
+  }
+}

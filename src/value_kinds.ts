@@ -1,0 +1,125 @@
+/**
+ * The kinds of value an option takes, each with one check for a value given in code and
+ * one for the text of a flag or an environment variable. The options table
+ * (`src/settings.ts`) gives every option a kind; the messages come from here.
+ *
+ * @module
+ */
+import { cpuCount } from "./host.ts";
+import { trustEntryProblem } from "./http/ip.ts";
+
+/** A value that failed its check; `detail` says why where "must be …" would not. */
+export class Invalid {
+  readonly detail: string | undefined;
+  constructor(detail?: string) {
+    this.detail = detail;
+  }
+}
+
+/**
+ * How an option's values are read and checked. `In` is what `serve()` accepts, `Out` what
+ * the server runs with (`threaded: true` is the number of CPUs).
+ */
+export interface Kind<In, Out> {
+  /** What a valid value is, for messages: "a whole number ≥ 1". */
+  readonly expects: string;
+  /** What valid text is, when it differs from `expects`. */
+  readonly expectsText?: string;
+  /** A value given in code, checked and resolved. */
+  fromValue(value: unknown): Out | Invalid;
+  /** The value a flag or environment variable's text stands for; absent: no text form. */
+  fromText?(text: string): In | Invalid;
+}
+
+const DIGITS = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+const isInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
+
+/** A TCP port, 0 for any free one. */
+export const port: Kind<number, number> = {
+  expects: "an integer from 0 to 65535",
+  expectsText: "a whole number from 0 to 65535",
+  fromValue: (v) => isInteger(v) && v >= 0 && v <= 65535 ? v : new Invalid(),
+  fromText: (t) => DIGITS.test(t) && Number(t) <= 65535 ? Number(t) : new Invalid(),
+};
+
+/** A host name or address. */
+export const host: Kind<string, string> = {
+  expects: "a non-empty string",
+  fromValue: (v) => typeof v === "string" && v !== "" ? v : new Invalid(),
+  fromText: (t) => t !== "" ? t : new Invalid(),
+};
+
+/** Threads per process: `true` is one per CPU, `false` none. */
+export const threads: Kind<boolean | number, number> = {
+  expects: "true, false or a whole number of threads ≥ 1",
+  expectsText: "a whole number ≥ 1 or auto",
+  fromValue: (v) => v === false ? 0 : v === true ? cpuCount() : isInteger(v) && v >= 1 ? v : new Invalid(),
+  fromText: (t) => t === "auto" ? true : DIGITS.test(t) && Number(t) >= 1 ? Number(t) : new Invalid(),
+};
+
+/** Worker processes; `auto` (text only) is one per CPU. */
+export const processes: Kind<number, number> = {
+  expects: "a whole number of processes ≥ 1",
+  expectsText: "a whole number ≥ 1 or auto",
+  fromValue: (v) => isInteger(v) && v >= 1 ? v : new Invalid(),
+  fromText: (t) => t === "auto" ? cpuCount() : DIGITS.test(t) && Number(t) >= 1 ? Number(t) : new Invalid(),
+};
+
+/** A duration in seconds, fractions allowed: ≥ 0, or > 0 when `positive`. */
+export function seconds({ positive = false } = {}): Kind<number, number> {
+  const ok = (v: number) => Number.isFinite(v) && (positive ? v > 0 : v >= 0);
+  return {
+    expects: `a number of seconds ${positive ? ">" : "≥"} 0`,
+    fromValue: (v) => typeof v === "number" && ok(v) ? v : new Invalid(),
+    fromText: (t) => DECIMAL.test(t) && ok(Number(t)) ? Number(t) : new Invalid(),
+  };
+}
+
+/** A whole number ≥ `min`; `zero` says what 0 means where it is allowed. */
+export function count({ min = 0, zero = "off" } = {}): Kind<number, number> {
+  return {
+    expects: `a whole number ≥ ${min}${min === 0 ? ` (0 = ${zero})` : ""}`,
+    fromValue: (v) => isInteger(v) && v >= min ? v : new Invalid(),
+    fromText: (t) => DIGITS.test(t) && Number(t) >= min ? Number(t) : new Invalid(),
+  };
+}
+
+/** On or off; on the command line, a flag without a value. */
+export const flag: Kind<boolean, boolean> = {
+  expects: "true or false",
+  fromValue: (v) => typeof v === "boolean" ? v : new Invalid(),
+};
+
+/** IP addresses and networks (`10.0.0.0/8`, `fd00::/8`) or `*`: a list, or comma-separated text. */
+export const addresses: Kind<string | string[], string[]> = {
+  expects: "a string or a list of strings",
+  fromValue(v) {
+    const list = typeof v === "string" ? v.split(",") : v;
+    if (!Array.isArray(list) || list.some((entry) => typeof entry !== "string")) return new Invalid();
+    const entries = list.map((entry: string) => entry.trim()).filter((entry) => entry !== "");
+    for (const entry of entries) {
+      const problem = trustEntryProblem(entry);
+      if (problem) return new Invalid(problem);
+    }
+    return entries;
+  },
+  fromText: (t) => t,
+};
+
+/** A callback, or `false` for none (not on the command line). */
+export function callback<F extends (...args: never[]) => unknown>(): Kind<F | false, F | false | undefined> {
+  return {
+    expects: "a function or false",
+    fromValue: (v) => typeof v === "function" || v === false ? v as F | false : new Invalid(),
+  };
+}
+
+/** How a rejected value is shown in a message. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return JSON.stringify(value);
+  return String(value);
+}

@@ -1,0 +1,180 @@
+/**
+ * A worker: a process or thread its supervisor started, which re-ran the program (or our
+ * module loader) and reached `serve()`. It beats its heartbeat from its event loop, tells
+ * its supervisor when it listens, cannot start, or has served its quota, and stops when
+ * told: draining if it serves, at once if it is still booting. It serves the app through
+ * the request chain, or, a process with threads, keeps a pool of its own threads.
+ *
+ * @module
+ */
+import type { Adapter, ParentLink } from "./adapter.ts";
+import { appHandler } from "./app.ts";
+import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
+import { serveChain, type Serving, urlOf } from "./http/chain.ts";
+import { log } from "./log.ts";
+import { threadPool } from "./pool/build.ts";
+import type { WorkerPool } from "./pool/pool.ts";
+import { heartbeatEveryMs } from "./protocol.ts";
+import type { AssignedWorker } from "./role.ts";
+import { loadAdapter } from "./runtime.ts";
+import { SignalTraps } from "./signals.ts";
+import type { App, Server } from "./types.ts";
+
+/** How long a worker that reported a failure waits to be stopped before it exits anyway. */
+const FAILED_WORKER_EXIT_MS = 2_000;
+
+export class WorkerServer implements Server {
+  readonly ready: Promise<Server>;
+  readonly finished: Promise<void>;
+  readonly #data: AssignedWorker;
+  #url: string | undefined;
+  #finish!: () => void;
+  #parent: ParentLink | undefined;
+  #traps: SignalTraps | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** What serves: the request chain on a socket, or this process's threads. */
+  #serving: Serving | undefined;
+  #pool: WorkerPool | undefined;
+  #closing: Promise<void> | undefined;
+  /** Set once this worker has reported that it cannot serve. */
+  #failedWith: number | undefined;
+  /** The supervisor asked this worker to stop (perhaps while it was still booting). */
+  #stopRequested = false;
+
+  constructor(app: App | URL | undefined, data: AssignedWorker) {
+    this.#data = data;
+    this.finished = new Promise((resolve) => (this.#finish = resolve));
+    this.ready = this.#start(app).then(() => this);
+    // A worker's failure is its supervisor's to report: never an unhandled rejection here.
+    this.ready.catch(() => {});
+  }
+
+  get url(): string {
+    if (this.#url === undefined) throw new Error("server.url is not known before server.ready resolves");
+    return this.#url;
+  }
+
+  get workers(): number {
+    return this.#pool?.count ?? 1;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await (this.#pool?.stop() ?? this.#serving?.stop());
+      clearInterval(this.#heartbeat);
+      this.#traps?.clear();
+      this.#finish();
+    })();
+    return this.#closing;
+  }
+
+  reload(): Promise<void> {
+    return Promise.reject(new Error("reload() is the primary's: this is a worker"));
+  }
+
+  scale(_count: number): Promise<void> {
+    return Promise.reject(new Error("scale() is the primary's: this is a worker"));
+  }
+
+  async #start(app: App | URL | undefined): Promise<void> {
+    const data = this.#data;
+    const adapter = await loadAdapter();
+    const parent = this.#parent = adapter.parentLink(data.kind);
+    // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
+    parent.onStop(() => this.#stop());
+    if (data.config.timeout > 0) {
+      // From this isolate's event loop: when a request blocks it, the heartbeats stop.
+      const beat = () => void parent.send({ multiserve: "heartbeat" });
+      beat(); // booting counts against the timeout too: say at once that we got this far
+      this.#heartbeat = setInterval(beat, heartbeatEveryMs(data.config.timeout));
+    }
+    if (data.kind === "process") this.#trapSignals(adapter, parent);
+    try {
+      if (data.kind === "process" && data.threads > 0) await this.#hostThreads(adapter, app, parent);
+      else await this.#serve(adapter, app, parent);
+    } catch (error) {
+      return this.#fail(error);
+    }
+    if (this.#stopRequested) return; // stopped while starting: #stop() ends it
+    this.#url = urlOf(data.config.hostname, data.port);
+    await parent.send({ multiserve: "listening", port: data.port });
+  }
+
+  /** Serve the app through the request chain, on the port every worker shares. */
+  async #serve(adapter: Adapter, app: App | URL | undefined, parent: ParentLink): Promise<void> {
+    const { config, module, port } = this.#data;
+    const handler = await appHandler(app, module);
+    if (this.#stopRequested) return;
+    this.#serving = await serveChain(
+      adapter,
+      handler,
+      { hostname: config.hostname, port, shared: true },
+      config,
+      (requests) => void parent.send({ multiserve: "retire", requests }),
+    );
+  }
+
+  /** Keep this process's threads (named as the primary's own when this process hosts them). */
+  async #hostThreads(adapter: Adapter, app: App | URL | undefined, parent: ParentLink): Promise<void> {
+    const data = this.#data;
+    const name = (id: number) => data.host ? String(id) : `${data.id}.${id}`;
+    const pool = this.#pool = threadPool(adapter, app, data, name, {
+      ...data.config,
+      onFatal: (error) => {
+        // A hung thread its runtime cannot end: ending this process frees its socket, and
+        // its supervisor replaces the process whole.
+        if (error.exitCode === EXIT.hung) {
+          log(error.message);
+          return parent.exit(error.exitCode);
+        }
+        void this.#fail(error);
+      },
+      log,
+    });
+    await pool.start();
+    if (data.host) {
+      parent.onCommand?.((message) => {
+        const done = message.command === "reload" ? pool.reload() : pool.scale(message.count);
+        done.then(() => undefined, messageOf).then((error) =>
+          parent.send({ multiserve: "done", seq: message.seq, workers: pool.count, error })
+        );
+      });
+    }
+  }
+
+  /**
+   * Signals sent to the whole process group (Ctrl-C in a terminal) reach workers too: the
+   * first drains like the primary's, a second ends at once. Reload and scaling are the
+   * primary's business: a group-wide signal must not end workers.
+   */
+  #trapSignals(adapter: Adapter, parent: ParentLink): void {
+    const traps = this.#traps = new SignalTraps(adapter);
+    traps.onStop(() => this.#stop(), (_signal, code) => parent.exit(code));
+    for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU"] as const) traps.on(signal, () => {});
+  }
+
+  /** The supervisor asked us to stop, or is gone. */
+  #stop(): void {
+    const parent = this.#parent!;
+    this.#stopRequested = true;
+    if (this.#failedWith !== undefined) return parent.exit(this.#failedWith);
+    // Still loading the app: nothing to drain, and the load may never end.
+    if (this.#serving === undefined && this.#pool === undefined) return parent.exit(0);
+    void this.close().then(() => parent.exit(0));
+  }
+
+  /**
+   * Tell the supervisor why this worker cannot serve, then wait for it to stop us: exiting
+   * at once could lose the message in flight (Deno's IPC does). Exit anyway if it does not.
+   */
+  async #fail(error: unknown): Promise<never> {
+    const parent = this.#parent!;
+    const exitCode = (error as Partial<MultiserveError>).exitCode ?? EXIT.boot;
+    this.#failedWith = exitCode;
+    await this.close().catch(() => {});
+    await parent.send({ multiserve: "failed", message: messageOf(error), exitCode });
+    if (this.#stopRequested) parent.exit(exitCode);
+    else setTimeout(() => parent.exit(exitCode), FAILED_WORKER_EXIT_MS);
+    return new Promise<never>(() => {});
+  }
+}
