@@ -5,6 +5,13 @@
  *
  * @module
  */
-import { main } from "./src/cli.ts";
+import { exitProcess, MIN_NODE, tooOldNode } from "./src/host.ts";
 
-main();
+// Checked before the rest loads, which an old Node may not even parse.
+const old = tooOldNode();
+if (old !== undefined) {
+  console.error(`multiserve: needs Node ${MIN_NODE} or newer; this is Node ${old}`);
+  exitProcess(1);
+}
+const { main } = await import("./src/cli.ts");
+await main();

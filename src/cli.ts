@@ -131,8 +131,11 @@ export function usage(): string {
     ...item("TTIN, TTOU", "one worker more, one fewer (never below 1; the oldest goes)"),
     "On Windows only INT exists (Ctrl-C); call server.reload() and server.scale(n) from code.",
     "",
-    "Exit codes: 0 stopped by a signal or close(), 2 bad flag, option or environment value,",
-    "3 a worker could not start (port in use, hung while starting), 4 the app module failed to load.",
+    "Exit codes:",
+    ...item("0", "stopped by a signal or close(), also while workers were still starting"),
+    ...item("2", "a bad flag, option or environment value: nothing started"),
+    ...item("3", "a worker could not start serving (port in use, hung while starting)"),
+    ...item("4", "the app module is missing, threw while loading, or exports no app"),
   );
   return lines.join("\n");
 }

@@ -69,8 +69,8 @@ export function cpuCount(): number {
  * Is the module of `meta` the program's entry? `import.meta.main` where the runtime has it
  * (Deno, Bun, Node ≥ 24.2); on an older Node, its path against the script Node was given.
  */
-export function isMainModule(meta: ImportMeta): boolean {
-  const { main, filename } = meta as ImportMeta & { main?: boolean; filename?: string };
+export function isMainModule(meta: { url: string; main?: boolean; filename?: string }): boolean {
+  const { main, filename } = meta;
   if (typeof main === "boolean") return main;
   return filename !== undefined && filename === host.process?.argv[1];
 }
@@ -81,4 +81,17 @@ export function isMainModule(meta: ImportMeta): boolean {
  */
 export function siblingModule(name: string, base: string): URL {
   return new URL(`./${name}.${base.endsWith(".js") ? "js" : "ts"}`, base);
+}
+
+/** The oldest Node the compiled package runs on (`import.meta.filename`; `engines` in package.json). */
+export const MIN_NODE = "20.11";
+
+/** On Node older than `MIN_NODE`, the version it is; undefined elsewhere. */
+export function tooOldNode(): string | undefined {
+  if (host.Deno || (globalThis as { Bun?: unknown }).Bun) return undefined;
+  const version = (host.process as { versions?: { node?: string } } | undefined)?.versions?.node;
+  if (version === undefined) return undefined;
+  const [major, minor] = version.split(".").map(Number);
+  const [wantMajor, wantMinor] = MIN_NODE.split(".").map(Number);
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? undefined : version;
 }

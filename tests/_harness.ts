@@ -17,6 +17,7 @@ export const runtime = detectRuntime();
 export const root = fileURLToPath(new URL("..", import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const modTs = fileURLToPath(new URL("../mod.ts", import.meta.url));
+export const cliTs = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 /** How each worker shape is asked for, on the CLI and through serve(). */
 export const MODES = [
@@ -30,6 +31,16 @@ export const MODES = [
     workers: 4,
   },
 ] as const;
+
+/**
+ * How many worker processes a mode starts on this runtime: one per process, and on Deno
+ * one holding the threads when threaded without processes.
+ */
+export function expectedProcesses(mode: (typeof MODES)[number]): number {
+  const processes = "processes" in mode.options ? mode.options.processes : 1;
+  if (processes > 1) return processes;
+  return "threaded" in mode.options && runtime === "deno" ? 1 : 0;
+}
 
 /** The command that runs `script` on this runtime. */
 export function command(script: string, args: string[] = [], denoFlags = ["-A"]): [string, string[]] {

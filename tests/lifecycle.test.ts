@@ -14,6 +14,7 @@ import {
   command,
   descendants,
   eventually,
+  expectedProcesses,
   fetchFresh,
   fixture,
   MODES,
@@ -30,9 +31,7 @@ for (const mode of MODES) {
         const { child, url } = await startApp(mode);
         try {
           const workers = descendants(child.pid);
-          if (mode.args.some((a) => a === "-w" || a === "--processes")) {
-            assert.ok(workers.length >= 2, `expected worker processes, found ${workers.length}`);
-          }
+          assert.equal(workers.length, expectedProcesses(mode), `worker processes of ${mode.name}`);
           // SIGTERM waits out a 2 s request, as a container runtime's stop would (in the two
           // supervised shapes; the others drain the same way, sooner).
           const ms = signal === "SIGTERM" && (mode === MODES[1] || mode === MODES[2]) ? 2000 : 700;
@@ -57,6 +56,7 @@ for (const mode of MODES) {
       });
       try {
         const workers = descendants(child.pid);
+        assert.equal(workers.length, expectedProcesses(mode), `worker processes of ${mode.name}`);
         const inFlight = fetchFresh(`${url}slow?ms=20000`).then(() => "answered", () => "cut");
         await child.waitFor(/slow request started/);
         const stopped = Date.now();
@@ -74,6 +74,7 @@ for (const mode of MODES) {
       const { child, url } = await startApp(mode);
       try {
         const workers = descendants(child.pid);
+        assert.equal(workers.length, expectedProcesses(mode), `worker processes of ${mode.name}`);
         const inFlight = fetchFresh(`${url}slow?ms=20000`).then(() => "answered", () => "cut");
         await child.waitFor(/slow request started/);
         child.signal("SIGINT");
@@ -115,6 +116,7 @@ for (const mode of MODES) {
       });
       try {
         const workers = descendants(child.pid);
+        assert.equal(workers.length, expectedProcesses(mode), `worker processes of ${mode.name}`);
         assert.equal((await fetchFresh(`${url}token`)).status, 200);
         // Ending stdin too: the fixture reads it, and a pending read would keep any program alive.
         child.process.stdin!.end("close\n");

@@ -18,6 +18,7 @@ import {
   descendants,
   distinctTokens,
   eventually,
+  expectedProcesses,
   fetchFresh,
   fixture,
   MODES,
@@ -316,6 +317,7 @@ for (const mode of SUPERVISED) {
         child.process.stdin!.write("reload\n");
         await child.waitFor(/reloaded: 3 workers/);
         const after = await distinctTokens(url, 3);
+        assert.equal(after.size, 3);
         assert.ok([...after].every((t) => !before.has(t)), "every worker is new");
         child.process.stdin!.write("scale 0\n");
         await child.waitFor(/scale failed: scale\(\) needs a whole number of workers ≥ 1, got 0/);
@@ -379,8 +381,7 @@ for (const mode of runtime === "deno" ? [MODES[1], MODES[2], MODES[3]] : [MODES[
     it("no worker outlives a primary killed with SIGKILL", async () => {
       const { child } = await startApp(mode);
       const workers = descendants(child.pid);
-      const expected = mode === MODES[1] ? 1 : 2;
-      assert.ok(workers.length >= expected, `expected worker processes, found ${workers.length}`);
+      assert.equal(workers.length, expectedProcesses(mode), `worker processes of ${mode.name}`);
       try {
         process.kill(child.pid, "SIGKILL");
         await child.exit();
