@@ -1,9 +1,9 @@
 /**
- * A Hono app in module form. Serve it on every core with:
+ * A Hono app in module form. Serve it on every core with (after npm ci, in this repository):
  *
- *   deno run -A mod.ts --threads auto examples/hono.ts
- *   bun mod.ts --processes 2 --threads 2 examples/hono.ts
- *   node mod.ts --processes auto examples/hono.ts
+ *   npx deno run -A cli.ts --threads auto examples/hono.ts
+ *   npx bun cli.ts --processes 2 --threads 2 examples/hono.ts
+ *   npx node cli.ts --processes auto examples/hono.ts
  */
 import { Hono } from "hono";
 

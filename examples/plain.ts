@@ -2,7 +2,7 @@
  * A plain fetch handler in function form: `serve()` called from your own entry module.
  * Top-level code runs in every worker; `workerId()` tells the primary (undefined) apart.
  *
- *   deno run -A examples/plain.ts   |   bun examples/plain.ts   |   node examples/plain.ts
+ *   npx deno run -A examples/plain.ts   |   npx bun examples/plain.ts   |   npx node examples/plain.ts
  */
 import { serve, workerId } from "../mod.ts";
 
