@@ -8,6 +8,7 @@
  */
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
+import { refusal } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
@@ -36,6 +37,11 @@ class DenoRequestInfo extends ForwardableInfo {
   get completed(): Promise<void> {
     return this.#info.completed;
   }
+}
+
+/** What Deno throws when the app reads a request body the client cut short. */
+function isBodyCutShort(error: unknown): boolean {
+  return (error as Error | null)?.name === "BadResource" && /read body/i.test((error as Error).message);
 }
 
 /** Deno Workers have no exit event: a thread announces its end with this message. */
@@ -71,8 +77,11 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  listen(app, { hostname, port, shared, limits, onError }) {
+  listen(app, { hostname, port, shared, limits, onError: appError }) {
     const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
+    // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
+    const onError = (error: unknown) =>
+      isBodyCutShort(error) ? refusal(400, "the request body ended before its Content-Length") : appError(error);
     if (serveOn !== undefined) {
       try {
         const listener = Deno.listen({ hostname, port, reusePort: shared });

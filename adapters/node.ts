@@ -183,6 +183,11 @@ export const adapter: Adapter = {
 function nodeRefusal(incoming: IncomingMessage, limits: ConnectionLimits): [number, string] | undefined {
   const version = incoming.httpVersion;
   if (version !== "1.1" && version !== "1.0") return [400, `HTTP/${version} is not served`];
+  // The bridge builds a URL from the target: what it cannot parse would throw (a 500).
+  if (incoming.url?.charCodeAt(0) !== SLASH) {
+    const problem = targetProblem(incoming);
+    if (problem !== undefined) return [400, problem];
+  }
   const raw = incoming.rawHeaders;
   if (limits.maxHeaderCount > 0 && raw.length > limits.maxHeaderCount * 2) {
     return [431, `more than ${limits.maxHeaderCount} header fields`];
@@ -207,6 +212,24 @@ function nodeRefusal(incoming: IncomingMessage, limits: ConnectionLimits): [numb
   }
   (incoming as GuardedIncoming)[FIELDS] = fields;
   return undefined;
+}
+
+const SLASH = 47;
+
+/**
+ * What is wrong with a request target other than a path (RFC 9112 §3.2): `*` is for
+ * OPTIONS alone (the app sees it as the path `/*`, as on Deno), and an absolute URI must
+ * parse; nothing else (authority-form is for CONNECT, which is not served) is served.
+ */
+function targetProblem(incoming: IncomingMessage): string | undefined {
+  const target = incoming.url ?? "";
+  if (target === "*") {
+    if (incoming.method !== "OPTIONS") return "only OPTIONS may have * as its target";
+    incoming.url = "/*";
+    return undefined;
+  }
+  if (/^https?:\/\//i.test(target) && URL.canParse(target)) return undefined;
+  return "the request target is not a path or an absolute http URI";
 }
 
 /** Every header field the guard reads (src/http/guard.ts): keep the two in step. */

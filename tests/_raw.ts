@@ -21,12 +21,13 @@ export interface RawReply {
 
 /**
  * Send `payload` on a new connection, whole or in `piece`-byte writes, and collect the
- * answer until the server closes the connection or is silent for `idleMs`.
+ * answer until the server closes the connection or is silent for `idleMs`. With `end`, our
+ * side of the connection is closed after the payload (the client's EOF).
  */
 export function exchange(
   port: number,
   payload: string,
-  { piece = 0, idleMs = 1_500 } = {},
+  { piece = 0, idleMs = 1_500, end = false } = {},
 ): Promise<RawReply> {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -52,6 +53,7 @@ export function exchange(
     socket.on("connect", async () => {
       wait();
       await writeInPieces(socket, Buffer.from(payload, "latin1"), piece);
+      if (end) socket.end();
     });
   });
 }

@@ -106,6 +106,40 @@ const RFC_CASES: [string, string][] = [
   ],
 ];
 
+/**
+ * Requests a client got wrong, or valid ones a runtime's URL handling trips over: none may
+ * earn a 5xx, which would blame the server. [case, raw request, what may answer]. Where
+ * the runtime's own parser answers first (Bun: `*` targets, Deno: broken chunks), its
+ * answer stands; every status here is a 4xx, the app's answer, or a closed connection.
+ */
+const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean }][] = [
+  [
+    "a GET that says its body is chunked",
+    `GET /echo HTTP/1.1\r\n${HOST}Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+    {
+      reachesApp: true,
+    },
+  ],
+  [
+    "a HEAD that says its body is chunked",
+    `HEAD /echo HTTP/1.1\r\n${HOST}Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    {
+      reachesApp: true,
+    },
+  ],
+  ["OPTIONS * (asterisk-form, RFC 9112 §3.2.4)", `OPTIONS * HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`, {
+    reachesApp: runtime !== "bun",
+  }],
+  ["GET * (asterisk-form is for OPTIONS only)", `GET * HTTP/1.1\r\n${HOST}\r\n`, {}],
+  ["an absolute target with userinfo", `GET http://user:pass@example.test/token HTTP/1.1\r\n${HOST}\r\n`, {}],
+  ["a target that is not a URI", `PUT s://]ufd/: HTTP/1.1\r\n${HOST}\r\n`, {}],
+  ["chunk data not ended by CRLF", post("Transfer-Encoding: chunked\r\n", "3\r\nabcX\r\n0\r\n\r\n"), {}],
+  ["a chunk size not ended by CRLF", post("Transfer-Encoding: chunked\r\n", "3\rabc\r\n0\r\n\r\n"), {}],
+  ["a Content-Length body cut short by the client's EOF", post("Content-Length: 100\r\n", "abc"), {
+    end: true,
+  }],
+];
+
 /** A refusal: a 4xx (Bun answers a request line it cannot parse with 505), or a closed connection. */
 function assertRefused(reply: { statuses: number[]; closed: boolean; text: string }) {
   assert.ok(!reply.statuses.some((s) => s >= 200 && s < 300), `answered 2xx:\n${reply.text.slice(0, 300)}`);
@@ -145,6 +179,30 @@ describe(`${runtime}: malformed requests over raw sockets`, () => {
         assert.ok(reply.closed, "the connection stays open after a 400");
       });
     }
+  }
+
+  for (const [name, payload, { end = false, reachesApp = false }] of CLIENT_ERRORS) {
+    it(`never a 5xx: ${name}`, async () => {
+      const reply = await exchange(port, payload, { end });
+      assert.ok(
+        !reply.statuses.some((s) => s >= 500),
+        `answered ${reply.statuses}:\n${reply.text.slice(0, 300)}`,
+      );
+      if (reachesApp) {
+        assert.ok(
+          reply.statuses.length === 1 && reply.statuses[0] < 500,
+          `the app answers: ${reply.text.slice(0, 200)}`,
+        );
+        assert.notEqual(reply.statuses[0], 400, "a valid request, refused");
+      } else {
+        // Bun strips userinfo rather than refusing it: the app then sees none.
+        const stripped = runtime === "bun" && /userinfo/.test(name) && !reply.text.includes("user:pass");
+        assert.ok(
+          reply.statuses.every((s) => s >= 400 && s < 500) || stripped,
+          `refused with a 4xx or closed: ${reply.text.slice(0, 200)}`,
+        );
+      }
+    });
   }
 
   it("after all of them a good request is answered by the same, unharmed worker", async () => {

@@ -81,7 +81,8 @@ export function guard(
     const problem = requestProblem(request, fields, limits, native);
     if (problem !== undefined) return problem;
     // A chunked body: count it as it is read, and tell a client's framing error from the app's.
-    if (fields.transferEncoding !== null) request = limitBody(request, maxBodySize);
+    // (A GET or HEAD may say chunked, but the runtime hands it on with no body.)
+    if (fields.transferEncoding !== null && request.body !== null) request = limitBody(request, maxBodySize);
     if (maxConcurrency === 0) return next(request, info, fields);
     if (active >= maxConcurrency) {
       return refusal(503, `this worker is at its limit of ${maxConcurrency} requests at once`, {
@@ -169,7 +170,15 @@ function requestProblem(
     }
   }
   const url = request.url;
-  const target = url.length - url.indexOf("/", url.indexOf("//") + 2);
+  // Deno hands on an absolute-form target it could not parse as it came ("s://]x/:").
+  if (!url.startsWith("http://") && !url.startsWith("https://")) {
+    return refusal(400, "the request target is not a path or an absolute http URI");
+  }
+  const authority = url.indexOf("//") + 2;
+  const path = url.indexOf("/", authority);
+  // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error (it serves phishing, not servers).
+  if (url.lastIndexOf("@", path) >= authority) return refusal(400, "the request target has userinfo");
+  const target = url.length - path;
   if (target > limits.maxUrlLength) {
     return refusal(414, `the request target is longer than ${limits.maxUrlLength} characters`);
   }
