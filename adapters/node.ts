@@ -58,8 +58,7 @@ export const adapter: Adapter = {
     headerFields: true,
     hostAndLength: true,
     // Every request reaching the guard went through nodeRefusal(), which kept its fields.
-    header: (_request, info, name) =>
-      ((info as NodeRequestInfo).incoming as GuardedIncoming)[FIELDS]?.[name] ?? null,
+    header: (_request, info, name) => fieldsOf((info as NodeRequestInfo).incoming)[name] ?? null,
   },
   // Node ends a busy worker thread: its threads can live in the primary.
   hostsThreads: false,
@@ -85,7 +84,15 @@ export const adapter: Adapter = {
       connectionsCheckingInterval: Math.min(1_000, limits.headerTimeout * 250),
     }, (incoming, outgoing) => {
       const refused = nodeRefusal(incoming, limits);
-      if (refused === undefined) return bridge(incoming, outgoing);
+      if (refused === undefined) {
+        // A GET or HEAD with a chunked body: the app never sees the body, but its framing
+        // must be sound before anyone answers (Node answers a broken one with 400 itself).
+        if (!hasBodyMethod(incoming) && fieldsOf(incoming)["transfer-encoding"] !== undefined) {
+          incoming.once("end", () => bridge(incoming, outgoing)).resume();
+          return;
+        }
+        return bridge(incoming, outgoing);
+      }
       const [status, reason] = refused;
       outgoing.writeHead(status, REFUSAL_HEADERS);
       outgoing.end(refusalText(status, reason));
@@ -215,6 +222,12 @@ function nodeRefusal(incoming: IncomingMessage, limits: ConnectionLimits): [numb
 }
 
 const SLASH = 47;
+
+/** The fields nodeRefusal() kept for the guard. */
+const fieldsOf = (incoming: IncomingMessage) => (incoming as GuardedIncoming)[FIELDS]!;
+
+/** GET and HEAD requests have no content a Request could carry. */
+const hasBodyMethod = (incoming: IncomingMessage) => incoming.method !== "GET" && incoming.method !== "HEAD";
 
 /**
  * What is wrong with a request target other than a path (RFC 9112 §3.2): `*` is for

@@ -112,7 +112,7 @@ const RFC_CASES: [string, string][] = [
  * the runtime's own parser answers first (Bun: `*` targets, Deno: broken chunks), its
  * answer stands; every status here is a 4xx, the app's answer, or a closed connection.
  */
-const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean }][] = [
+const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean; lenientOn?: string }][] = [
   [
     "a GET that says its body is chunked",
     `GET /echo HTTP/1.1\r\n${HOST}Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
@@ -133,6 +133,12 @@ const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean }][]
   ["GET * (asterisk-form is for OPTIONS only)", `GET * HTTP/1.1\r\n${HOST}\r\n`, {}],
   ["an absolute target with userinfo", `GET http://user:pass@example.test/token HTTP/1.1\r\n${HOST}\r\n`, {}],
   ["a target that is not a URI", `PUT s://]ufd/: HTTP/1.1\r\n${HOST}\r\n`, {}],
+  // Bun answers before it reads a GET's body, and never reads it: its parser's doing (README).
+  [
+    "a GET whose chunked body is broken",
+    `GET /echo HTTP/1.1\r\n${HOST}Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n`,
+    { lenientOn: "bun" },
+  ],
   ["chunk data not ended by CRLF", post("Transfer-Encoding: chunked\r\n", "3\r\nabcX\r\n0\r\n\r\n"), {}],
   ["a chunk size not ended by CRLF", post("Transfer-Encoding: chunked\r\n", "3\rabc\r\n0\r\n\r\n"), {}],
   ["a Content-Length body cut short by the client's EOF", post("Content-Length: 100\r\n", "abc"), {
@@ -181,7 +187,7 @@ describe(`${runtime}: malformed requests over raw sockets`, () => {
     }
   }
 
-  for (const [name, payload, { end = false, reachesApp = false }] of CLIENT_ERRORS) {
+  for (const [name, payload, { end = false, reachesApp = false, lenientOn }] of CLIENT_ERRORS) {
     it(`never a 5xx: ${name}`, async () => {
       const reply = await exchange(port, payload, { end });
       assert.ok(
@@ -197,6 +203,7 @@ describe(`${runtime}: malformed requests over raw sockets`, () => {
       } else {
         // Bun strips userinfo rather than refusing it: the app then sees none.
         const stripped = runtime === "bun" && /userinfo/.test(name) && !reply.text.includes("user:pass");
+        if (lenientOn === runtime) return;
         assert.ok(
           reply.statuses.every((s) => s >= 400 && s < 500) || stripped,
           `refused with a 4xx or closed: ${reply.text.slice(0, 200)}`,
