@@ -22,6 +22,8 @@
 import { isMainModule } from "./src/host.ts";
 
 export { serve, workerId } from "./src/serve.ts";
+export { upgradeWebSocket } from "./src/websocket/upgrade.ts";
+export type { UpgradedWebSocket, UpgradeWebSocketOptions } from "./src/websocket/upgrade.ts";
 export {
   AppLoadError,
   BootError,

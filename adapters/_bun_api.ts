@@ -9,7 +9,28 @@ export interface BunServer {
   readonly port: number;
   requestIP(request: Request): { address: string; port: number } | null;
   timeout(request: Request, seconds: number): void;
+  upgrade(request: Request, options?: { data?: unknown; headers?: Record<string, string> }): boolean;
   stop(closeActiveConnections?: boolean): Promise<void>;
+}
+
+/** A socket of Bun's WebSocket server. */
+export interface BunSocket {
+  readonly data: unknown;
+  send(data: string | ArrayBuffer | ArrayBufferView): number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  getBufferedAmount(): number;
+}
+
+/** Bun's `websocket` option: the handlers, and settings such as `maxPayloadLength`. */
+export interface BunWebSocketHandler {
+  open?(ws: BunSocket): void;
+  message?(ws: BunSocket, message: string | Uint8Array): void;
+  close?(ws: BunSocket, code: number, reason: string): void;
+  maxPayloadLength?: number;
+  idleTimeout?: number;
+  sendPings?: boolean;
+  [setting: string]: unknown;
 }
 
 export interface BunApi {
@@ -24,6 +45,7 @@ export interface BunApi {
     maxRequestBodySize: number;
     fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
     error: (error: Error) => Response;
+    websocket: BunWebSocketHandler;
   }): BunServer;
 }
 

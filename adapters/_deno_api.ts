@@ -43,6 +43,10 @@ export interface DenoApi {
   permissions: {
     querySync(descriptor: { name: string; path?: string }): { state: string };
   };
+  upgradeWebSocket(
+    request: Request,
+    options?: { protocol?: string; idleTimeout?: number },
+  ): { socket: WebSocket; response: Response };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
 }

@@ -9,7 +9,13 @@
 import { spawn } from "node:child_process";
 import process from "node:process";
 import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
-import { isCommandMessage, isStopMessage, isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import {
+  isCommandMessage,
+  isStopMessage,
+  isWorkerMessage,
+  type StopMessage,
+  type WorkerData,
+} from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 
 /** Start `command args` as worker `data`, its output going to ours. */
@@ -20,9 +26,9 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
   });
   return {
     pid: child.pid,
-    stop: () => {
+    stop: (restart) => {
       // A worker that is exiting may close the channel under us: its exit is what counts.
-      if (child.connected) child.send({ multiserve: "stop" }, () => {});
+      if (child.connected) child.send({ multiserve: "stop", restart } satisfies StopMessage, () => {});
     },
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -62,10 +68,10 @@ export function processParentLink(): ParentLink {
       }),
     onStop: (listener) => {
       process.on("message", (message) => {
-        if (isStopMessage(message)) listener();
+        if (isStopMessage(message)) listener(message.restart);
       });
       // The supervisor is gone (killed, crashed): do not linger as an orphan.
-      process.on("disconnect", listener);
+      process.on("disconnect", () => listener(false));
     },
     onCommand: (listener) => {
       process.on("message", (message) => {

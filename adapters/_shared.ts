@@ -75,7 +75,7 @@ export function webWorkerParentLink(exit: (code: number) => void): ParentLink {
     send: (message) => Promise.resolve(workerScope.postMessage(message)),
     onStop: (listener) =>
       workerScope.addEventListener("message", (event) => {
-        if (isStopMessage(event.data)) listener();
+        if (isStopMessage(event.data)) listener(event.data.restart);
       }),
     exit,
   };

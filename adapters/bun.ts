@@ -9,9 +9,12 @@ import { pathToFileURL } from "node:url";
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
-import { isWorkerMessage } from "../src/protocol.ts";
+import { isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
-import { Bun, type BunServer } from "./_bun_api.ts";
+import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
+import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
+import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
+import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
@@ -27,6 +30,10 @@ const LINGER_MS = 100;
 
 /** The second argument of the handler on Bun: `server`, as hono/bun expects it. */
 class BunRequestInfo extends ForwardableInfo {
+  /** `upgradeWebSocket()`: Bun's `server.upgrade()`, with a `ServerWebSocket` as the socket's data. */
+  [UPGRADE](request: Request, { protocol }: UpgradeWebSocketOptions): UpgradedWebSocket {
+    return upgradeOnBun(this.server, request, protocol);
+  }
   readonly server: BunServer;
   readonly #request: Request;
   constructor(server: BunServer, request: Request) {
@@ -42,7 +49,9 @@ class BunRequestInfo extends ForwardableInfo {
 
 /** `response`, once the connection's idle timer runs again (for the keep-alive wait). */
 function idleAgain(server: BunServer, request: Request, response: Response, seconds: number): Response {
-  server.timeout(request, seconds);
+  try {
+    server.timeout(request, seconds);
+  } catch { /* upgraded to a WebSocket: its own idle timeout runs */ }
   return response;
 }
 
@@ -64,8 +73,9 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, onError }) {
+  listen(handler, { hostname, port, shared, limits, onError, websocket }) {
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
+    const sockets = new OpenSockets();
     let server: BunServer;
     try {
       server = Bun.serve({
@@ -88,14 +98,21 @@ export const adapter: Adapter = {
           return response.then((ready) => idleAgain(server, request, ready, idleTimeout));
         },
         error: onError,
+        websocket: webSocketHandler(websocket as BunWebSocketHandler | undefined, sockets, limits),
       });
     } catch (error) {
       return Promise.reject(listenError(error, hostname, port));
     }
     const listener: Listener = {
       port: server.port,
-      close: async (timeoutMs) => {
-        if (!(await settlesWithin(server.stop(false), timeoutMs))) return void await server.stop(true);
+      get webSockets() {
+        return sockets.count;
+      },
+      close: async (timeoutMs, closeCode) => {
+        const closing = sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
+        const stopped = await settlesWithin(server.stop(false), timeoutMs);
+        await closing;
+        if (!stopped) return void await server.stop(true);
         // A connection accepted in the instant the socket closed may not have shown its
         // request yet; ending the isolate at once would reset it. Give it a moment.
         await new Promise((resolve) => setTimeout(resolve, Math.min(LINGER_MS, timeoutMs)));
@@ -129,7 +146,7 @@ export const adapter: Adapter = {
       uncaught = `uncaught error: ${errorLine((event as ErrorEvent).message)}`;
     });
     return {
-      stop: () => worker.postMessage({ multiserve: "stop" }),
+      stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
       kill: () => worker.terminate(),
       onMessage: (listener) =>
         worker.addEventListener("message", (event) => {

@@ -10,10 +10,13 @@ import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { refusal } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
-import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
+import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
+import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
+import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
 import { Deno, type DenoServeInfo } from "./_deno_api.ts";
 import { serveConnections, serveOnConnection } from "./_deno_connections.ts";
+import { trackUpgrades } from "./_deno_websockets.ts";
 import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
@@ -26,6 +29,10 @@ const workerScope = globalThis as unknown as { postMessage(message: unknown): vo
 
 /** The second argument of the handler on Deno: `remoteAddr` and `completed`, as Deno's own. */
 class DenoRequestInfo extends ForwardableInfo {
+  /** `upgradeWebSocket()`: Deno's own, which is counted (adapters/_deno_websockets.ts). */
+  [UPGRADE](request: Request, { protocol }: UpgradeWebSocketOptions): UpgradedWebSocket {
+    return Deno.upgradeWebSocket(request, protocol === undefined ? {} : { protocol });
+  }
   readonly #info: DenoServeInfo;
   constructor(info: DenoServeInfo) {
     super();
@@ -81,16 +88,23 @@ export const adapter: Adapter = {
     const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
     // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
     const onError = (error: unknown) =>
-      isBodyCutShort(error) ? refusal(400, "the request body ended before its Content-Length") : appError(error);
-    if (serveOn !== undefined) {
+      isBodyCutShort(error)
+        ? refusal(400, "the request body ended before its Content-Length")
+        : appError(error);
+    // Deno's per-connection server gives us timeouts and lossless drains but cannot carry an
+    // upgrade (it ends the connection's context, and the socket with it, once the 101 is
+    // out): with WebSockets on, Deno.serve's own connection handling serves.
+    if (serveOn !== undefined && limits.maxWebSockets === 0) {
       try {
         const listener = Deno.listen({ hostname, port, reusePort: shared });
         const close = serveConnections(listener, serveOn, handler, onError, limits);
-        return Promise.resolve({ port: listener.addr.port, close });
+        return Promise.resolve({ port: listener.addr.port, webSockets: 0, close });
       } catch (error) {
         return Promise.reject(listenError(error, hostname, port));
       }
     }
+    const sockets = new OpenSockets();
+    trackUpgrades(Deno, sockets, limits);
     return new Promise<Listener>((resolve, reject) => {
       try {
         const server = Deno.serve(
@@ -102,8 +116,15 @@ export const adapter: Adapter = {
             onListen: (addr) =>
               resolve({
                 port: addr.port,
+                get webSockets() {
+                  return sockets.count;
+                },
                 // Past the deadline the isolate ends, which cuts what is left.
-                close: async (timeoutMs) => void await settlesWithin(server.shutdown(), timeoutMs),
+                close: async (timeoutMs, closeCode) =>
+                  void await Promise.all([
+                    sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs),
+                    settlesWithin(server.shutdown(), timeoutMs),
+                  ]),
               }),
           },
           handler,
@@ -136,9 +157,11 @@ export const adapter: Adapter = {
       ? reusePortCloseHint(Deno.build.os)
       : undefined,
 
-  limitsHint: () =>
+  limitsHint: (limits) =>
     serveOn === undefined
       ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
+      : limits.maxWebSockets > 0
+      ? "Deno serves WebSockets (maxWebSockets > 0) through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced, and a reload can reset a connection accepted in its last instant; --max-web-sockets 0 serves HTTP only, with both"
       : undefined,
 
   mainModule: () => Deno.mainModule,
@@ -165,7 +188,7 @@ export const adapter: Adapter = {
       exit(1, `uncaught error: ${event.message}`);
     });
     return {
-      stop: () => worker.postMessage({ multiserve: "stop" }),
+      stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
       kill: () => exit(null),
       unkillableWhenHung:
         "Deno cannot end a Worker whose event loop is blocked (terminate() leaves it running with its socket: denoland/deno#35657)",

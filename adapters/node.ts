@@ -5,24 +5,39 @@
  *
  * @module
  */
-import { getRequestListener } from "@hono/node-server";
+import { createAdaptorServer } from "@hono/node-server";
 import cluster from "node:cluster";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from "node:http";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import type { Adapter, ConnectionLimits, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
-import { REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
+import { refusal, REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
-import { isStopMessage, isWorkerMessage } from "../src/protocol.ts";
+import { isStopMessage, isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
+import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
+import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
+import { type UpgradeEnv, upgradeOnNode, webSocketServer } from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
 class NodeRequestInfo extends ForwardableInfo {
+  /** `upgradeWebSocket()`: only for a request that came as an upgrade (see upgradeInfo()). */
+  [UPGRADE](_request: Request, _options: UpgradeWebSocketOptions): UpgradedWebSocket {
+    throw new TypeError(
+      "upgradeWebSocket(): this request did not ask for a WebSocket (no Upgrade: websocket)",
+    );
+  }
   readonly incoming: IncomingMessage;
   readonly outgoing: ServerResponse;
   constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
@@ -36,6 +51,23 @@ class NodeRequestInfo extends ForwardableInfo {
   }
 }
 
+/**
+ * The info of an upgrade request: @hono/node-server's own `upgradeWebSocket` finds its
+ * symbol-keyed members on it (forwarded to the env its upgrade handling made), and ours
+ * upgrades through the same handling.
+ */
+function upgradeInfo(incoming: IncomingMessage, env: UpgradeEnv): NodeRequestInfo {
+  const info = new NodeRequestInfo(incoming, undefined as unknown as ServerResponse);
+  const upgrade = (request: Request, { protocol }: UpgradeWebSocketOptions) =>
+    upgradeOnNode(env, request, protocol);
+  return new Proxy(info, {
+    get: (target, key) =>
+      key === UPGRADE ? upgrade : typeof key === "symbol" && key in env ? env[key] : Reflect.get(target, key),
+    set: (target, key, value) =>
+      typeof key === "symbol" ? Reflect.set(env, key, value) : Reflect.set(target, key, value),
+  });
+}
+
 /** A worker thread's link to its supervisor. */
 function threadParentLink(): ParentLink {
   const port = parentPort!;
@@ -43,7 +75,7 @@ function threadParentLink(): ParentLink {
     send: (message) => Promise.resolve(port.postMessage(message)),
     onStop: (listener) =>
       port.on("message", (message) => {
-        if (isStopMessage(message)) listener();
+        if (isStopMessage(message)) listener(message.restart);
       }),
     exit: (code) => process.exit(code),
   };
@@ -65,38 +97,58 @@ export const adapter: Adapter = {
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
   listen(handler, { hostname, port, shared, limits, onError }) {
-    const bridge = getRequestListener(
-      (request, env) =>
-        handler(
-          request,
-          new NodeRequestInfo(env.incoming as IncomingMessage, env.outgoing as ServerResponse),
-        ),
-      { errorHandler: onError },
-    );
-    const server = createServer({
-      // 0: Node's own limit (16 KiB unless node runs with --max-http-header-size).
-      ...(limits.maxHeaderSize > 0 ? { maxHeaderSize: limits.maxHeaderSize } : {}),
-      headersTimeout: limits.headerTimeout * 1_000,
-      // Long requests are the app's business: liveness is the supervisor's `timeout`.
-      requestTimeout: 0,
-      keepAliveTimeout: limits.keepAliveTimeout * 1_000,
-      // How often Node looks for connections past headersTimeout (30 s by default).
-      connectionsCheckingInterval: Math.min(1_000, limits.headerTimeout * 250),
-    }, (incoming, outgoing) => {
-      const refused = nodeRefusal(incoming, limits);
-      if (refused === undefined) {
-        // A GET or HEAD with a chunked body: the app never sees the body, but its framing
-        // must be sound before anyone answers (Node answers a broken one with 400 itself).
-        if (!hasBodyMethod(incoming) && fieldsOf(incoming)["transfer-encoding"] !== undefined) {
-          incoming.once("end", () => bridge(incoming, outgoing)).resume();
-          return;
-        }
-        return bridge(incoming, outgoing);
+    const sockets = new OpenSockets();
+    const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
+    // The chain answers what the app throws; a sync answer stays sync (no promise per request).
+    const answer = (request: Request, info: NodeRequestInfo) => {
+      try {
+        const response = handler(request, info);
+        return response instanceof Promise ? response.catch(onError) : response;
+      } catch (error) {
+        return onError(error);
       }
-      const [status, reason] = refused;
-      outgoing.writeHead(status, REFUSAL_HEADERS);
-      outgoing.end(refusalText(status, reason));
-    });
+    };
+    const server = createAdaptorServer({
+      fetch: (request, env) => {
+        const { incoming, outgoing } = env as { incoming: IncomingMessage; outgoing?: ServerResponse };
+        if (outgoing !== undefined) return answer(request, new NodeRequestInfo(incoming, outgoing));
+        // A WebSocket upgrade, which @hono/node-server's upgrade handling passes on.
+        const refused = nodeRefusal(incoming, limits);
+        if (refused !== undefined) return refusal(...refused);
+        return answer(request, upgradeInfo(incoming, env as unknown as UpgradeEnv));
+      },
+      websocket: { server: wss },
+      serverOptions: {
+        // 0: Node's own limit (16 KiB unless node runs with --max-http-header-size).
+        ...(limits.maxHeaderSize > 0 ? { maxHeaderSize: limits.maxHeaderSize } : {}),
+        headersTimeout: limits.headerTimeout * 1_000,
+        // Long requests are the app's business: liveness is the supervisor's `timeout`.
+        requestTimeout: 0,
+        keepAliveTimeout: limits.keepAliveTimeout * 1_000,
+        // How often Node looks for connections past headersTimeout (30 s by default).
+        connectionsCheckingInterval: Math.min(1_000, limits.headerTimeout * 250),
+        // Upgrades to anything but a WebSocket are served as plain requests (Node ≥ 24.9).
+        shouldUpgradeCallback: (incoming: IncomingMessage) =>
+          incoming.headers.upgrade?.toLowerCase() === "websocket",
+      } as ServerOptions,
+      createServer:
+        ((options: ServerOptions, bridge: (incoming: IncomingMessage, outgoing: ServerResponse) => void) =>
+          createServer(options, (incoming, outgoing) => {
+            const refused = nodeRefusal(incoming, limits);
+            if (refused === undefined) {
+              // A GET or HEAD with a chunked body: the app never sees the body, but its framing
+              // must be sound before anyone answers (Node answers a broken one with 400 itself).
+              if (!hasBodyMethod(incoming) && fieldsOf(incoming)["transfer-encoding"] !== undefined) {
+                incoming.once("end", () => bridge(incoming, outgoing)).resume();
+                return;
+              }
+              return bridge(incoming, outgoing);
+            }
+            const [status, reason] = refused;
+            outgoing.writeHead(status, REFUSAL_HEADERS);
+            outgoing.end(refusalText(status, reason));
+          })) as typeof createServer,
+    }) as Server;
     // A cluster worker's main thread shares the primary's socket; every other shared
     // listener (threads) binds its own with SO_REUSEPORT.
     const clusterShared = shared && cluster.isWorker && isMainThread;
@@ -106,8 +158,15 @@ export const adapter: Adapter = {
         const address = server.address();
         resolve({
           port: typeof address === "object" && address !== null ? address.port : port,
-          close: async (timeoutMs) => {
-            await closeGracefully(server, timeoutMs);
+          get webSockets() {
+            return sockets.count;
+          },
+          close: async (timeoutMs, closeCode) => {
+            stopPinging();
+            await Promise.all([
+              sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs),
+              closeGracefully(server, timeoutMs),
+            ]);
             if (clusterShared) await clusterQuiet();
           },
         });
@@ -144,7 +203,7 @@ export const adapter: Adapter = {
     let uncaught: string | undefined;
     worker.on("error", (error) => (uncaught = `uncaught error: ${messageOf(error)}`));
     return {
-      stop: () => worker.postMessage({ multiserve: "stop" }),
+      stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
       kill: () => void worker.terminate(),
       onMessage: (listener) =>
         worker.on("message", (message) => {
@@ -162,9 +221,11 @@ export const adapter: Adapter = {
     });
     return {
       pid: worker.process.pid,
-      stop: () => {
+      stop: (restart) => {
         // A worker that is exiting may close the channel under us: its exit is what counts.
-        if (worker.isConnected()) worker.send({ multiserve: "stop" }, undefined, () => {});
+        if (worker.isConnected()) {
+          worker.send({ multiserve: "stop", restart } satisfies StopMessage, undefined, () => {});
+        }
       },
       kill: () => {
         if (!worker.isDead()) worker.process.kill("SIGKILL");
@@ -250,6 +311,7 @@ const GUARD_FIELDS = new Set([
   "host",
   "content-length",
   "transfer-encoding",
+  "upgrade",
   "x-forwarded-for",
   "x-forwarded-proto",
 ]);

@@ -18,8 +18,13 @@ export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGTTIN" | "SIGTTOU";
 export interface Listener {
   /** The port bound. */
   readonly port: number;
-  /** Stop accepting, wait for in-flight requests up to `timeoutMs`, then cut the rest. */
-  close(timeoutMs: number): Promise<void>;
+  /** WebSockets open now. */
+  readonly webSockets: number;
+  /**
+   * Stop accepting, close open WebSockets with `closeCode`, wait for in-flight requests and
+   * the close handshakes up to `timeoutMs`, then cut the rest.
+   */
+  close(timeoutMs: number, closeCode: number): Promise<void>;
 }
 
 /** What the runtime's own server enforces per connection, as the options set it. */
@@ -32,6 +37,12 @@ export interface ConnectionLimits {
   headerTimeout: number;
   /** Seconds an idle keep-alive connection stays open. */
   keepAliveTimeout: number;
+  /** WebSockets one worker keeps open; 0 = none (upgrades are refused before the app). */
+  maxWebSockets: number;
+  /** Bytes of the largest WebSocket message; a larger one closes its socket with 1009. */
+  maxWebSocketMessage: number;
+  /** Seconds a WebSocket may be silent (pings unanswered) before it is closed. */
+  webSocketIdleTimeout: number;
 }
 
 /** How a worker listens. */
@@ -43,6 +54,11 @@ export interface ListenOptions {
   limits: ConnectionLimits;
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
+  /**
+   * The app's own WebSocket handler, where its runtime wants one beside `fetch` (Bun's
+   * `websocket` object, as `hono/bun` exports it); other runtimes ignore it.
+   */
+  websocket?: unknown;
 }
 
 /** What a runtime's own HTTP parser (with its adapter) already refuses, so the guard need not. */
@@ -67,8 +83,8 @@ export interface NativeChecks {
 export interface WorkerHandle {
   /** Process id of a child process; undefined for a thread. */
   readonly pid?: number;
-  /** Ask the worker to stop gracefully. */
-  stop(): void;
+  /** Ask the worker to stop gracefully; `restart`: it is being replaced (its WebSockets get 1012). */
+  stop(restart: boolean): void;
   /** End the worker at once. */
   kill(): void;
   /**
@@ -88,8 +104,8 @@ export interface WorkerHandle {
 export interface ParentLink {
   /** Resolves once the message is handed over (so that exiting after it cannot lose it). */
   send(message: WorkerMessage): Promise<void>;
-  /** The supervisor asked us to stop, or is gone. */
-  onStop(listener: () => void): void;
+  /** The supervisor asked us to stop (`restart`: to be replaced), or is gone. */
+  onStop(listener: (restart: boolean) => void): void;
   /** Commands for a thread host (processes; see `Adapter.hostsThreads`). */
   onCommand?(listener: (message: CommandMessage) => void): void;
   /** End this worker (the thread, or the process). */

@@ -7,6 +7,19 @@
 import { AppLoadError, messageOf } from "./errors.ts";
 import type { App, FetchHandler } from "./types.ts";
 
+/** An app as a worker serves it: its fetch handler, and its own WebSocket handler if it has one. */
+export interface ServedApp {
+  fetch: FetchHandler;
+  /** Bun's `websocket` object (what `hono/bun` exports), for the runtime's own server. */
+  websocket?: unknown;
+}
+
+/** `app` as served: the module's `websocket` export, else the app's `websocket` property. */
+function served(app: App, moduleWebsocket?: unknown): ServedApp {
+  const own = typeof app === "object" ? (app as { websocket?: unknown }).websocket : undefined;
+  return { fetch: toHandler(app), websocket: moduleWebsocket ?? own };
+}
+
 /** The handler to call for each request. Methods are bound once, not per request. */
 export function toHandler(app: App): FetchHandler {
   if (isApp(app)) return typeof app === "function" ? app : app.fetch.bind(app);
@@ -21,10 +34,10 @@ function isApp(value: unknown): value is App {
       typeof (value as { fetch?: unknown }).fetch === "function");
 }
 
-/** Import `url` and return its default export as a handler. */
-export async function loadApp(url: string): Promise<FetchHandler> {
+/** Import `url` and serve its default export (and its `websocket` export, if any). */
+export async function loadApp(url: string): Promise<ServedApp> {
   const path = url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
-  let module: { default?: unknown };
+  let module: { default?: unknown; websocket?: unknown };
   try {
     module = await import(url);
   } catch (error) {
@@ -40,7 +53,7 @@ export async function loadApp(url: string): Promise<FetchHandler> {
       `app module ${path} has no app as its default export: export default a fetch function or an object with fetch (export default { fetch })`,
     );
   }
-  return toHandler(module.default);
+  return served(module.default, module.websocket);
 }
 
 /**
@@ -53,12 +66,12 @@ function isModuleNotFound(error: unknown, url: string, path: string): boolean {
   return missing !== null && (missing[1] === url || missing[1] === path);
 }
 
-/** The handler of a worker: the app given, or the module it names (module form). */
-export function appHandler(app: App | URL | undefined, module?: string): Promise<FetchHandler> {
+/** What a worker serves: the app given, or the module it names (module form). */
+export function servedApp(app: App | URL | undefined, module?: string): Promise<ServedApp> {
   if (module !== undefined) return loadApp(module);
   if (app instanceof URL) return loadApp(app.href);
   if (app === undefined) {
     return Promise.reject(new TypeError("a module-form worker was started without a module"));
   }
-  return Promise.resolve(toHandler(app));
+  return Promise.resolve(served(app));
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Adapter } from "./adapter.ts";
-import { appHandler } from "./app.ts";
+import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { exitProcess } from "./host.ts";
@@ -75,7 +75,7 @@ export class Primary implements Server {
       // A pool stops its workers even while they boot; serving alone, the app loads first.
       if (this.#pool) await this.#pool.stop();
       else await this.#ready.catch(() => {});
-      await this.#serving?.stop();
+      await this.#serving?.stop(false);
       this.#traps?.clear();
       this.#finish();
     })();
@@ -113,10 +113,10 @@ export class Primary implements Server {
     this.#trapStopSignals(adapter);
     let port: number;
     if (plan.processes === 1 && plan.threads === 0) {
-      const handler = await this.#withinBootTimeout(appHandler(app));
+      const served = await this.#withinBootTimeout(servedApp(app));
       if (this.#closing) throw new StoppedError();
       const address = { hostname: config.hostname, port: config.port, shared: false };
-      this.#serving = await serveChain(adapter, handler, address, config);
+      this.#serving = await serveChain(adapter, served, address, config);
       port = this.#serving.port;
     } else {
       adapter.checkSpread(plan);

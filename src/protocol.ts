@@ -19,9 +19,14 @@ export type WorkerMessage =
   /** A thread host carried out command `seq`; it now runs `workers` threads. */
   | { multiserve: "done"; seq: number; workers: number; error?: string };
 
-/** Supervisor → worker: stop accepting, finish in-flight requests, exit. */
+/**
+ * Supervisor → worker: stop accepting, finish in-flight requests, exit. `restart`: a
+ * replacement takes over (reload, recycling, scaling down), so WebSocket clients are told
+ * to reconnect (1012) rather than that the service is going away (1001).
+ */
 export interface StopMessage {
   multiserve: "stop";
+  restart: boolean;
 }
 
 /**

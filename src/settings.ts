@@ -286,6 +286,50 @@ export const SETTINGS = {
       "counts until its handler's response is ready. `0` = no limit.",
     example: "100",
   }),
+  maxWebSockets: setting({
+    kind: kinds.count({ zero: "WebSockets off" }),
+    default: 1000,
+    flags: ["--max-web-sockets"],
+    arg: "N",
+    section: "requests",
+    help: "WebSockets one worker keeps open at once; beyond, an upgrade gets 503; 0 = WebSockets off " +
+      "(on Deno: then header and keep-alive timeouts apply)",
+    type: "number",
+    doc: "Most WebSockets one worker keeps open at once; beyond it, an upgrade request gets 503 with\n" +
+      "`Retry-After: 1`. Open sockets are in-flight work: a graceful stop closes them with 1001, a\n" +
+      "reload, recycling or scaling down with 1012, and `gracefulTimeout` bounds the close. `0`\n" +
+      "refuses every upgrade. On Deno, WebSockets need `Deno.serve`'s own connection handling, which\n" +
+      "has no header or keep-alive timeouts and can reset a connection accepted in the instant a\n" +
+      "worker stops (denoland/deno#31959); with `0`, Deno serves HTTP only, with both timeouts and\n" +
+      "lossless reloads.",
+    example: "10000",
+  }),
+  maxWebSocketMessage: setting({
+    kind: kinds.count({ min: 1 }),
+    default: 16 * 1024 * 1024,
+    defaultText: "`16777216` (16 MiB)",
+    flags: ["--max-web-socket-message"],
+    arg: "BYTES",
+    section: "requests",
+    help: "a larger WebSocket message closes its socket with 1009 (message too big)",
+    type: "number",
+    doc: "Largest WebSocket message in bytes, the counterpart of `maxBodySize`: a larger one closes\n" +
+      "its socket with 1009 (message too big), as Bun and the `ws` package do by default.",
+    example: "1_048_576",
+  }),
+  webSocketIdleTimeout: setting({
+    kind: kinds.seconds({ positive: true }),
+    default: 120,
+    flags: ["--web-socket-idle-timeout"],
+    arg: "S",
+    section: "requests",
+    help: "ping WebSocket clients; close one that has answered nothing for S seconds",
+    type: "number",
+    doc: "Seconds a WebSocket may stay silent: the server pings it, and closes one whose client\n" +
+      "has sent nothing, not even a pong, for this long (a vanished client). Deno's and Bun's own\n" +
+      "default; on Node, multiserve pings every half of it.",
+    example: "30",
+  }),
   forwardedAllowIps: setting({
     kind: kinds.addresses,
     default: ["127.0.0.1", "::1"],

@@ -43,10 +43,11 @@ export interface RequestInfo {
 export type FetchHandler = (request: Request, info: any) => Response | Promise<Response>;
 
 /**
- * What `serve()` serves: a fetch function, or an object with a `fetch` method
- * (a Hono app, or `export default { fetch }`).
+ * What `serve()` serves: a fetch function, or an object with a `fetch` method (a Hono app,
+ * or `export default { fetch }`). On Bun, the object's `websocket` handler (or, in module
+ * form, the module's `websocket` export), as `hono/bun` makes it, goes to `Bun.serve`.
  */
-export type App = FetchHandler | { fetch: FetchHandler };
+export type App = FetchHandler | { fetch: FetchHandler; websocket?: unknown };
 
 /** What `onListen` receives once every worker listens. */
 export interface ListenInfo {

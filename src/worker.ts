@@ -8,7 +8,7 @@
  * @module
  */
 import type { Adapter, ParentLink } from "./adapter.ts";
-import { appHandler } from "./app.ts";
+import { servedApp } from "./app.ts";
 import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
 import { serveChain, type Serving, urlOf } from "./http/chain.ts";
 import { log } from "./log.ts";
@@ -59,8 +59,13 @@ export class WorkerServer implements Server {
   }
 
   close(): Promise<void> {
+    return this.#close(false);
+  }
+
+  /** Stop serving; `restart`: a replacement takes over (WebSockets are told 1012, not 1001). */
+  #close(restart: boolean): Promise<void> {
     this.#closing ??= (async () => {
-      await (this.#pool?.stop() ?? this.#serving?.stop());
+      await (this.#pool?.stop() ?? this.#serving?.stop(restart));
       clearInterval(this.#heartbeat);
       this.#traps?.clear();
       this.#finish();
@@ -81,7 +86,7 @@ export class WorkerServer implements Server {
     const adapter = await loadAdapter();
     const parent = this.#parent = adapter.parentLink(data.kind);
     // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
-    parent.onStop(() => this.#stop());
+    parent.onStop((restart) => this.#stop(restart));
     if (data.config.timeout > 0) {
       // From this isolate's event loop: when a request blocks it, the heartbeats stop.
       const beat = () => void parent.send({ multiserve: "heartbeat" });
@@ -103,11 +108,11 @@ export class WorkerServer implements Server {
   /** Serve the app through the request chain, on the port every worker shares. */
   async #serve(adapter: Adapter, app: App | URL | undefined, parent: ParentLink): Promise<void> {
     const { config, module, port } = this.#data;
-    const handler = await appHandler(app, module);
+    const served = await servedApp(app, module);
     if (this.#stopRequested) return;
     this.#serving = await serveChain(
       adapter,
-      handler,
+      served,
       { hostname: config.hostname, port, shared: true },
       config,
       (requests) => void parent.send({ multiserve: "retire", requests }),
@@ -149,18 +154,18 @@ export class WorkerServer implements Server {
    */
   #trapSignals(adapter: Adapter, parent: ParentLink): void {
     const traps = this.#traps = new SignalTraps(adapter);
-    traps.onStop(() => this.#stop(), (_signal, code) => parent.exit(code));
+    traps.onStop(() => this.#stop(false), (_signal, code) => parent.exit(code));
     for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU"] as const) traps.on(signal, () => {});
   }
 
-  /** The supervisor asked us to stop, or is gone. */
-  #stop(): void {
+  /** The supervisor asked us to stop (`restart`: to be replaced), or is gone. */
+  #stop(restart: boolean): void {
     const parent = this.#parent!;
     this.#stopRequested = true;
     if (this.#failedWith !== undefined) return parent.exit(this.#failedWith);
     // Still loading the app: nothing to drain, and the load may never end.
     if (this.#serving === undefined && this.#pool === undefined) return parent.exit(0);
-    void this.close().then(() => parent.exit(0));
+    void this.#close(restart).then(() => parent.exit(0));
   }
 
   /**

@@ -27,6 +27,8 @@ let pids = 1000;
 export class FakeWorker implements WorkerHandle {
   readonly pid = ++pids;
   stopped = false;
+  /** The last stop asked for a restart (a replacement takes over). */
+  restart: boolean | undefined;
   killed = false;
   readonly commands: CommandMessage[] = [];
   readonly #messages: ((message: WorkerMessage) => void)[] = [];
@@ -53,8 +55,9 @@ export class FakeWorker implements WorkerHandle {
     } else if (boot === "exit") this.exit(code);
   }
 
-  stop(): void {
+  stop(restart: boolean): void {
     this.stopped = true;
+    this.restart = restart;
     if (this.#script.onStop !== "ignore") setTimeout(() => this.exit(0), 1);
   }
 

@@ -35,7 +35,7 @@ const chain = (
   app: FetchHandler,
   options: ServeOptions,
   native: NativeChecks,
-) => requestChain(app, resolveOptions({ port: 0, ...options }), native).handler;
+) => requestChain(app, resolveOptions({ port: 0, ...options }), native, { webSockets: () => 0 }).handler;
 const call = async (handler: ReturnType<typeof chain>, request: Request, remote = "127.0.0.1") =>
   await handler(request, new PeerInfo(remote));
 const walking = { headerFields: false, hostAndLength: false };

@@ -6,46 +6,73 @@
  * 2. drain: while the worker drains, responses ask the client to close the connection;
  * 3. count: the request that reaches `maxRequests` asks the supervisor to retire the worker;
  * 4. guard: header checks, size and concurrency limits, a chunked body counted as it is read;
- * 5. proxy: the client and scheme a trusted proxy forwarded;
- * 6. the app.
+ * 5. WebSocket gate: an upgrade beyond `maxWebSockets` gets 503;
+ * 6. proxy: the client and scheme a trusted proxy forwarded;
+ * 7. the app.
  *
  * @module
  */
 import type { Adapter, NativeChecks } from "../adapter.ts";
+import type { ServedApp } from "../app.ts";
 import type { WorkerConfig } from "../settings.ts";
 import type { FetchHandler } from "../types.ts";
+import { CLOSE_CODES } from "../websocket/open_sockets.ts";
 import { appErrorResponse } from "./app_error.ts";
 import { type Drainable, drainable } from "./drain.ts";
 import { type AfterGuard, guard } from "./guard.ts";
 import { trustOf } from "./ip.ts";
 import { forwarded } from "./proxy.ts";
+import { refusal } from "./refusal.ts";
 
-/** Called once, by the request that reaches the worker's quota. */
-export type OnQuota = (requests: number) => void;
+/** What the chain asks of the worker around it. */
+export interface ChainHooks {
+  /** Called once, by the request that reaches the worker's quota (where `maxRequests` is set). */
+  onQuota?: (requests: number) => void;
+  /** WebSockets open in this worker now. */
+  webSockets: () => number;
+}
 
-/** `app` behind every stage after the adapter; `onQuota` only where `maxRequests` is set. */
+/** `app` behind every stage after the adapter. */
 export function requestChain(
   app: FetchHandler,
   config: WorkerConfig,
   native: NativeChecks,
-  onQuota?: OnQuota,
+  hooks: ChainHooks,
 ): Drainable {
   const trusted = config.forwardedAllowIps;
   const proxy: AfterGuard = trusted.length > 0 ? forwarded(app, trustOf(trusted)) : app;
-  let handler = guard(proxy, config, native, trusted.length > 0);
-  if (onQuota !== undefined && config.maxRequests > 0) {
+  let handler = guard(
+    webSocketGate(proxy, config.maxWebSockets, hooks.webSockets),
+    config,
+    native,
+    trusted.length > 0,
+  );
+  if (hooks.onQuota !== undefined && config.maxRequests > 0) {
     const jitter = Math.floor(Math.random() * (config.maxRequestsJitter + 1));
-    handler = counted(handler, config.maxRequests + jitter, onQuota);
+    handler = counted(handler, config.maxRequests + jitter, hooks.onQuota);
   }
   return drainable(handler);
 }
 
 /** `handler`, calling `onQuota` once when the request that reaches `quota` arrives. */
-function counted(handler: FetchHandler, quota: number, onQuota: OnQuota): FetchHandler {
+function counted(handler: FetchHandler, quota: number, onQuota: (requests: number) => void): FetchHandler {
   let served = 0;
   return (request, info) => {
     if (++served === quota) onQuota(served);
     return handler(request, info);
+  };
+}
+
+/** `next`, behind a limit on open WebSockets: an upgrade past `max` (or any, with 0) gets 503. */
+function webSocketGate(next: AfterGuard, max: number, open: () => number): AfterGuard {
+  return (request, info, fields) => {
+    if (fields.upgrade === null || fields.upgrade.toLowerCase() !== "websocket" || open() < max) {
+      return next(request, info, fields);
+    }
+    const reason = max === 0
+      ? "WebSockets are off here (maxWebSockets is 0)"
+      : `this worker has its limit of ${max} WebSockets open`;
+    return refusal(503, reason, { "retry-after": "1" });
   };
 }
 
@@ -60,25 +87,47 @@ export interface Address {
 /** A chain serving on a socket: the port bound, and the graceful stop. */
 export interface Serving {
   port: number;
-  /** Drain: notice, stop accepting, wait for in-flight requests up to `gracefulTimeout`. */
-  stop(): Promise<void>;
+  /** WebSockets open now. */
+  readonly webSockets: number;
+  /**
+   * Drain: notice, stop accepting, close WebSockets (1012 when `restart`: a replacement
+   * takes over; else 1001), wait for in-flight requests, all within `gracefulTimeout`.
+   */
+  stop(restart: boolean): Promise<void>;
 }
 
 /** Serve `app` through the whole chain at `address`. Rejects with a `BootError` if it cannot listen. */
 export async function serveChain(
   adapter: Adapter,
-  app: FetchHandler,
+  app: ServedApp,
   address: Address,
   config: WorkerConfig,
-  onQuota?: OnQuota,
+  onQuota?: (requests: number) => void,
 ): Promise<Serving> {
-  const chain = requestChain(app, config, adapter.nativeChecks, onQuota);
+  let webSockets = () => 0;
+  const chain = requestChain(app.fetch, config, adapter.nativeChecks, {
+    onQuota,
+    webSockets: () => webSockets(),
+  });
   const listener = await adapter.listen(chain.handler, {
     ...address,
     limits: config,
     onError: appErrorResponse(config.debug),
+    websocket: app.websocket,
   });
-  return { port: listener.port, stop: () => chain.close(listener, config.gracefulTimeout * 1_000) };
+  webSockets = () => listener.webSockets;
+  return {
+    port: listener.port,
+    get webSockets() {
+      return listener.webSockets;
+    },
+    stop: (restart) =>
+      chain.close(
+        listener,
+        config.gracefulTimeout * 1_000,
+        restart ? CLOSE_CODES.restart : CLOSE_CODES.goingAway,
+      ),
+  };
 }
 
 /** The URL a server at `hostname:port` answers on. */

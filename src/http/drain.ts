@@ -16,8 +16,11 @@ export const DRAIN_NOTICE_MS = 500;
 /** A handler that can be drained, and the way to drain it. */
 export interface Drainable {
   handler: FetchHandler;
-  /** Notice, then stop accepting and wait for in-flight requests, all within `timeoutMs`. */
-  close(listener: Listener, timeoutMs: number): Promise<void>;
+  /**
+   * Notice, then stop accepting, close WebSockets with `closeCode`, and wait for in-flight
+   * requests, all within `timeoutMs`.
+   */
+  close(listener: Listener, timeoutMs: number, closeCode: number): Promise<void>;
 }
 
 export function drainable(inner: FetchHandler): Drainable {
@@ -31,11 +34,11 @@ export function drainable(inner: FetchHandler): Drainable {
   };
   return {
     handler,
-    async close(listener, timeoutMs) {
+    async close(listener, timeoutMs, closeCode) {
       draining = true;
       const notice = Math.min(DRAIN_NOTICE_MS, timeoutMs / 2);
       await new Promise((resolve) => setTimeout(resolve, notice));
-      await listener.close(timeoutMs - notice);
+      await listener.close(timeoutMs - notice, closeCode);
     },
   };
 }

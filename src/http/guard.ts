@@ -20,11 +20,13 @@ export type RequestLimits = Pick<
   "maxBodySize" | "maxHeaderSize" | "maxHeaderCount" | "maxUrlLength" | "maxConcurrency"
 >;
 
-/** The header fields the guard looks at; the proxy ones it hands on to the next stage. */
+/** The header fields the guard looks at; the others it hands on to the next stages. */
 export interface Fields {
   host: string | null;
   contentLength: string | null;
   transferEncoding: string | null;
+  /** `Upgrade`: "websocket" asks for a WebSocket. */
+  upgrade: string | null;
   forwardedFor: string | null;
   forwardedProto: string | null;
 }
@@ -70,6 +72,7 @@ export function guard(
       contentLength: header(request, info, "content-length"),
       // Asked of the headers: touching `request.body` costs a whole Request on Node.
       transferEncoding: header(request, info, "transfer-encoding"),
+      upgrade: header(request, info, "upgrade"),
       forwardedFor: proxyFields ? header(request, info, "x-forwarded-for") : null,
       forwardedProto: proxyFields ? header(request, info, "x-forwarded-proto") : null,
     };
@@ -112,6 +115,7 @@ function walkFields(request: Request, control: RegExp | undefined): Walked {
     host: null,
     contentLength: null,
     transferEncoding: null,
+    upgrade: null,
     forwardedFor: null,
     forwardedProto: null,
     count: 0,
@@ -133,6 +137,9 @@ function walkFields(request: Request, control: RegExp | undefined): Walked {
         break;
       case "transfer-encoding":
         walked.transferEncoding = value;
+        break;
+      case "upgrade":
+        walked.upgrade = value;
         break;
       case "x-forwarded-for":
         walked.forwardedFor = value;

@@ -333,12 +333,15 @@ export class Supervisor implements WorkerPool {
     );
   }
 
-  /** Ask a worker to stop gracefully. */
+  /**
+   * Ask a worker to stop gracefully; `because` names why it is retired while the pool goes
+   * on (a replacement takes over), none that the pool itself stops.
+   */
   #retire(worker: Worker, because?: string): void {
     if (worker.state === "stopping") return;
     worker.state = "stopping";
     worker.endedBecause = because;
-    worker.handle.stop();
+    worker.handle.stop(because !== undefined);
   }
 
   /** Wait for `workers` to exit; kill those still there past the graceful timeout. */

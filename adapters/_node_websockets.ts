@@ -1,0 +1,118 @@
+/**
+ * WebSockets on Node, with the `ws` package behind @hono/node-server's own upgrade handling
+ * (so that its `upgradeWebSocket` works unchanged): every socket counts against
+ * `maxWebSockets`, closes with its worker, and is pinged, so that a vanished client is
+ * noticed; `upgradeWebSocket()` gets a `ServerWebSocket` over the `ws` socket.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { IncomingMessage } from "node:http";
+import { type WebSocket as WsSocket, WebSocketServer } from "ws";
+import type { ConnectionLimits } from "../src/adapter.ts";
+import type { OpenSockets } from "../src/websocket/open_sockets.ts";
+import { ServerWebSocket } from "../src/websocket/socket.ts";
+
+/** The subprotocol `upgradeWebSocket()` chose for a request, for `ws` to answer with. */
+const chosen = new WeakMap<IncomingMessage, string>();
+
+/** The `ws` server for one listener, and the timer that pings its sockets. */
+export function webSocketServer(sockets: OpenSockets, limits: ConnectionLimits): {
+  wss: WebSocketServer;
+  stop(): void;
+} {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxWebSocketMessage,
+    handleProtocols: (offered, request) => chosen.get(request) ?? offered.values().next().value ?? false,
+  });
+  const heard = new WeakMap<WsSocket, boolean>();
+  wss.on("connection", (ws) => {
+    const closed = sockets.add({
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
+    });
+    ws.on("close", closed);
+    heard.set(ws, true);
+    const alive = () => heard.set(ws, true);
+    ws.on("pong", alive);
+    ws.on("message", alive);
+  });
+  // Every half of the idle timeout: a socket that answered nothing since the last ping is gone.
+  const pinging = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!heard.get(ws)) {
+        ws.terminate();
+        continue;
+      }
+      heard.set(ws, false);
+      ws.ping();
+    }
+  }, limits.webSocketIdleTimeout * 500);
+  pinging.unref();
+  return { wss, stop: () => clearInterval(pinging) };
+}
+
+/** What @hono/node-server's upgrade handling hands the fetch callback, and waits on. */
+export interface UpgradeEnv {
+  incoming: IncomingMessage;
+  [waiter: symbol]: unknown;
+}
+
+/**
+ * `upgradeWebSocket()` on Node: register with @hono/node-server's upgrade handling as its
+ * own helper does (it finishes the handshake once the handler returns, through `ws`), and
+ * hand the app a `ServerWebSocket` that opens with the `ws` socket.
+ */
+export function upgradeOnNode(env: UpgradeEnv, request: Request, protocol: string | undefined): {
+  socket: WebSocket;
+  response: Response;
+} {
+  const wait = waitFor(env);
+  if (wait === undefined) {
+    throw new TypeError(
+      "this request came through no WebSocket upgrade (@hono/node-server's upgrade handling did not see it)",
+    );
+  }
+  const socket = new ServerWebSocket(request.url, protocol ?? "");
+  if (protocol !== undefined) chosen.set(env.incoming, protocol);
+  // The helper's own connection token is left unset on both sides, which the handling accepts.
+  wait(env.incoming, undefined).then((ws) => {
+    ws.on(
+      "message",
+      (data, binary) =>
+        socket.received(
+          binary ? bytesOf(data) : data.toString(),
+        ),
+    );
+    ws.on("close", (code, reason) => socket.closed(code, reason.toString()));
+    ws.on("error", (error) => socket.failed(error));
+    socket.opened({
+      send: (data) => ws.send(data),
+      close: (code, reason) => ws.close(code, reason),
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+    });
+  }, (error) => socket.failed(error));
+  return { socket: socket as unknown as WebSocket, response: new Response(null) };
+}
+
+type Wait = (
+  incoming: IncomingMessage,
+  token: undefined,
+) => Promise<WsSocket & { on(...args: unknown[]): unknown }>;
+
+/** @hono/node-server's wait for the `ws` socket of a request: a symbol-keyed member of its env. */
+function waitFor(env: UpgradeEnv): Wait | undefined {
+  const key = Object.getOwnPropertySymbols(env).find((symbol) =>
+    symbol.description === "WAIT_FOR_WEBSOCKET_SYMBOL"
+  );
+  return key === undefined ? undefined : env[key] as Wait;
+}
+
+/** The bytes of a binary `ws` message (a Buffer, unless binaryType says otherwise). */
+function bytesOf(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}

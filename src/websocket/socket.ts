@@ -1,0 +1,148 @@
+/**
+ * A server-side WebSocket with the standard `WebSocket` shape (events `open`, `message`,
+ * `close`, `error`; `send`, `close`, `readyState`, `protocol`, `bufferedAmount`), which
+ * `upgradeWebSocket()` hands the app on Bun and Node. (On Deno the runtime's own socket,
+ * of the same shape, is handed on.) The adapter drives it through the `#`-less methods
+ * below as its runtime's socket opens, receives, and closes.
+ *
+ * @module
+ */
+
+/** What an adapter gives the socket: its runtime's own socket, seen through three members. */
+export interface SocketLink {
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  readonly bufferedAmount: number;
+}
+
+type Listener = ((event: Event) => void) | null;
+
+export class ServerWebSocket extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+  /** The URL the client asked for. */
+  readonly url: string;
+  /** The subprotocol the server chose ("" for none). */
+  readonly protocol: string;
+  readonly extensions = "";
+  /** How binary messages arrive: as a `Blob` (the standard's default) or an `ArrayBuffer`. */
+  binaryType: "blob" | "arraybuffer" = "blob";
+  #readyState = 0;
+  #link: SocketLink | undefined;
+  readonly #handlers = new Map<string, Listener>();
+
+  constructor(url: string, protocol: string) {
+    super();
+    this.url = url;
+    this.protocol = protocol;
+  }
+
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#link?.bufferedAmount ?? 0;
+  }
+
+  get onopen(): Listener {
+    return this.#handlers.get("open") ?? null;
+  }
+  set onopen(listener: Listener) {
+    this.#handle("open", listener);
+  }
+  get onmessage(): Listener {
+    return this.#handlers.get("message") ?? null;
+  }
+  set onmessage(listener: Listener) {
+    this.#handle("message", listener);
+  }
+  get onclose(): Listener {
+    return this.#handlers.get("close") ?? null;
+  }
+  set onclose(listener: Listener) {
+    this.#handle("close", listener);
+  }
+  get onerror(): Listener {
+    return this.#handlers.get("error") ?? null;
+  }
+  set onerror(listener: Listener) {
+    this.#handle("error", listener);
+  }
+
+  #handle(type: string, listener: Listener): void {
+    const old = this.#handlers.get(type);
+    if (old) this.removeEventListener(type, old);
+    this.#handlers.set(type, listener);
+    if (listener) this.addEventListener(type, listener);
+  }
+
+  /** Send a message; throws before the socket opens, as the standard says. */
+  send(data: string | ArrayBuffer | ArrayBufferView | Blob): void {
+    if (this.#readyState === 0) throw new DOMException("the WebSocket is not open yet", "InvalidStateError");
+    if (this.#readyState !== 1) return; // closing or closed: dropped, as the standard says
+    if (data instanceof Blob) {
+      void data.arrayBuffer().then((buffer) => this.#readyState === 1 && this.#link!.send(buffer));
+    } else this.#link!.send(data);
+  }
+
+  /** Start the closing handshake. */
+  close(code?: number, reason?: string): void {
+    if (this.#readyState >= 2) return;
+    if (this.#readyState === 0) {
+      this.#readyState = 2;
+      return; // closed as soon as it opens
+    }
+    this.#readyState = 2;
+    this.#link!.close(code, reason);
+  }
+
+  /**
+   * The adapter: the runtime's socket opened. The event comes a moment later, so that the
+   * handler that is upgrading (Bun opens the socket inside `server.upgrade()`) has set its
+   * listeners by then.
+   */
+  opened(link: SocketLink): void {
+    this.#link = link;
+    queueMicrotask(() => {
+      if (this.#readyState === 3) return;
+      if (this.#readyState === 2) return link.close(1000, "");
+      this.#readyState = 1;
+      this.dispatchEvent(new Event("open"));
+    });
+  }
+
+  /** The adapter: a message arrived (text as a string, binary as bytes). */
+  received(data: string | Uint8Array): void {
+    if (this.#readyState !== 1) return;
+    const message = typeof data === "string"
+      ? data
+      : this.binaryType === "arraybuffer"
+      ? toArrayBuffer(data)
+      : new Blob([data as Uint8Array<ArrayBuffer>]);
+    this.dispatchEvent(new MessageEvent("message", { data: message }));
+  }
+
+  /** The adapter: the socket closed (the handshake is over, or the connection is gone). */
+  closed(code: number, reason: string): void {
+    if (this.#readyState === 3) return;
+    this.#readyState = 3;
+    this.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: code !== 1006 }));
+  }
+
+  /** The adapter: the socket failed; a close follows. */
+  failed(error: unknown): void {
+    this.dispatchEvent(Object.assign(new Event("error"), { error }));
+  }
+}
+
+/** The message's own bytes (a Node Buffer may be a view into a shared pool). */
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return (bytes.buffer as ArrayBuffer).slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
