@@ -109,9 +109,10 @@ export const adapter: Adapter = {
         return sockets.count;
       },
       close: async (timeoutMs, closeCode) => {
-        const closing = sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
-        const stopped = await settlesWithin(server.stop(false), timeoutMs);
-        await closing;
+        // Stop accepting first, so that a client told to reconnect reaches another worker.
+        const stopping = settlesWithin(server.stop(false), timeoutMs);
+        await sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
+        const stopped = await stopping;
         if (!stopped) return void await server.stop(true);
         // A connection accepted in the instant the socket closed may not have shown its
         // request yet; ending the isolate at once would reset it. Give it a moment.

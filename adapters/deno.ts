@@ -119,12 +119,13 @@ export const adapter: Adapter = {
                 get webSockets() {
                   return sockets.count;
                 },
-                // Past the deadline the isolate ends, which cuts what is left.
-                close: async (timeoutMs, closeCode) =>
-                  void await Promise.all([
-                    sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs),
-                    settlesWithin(server.shutdown(), timeoutMs),
-                  ]),
+                // The sockets first: Deno's shutdown would close them with 1001 whatever the
+                // reason. Past the deadline the isolate ends, which cuts what is left.
+                close: async (timeoutMs, closeCode) => {
+                  const began = Date.now();
+                  await sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
+                  await settlesWithin(server.shutdown(), Math.max(0, timeoutMs - (Date.now() - began)));
+                },
               }),
           },
           handler,
@@ -161,7 +162,7 @@ export const adapter: Adapter = {
     serveOn === undefined
       ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
       : limits.maxWebSockets > 0
-      ? "Deno serves WebSockets (maxWebSockets > 0) through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced, and a reload can reset a connection accepted in its last instant; --max-web-sockets 0 serves HTTP only, with both"
+      ? "Deno serves WebSockets (maxWebSockets > 0) through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced, a connection stays open after a refusal, and a reload can reset a connection accepted in its last instant"
       : undefined,
 
   mainModule: () => Deno.mainModule,

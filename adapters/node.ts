@@ -163,9 +163,10 @@ export const adapter: Adapter = {
           },
           close: async (timeoutMs, closeCode) => {
             stopPinging();
+            // Stop accepting first, so that a client told to reconnect reaches another worker.
             await Promise.all([
-              sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs),
               closeGracefully(server, timeoutMs),
+              sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs),
             ]);
             if (clusterShared) await clusterQuiet();
           },

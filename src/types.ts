@@ -212,6 +212,33 @@ export interface ServeOptions {
    */
   maxConcurrency?: number;
   /**
+   * Most WebSockets one worker keeps open at once; beyond it, an upgrade request gets 503 with
+   * `Retry-After: 1`. Open sockets are in-flight work: a graceful stop closes them with 1001, a
+   * reload, recycling or scaling down with 1012, and `gracefulTimeout` bounds the close. `0`
+   * refuses every upgrade. On Deno it is `0` unless you set it: WebSockets there need
+   * `Deno.serve`'s own connection handling, which has no header or keep-alive timeouts, keeps a
+   * connection open after a refusal, and can reset a connection accepted in the instant a
+   * worker stops (denoland/deno#31959); with `0`, Deno serves HTTP with all three covered.
+   * @default `1000`; deno: `0`
+   * @example 10000
+   */
+  maxWebSockets?: number;
+  /**
+   * Largest WebSocket message in bytes, the counterpart of `maxBodySize`: a larger one closes
+   * its socket with 1009 (message too big), as Bun and the `ws` package do by default.
+   * @default `16777216` (16 MiB)
+   * @example 1_048_576
+   */
+  maxWebSocketMessage?: number;
+  /**
+   * Seconds a WebSocket may stay silent: the server pings it, and closes one whose client
+   * has sent nothing, not even a pong, for this long (a vanished client). Deno's and Bun's own
+   * default; on Node, multiserve pings every half of it.
+   * @default `120`
+   * @example 30
+   */
+  webSocketIdleTimeout?: number;
+  /**
    * Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP
    * addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string,
    * or `"*"` for every peer (only when nothing else can reach the port). From a trusted

@@ -70,7 +70,7 @@ function webSocketGate(next: AfterGuard, max: number, open: () => number): After
       return next(request, info, fields);
     }
     const reason = max === 0
-      ? "WebSockets are off here (maxWebSockets is 0)"
+      ? "WebSockets are off here (maxWebSockets is 0, the default on Deno)"
       : `this worker has its limit of ${max} WebSockets open`;
     return refusal(503, reason, { "retry-after": "1" });
   };
