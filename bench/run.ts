@@ -322,6 +322,26 @@ const rawBaseline = (runtime: Runtime) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Round trips per second of bench/ws_load.ts against `url`, run on CPU `cpu` when given. */
+function wsLoad(url: string, clients: number, seconds: number, cpu?: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const [exe, args] = pinned([bin("node"), [
+      `${root}bench/ws_load.ts`,
+      url,
+      String(clients),
+      String(seconds),
+    ]], cpu);
+    const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.stderr.on("data", (chunk) => (out += chunk));
+    child.on(
+      "exit",
+      (code) => code === 0 ? resolve(Number(out.trim())) : reject(new Error(`ws load failed: ${out}`)),
+    );
+  });
+}
+
 /** Poll `check` every 5 ms, for at most `ms`. */
 async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = performance.now() + ms;
@@ -484,6 +504,65 @@ async function main() {
       value: `${fmt(rps)} req/s`,
       ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline}`,
     });
+  }
+
+  console.error("(i) WebSocket echo, 50 clients: serve() against the runtime's own server, and 2 workers");
+  for (const runtime of runs("i") ? RUNTIMES : []) {
+    // On Deno WebSockets are opt-in (they cost its connection timeouts).
+    const on = runtime === "deno" ? ["--max-web-sockets", "1000"] : [];
+    const targets: Target[] = [
+      { label: "raw", runtime, cmd: (port) => command(runtime, "bench/servers/raw_ws.ts", [String(port)]) },
+      multiserve(runtime, "ws", on, "serve(), 1 isolate"),
+      multiserve(runtime, "ws", [...on, "-w", "2"], "serve(), processes 2"),
+    ];
+    const samples = new Map<string, number[]>(targets.map((t) => [t.label, []]));
+    for (let round = 0; round < 3; round++) {
+      for (const target of targets) {
+        const port = await freePort();
+        const pinnedCpu = target.label === "serve(), processes 2" ? undefined : 0;
+        const running = await start(pinned(target.cmd(port), pinnedCpu), port, target.env);
+        try {
+          const trips = await wsLoad(`ws://127.0.0.1:${port}/`, 50, SECONDS, pinnedCpu === 0 ? 1 : undefined);
+          samples.get(target.label)!.push(trips);
+          console.error(`  round ${round + 1}, ${runtime} ${target.label}: ${trips} round trips/s`);
+        } finally {
+          await stop(running);
+        }
+      }
+    }
+    results[`i.${runtime}`] = Object.fromEntries(samples);
+    const raw = samples.get("raw")!;
+    const one = samples.get("serve(), 1 isolate")!;
+    const two = samples.get("serve(), processes 2")!;
+    const own = runtime === "deno"
+      ? "Deno.serve + Deno.upgradeWebSocket"
+      : runtime === "bun"
+      ? "Bun.serve websocket"
+      : "node:http + ws";
+    rows.push(
+      {
+        section: "(i) WebSocket echo, 50 clients",
+        runtime,
+        what: own,
+        value: `${fmt(median(raw))} trips/s`,
+        ratio: "1.00×",
+      },
+      {
+        section: "(i) WebSocket echo, 50 clients",
+        runtime,
+        what: "serve(), 1 isolate, upgradeWebSocket()",
+        value: `${fmt(median(one))} trips/s`,
+        ratio: `${median(one.map((x, i) => x / raw[i])).toFixed(2)}× ${own}`,
+        target: "≥ 0.9",
+      },
+      {
+        section: "(i) WebSocket echo, 50 clients",
+        runtime,
+        what: "serve(), processes 2 (client unpinned, on the same 2 cores)",
+        value: `${fmt(median(two))} trips/s`,
+        ratio: `${median(two.map((x, i) => x / one[i])).toFixed(2)}× 1 isolate`,
+      },
+    );
   }
 
   console.error("(b) ~2 ms CPU route, wrk -t1 -c8: 1 isolate vs threaded 2 vs processes 2, and peers");
