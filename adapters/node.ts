@@ -61,8 +61,13 @@ function upgradeInfo(incoming: IncomingMessage, env: UpgradeEnv): NodeRequestInf
   const upgrade = (request: Request, { protocol }: UpgradeWebSocketOptions) =>
     upgradeOnNode(env, request, protocol);
   return new Proxy(info, {
-    get: (target, key) =>
-      key === UPGRADE ? upgrade : typeof key === "symbol" && key in env ? env[key] : Reflect.get(target, key),
+    get: (target, key) => {
+      if (key === UPGRADE) return upgrade;
+      if (typeof key === "symbol" && key in env) return env[key];
+      // Read on the info itself: its private fields are not the proxy's.
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
     set: (target, key, value) =>
       typeof key === "symbol" ? Reflect.set(env, key, value) : Reflect.set(target, key, value),
   });

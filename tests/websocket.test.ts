@@ -21,8 +21,8 @@ class Client {
   readonly #queue: unknown[] = [];
   #waiting: ((message: unknown) => void) | undefined;
 
-  constructor(url: string) {
-    this.socket = new WebSocket(url);
+  constructor(url: string, options?: { headers: Record<string, string> }) {
+    this.socket = options ? new WebSocket(url, options as never) : new WebSocket(url);
     this.socket.binaryType = "arraybuffer";
     this.opened = new Promise((resolve, reject) => {
       this.socket.addEventListener("open", () => resolve());
@@ -143,6 +143,25 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
       await next.hello();
       next.socket.close();
       assert.equal((await fetchFresh(`${url}token`)).status, 200);
+    } finally {
+      child.signal("SIGTERM");
+      await child.exit();
+    }
+  });
+
+  it("behind a trusted proxy that says https, every way of upgrading still works", async () => {
+    const { child, url } = await startServer(cliTs, ["-p", "0", ...ON, fixture("ws_app.ts")]);
+    try {
+      for (const path of ["native", "hono", "plain"]) {
+        // Deno's, Bun's and Node's WebSocket clients all take headers as a second argument.
+        const headers = { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9" };
+        const client = new Client(wsUrl(url, path), { headers });
+        await client.hello();
+        client.socket.send("through the proxy");
+        assert.equal(await client.next(), "through the proxy", path);
+        client.socket.close();
+        await client.closed;
+      }
     } finally {
       child.signal("SIGTERM");
       await child.exit();

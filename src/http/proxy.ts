@@ -14,8 +14,8 @@ import type { Trust } from "./ip.ts";
  * `app`, seeing the client and scheme a trusted proxy forwarded, given the request's
  * `X-Forwarded-For` and `X-Forwarded-Proto` as the guard read them (null when absent;
  * requests without either pass straight through). `info` is one of the adapters' own (a
- * `ForwardableInfo`). The client address is worked out only if the app reads
- * `remoteAddr`; the scheme at once, since it is part of `request.url`.
+ * `ForwardableInfo`). Both are worked out only when the app reads them: the client in
+ * `remoteAddr`, the scheme in `request.url`.
  */
 export function forwarded(app: FetchHandler, trust: Trust): AfterGuard {
   return (request, info, { forwardedFor, forwardedProto: proto }) => {
@@ -23,11 +23,14 @@ export function forwarded(app: FetchHandler, trust: Trust): AfterGuard {
     let trusted: boolean | undefined;
     const fromTrusted = () => (trusted ??= trust(info.peerAddr.hostname));
     if (proto !== null) {
-      const scheme = proto.split(",")[0].trim().toLowerCase();
+      // Worked out when the app reads `request.url`, on the request the runtime made (never a
+      // copy: Deno's and Bun's WebSocket upgrades need their own object).
       const url = request.url;
-      if ((scheme === "http" || scheme === "https") && !url.startsWith(`${scheme}:`) && fromTrusted()) {
-        request = new Request(scheme + url.slice(url.indexOf(":")), request);
-      }
+      let forwardedUrl: string | undefined;
+      Object.defineProperty(request, "url", {
+        configurable: true,
+        get: () => (forwardedUrl ??= withScheme(url, proto, fromTrusted)),
+      });
     }
     if (forwardedFor !== null) {
       let client: RemoteAddr | undefined;
@@ -39,6 +42,13 @@ export function forwarded(app: FetchHandler, trust: Trust): AfterGuard {
     }
     return app(request, info);
   };
+}
+
+/** `url` with the scheme `proto` names, when the peer is trusted and the scheme is http(s). */
+function withScheme(url: string, proto: string, fromTrusted: () => boolean): string {
+  const scheme = proto.split(",")[0].trim().toLowerCase();
+  if ((scheme !== "http" && scheme !== "https") || url.startsWith(`${scheme}:`) || !fromTrusted()) return url;
+  return scheme + url.slice(url.indexOf(":"));
 }
 
 /**
