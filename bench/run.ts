@@ -322,6 +322,47 @@ const rawBaseline = (runtime: Runtime) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Server CPU time per request, in µs: the server (and its children) pinned to CPU 0, wrk to
+ * CPU 1, CPU ticks read from /proc before and after. Steadier here than requests per second,
+ * since it does not count the time the server waits for the machine.
+ */
+async function cpuPerRequest(target: Target, wrkArgs: string[]): Promise<number> {
+  const port = await freePort();
+  const running = await start(pinned(target.cmd(port), 0), port, target.env);
+  try {
+    await wrk(running.url, LOAD.hello.threads, LOAD.hello.connections, WARMUP_SECONDS, 1, wrkArgs);
+    const before = cpuTicks(running.child.pid!);
+    const { requests } = await wrk(
+      running.url,
+      LOAD.hello.threads,
+      LOAD.hello.connections,
+      SECONDS,
+      1,
+      wrkArgs,
+    );
+    const ticks = cpuTicks(running.child.pid!) - before;
+    return (ticks / CLOCK_TICKS) * 1e6 / Math.max(1, requests);
+  } finally {
+    await stop(running);
+  }
+}
+
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100);
+
+/** User and system CPU ticks of a process and its descendants. */
+function cpuTicks(pid: number): number {
+  let ticks = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* gone */ }
+  }
+  return ticks;
+}
+
 /** Round trips per second of bench/ws_load.ts against `url`, run on CPU `cpu` when given. */
 function wsLoad(url: string, clients: number, seconds: number, cpu?: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -504,6 +545,110 @@ async function main() {
       value: `${fmt(rps)} req/s`,
       ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline}`,
     });
+  }
+
+  console.error("(h) hello + X-Forwarded-Proto: https from a trusted peer, one isolate");
+  for (const runtime of runs("h") ? RUNTIMES : []) {
+    const baseline = rawBaseline(runtime);
+    const targets = [raw(runtime, "hello", baseline), multiserve(runtime, "hello", [], "serve()")];
+    const r = await compareIsolates(targets, LOAD.hello, 3, ["-H", "X-Forwarded-Proto: https"]);
+    const base = r.get(baseline)!.rounds;
+    results[`h.${runtime}`] = Object.fromEntries(r);
+    const { rps, rounds } = r.get("serve()")!;
+    rows.push({
+      section: "(h) hello + X-Forwarded-Proto: https, 1 isolate",
+      runtime,
+      what: "serve(), from loopback (trusted by default)",
+      value: `${fmt(rps)} req/s`,
+      ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline}`,
+      target: "≥ 0.90",
+    });
+  }
+
+  console.error("(j) bulk bytes, one isolate: a 1 MiB upload echoed, a 10 MiB download");
+  for (const runtime of runs("j") ? RUNTIMES : []) {
+    const baseline = rawBaseline(runtime);
+    const targets = [raw(runtime, "bytes", baseline), multiserve(runtime, "bytes", [], "serve()")];
+    for (
+      const [what, script, mib] of [["1 MiB upload, echoed", "upload.lua", 2], [
+        "10 MiB download",
+        "download.lua",
+        10,
+      ]] as const
+    ) {
+      const r = await compareIsolates(targets, { threads: 1, connections: 8 }, 3, [
+        "-s",
+        `${root}bench/${script}`,
+      ]);
+      const base = r.get(baseline)!.rounds;
+      results[`j.${runtime}.${script}`] = Object.fromEntries(r);
+      const { rps, rounds } = r.get("serve()")!;
+      rows.push({
+        section: "(j) bulk bytes, 1 isolate, -c8",
+        runtime,
+        what: `serve(), ${what}`,
+        value: `${fmt(rps * mib)} MiB/s`,
+        ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline}`,
+        target: "≥ 0.95",
+      });
+    }
+  }
+
+  console.error("(k) what each stage costs: server CPU per request, hello + 10 browser and proxy headers");
+  for (const runtime of runs("k") ? RUNTIMES : []) {
+    const variants: [string, Target][] = [
+      [rawBaseline(runtime), raw(runtime, "hello", rawBaseline(runtime))],
+      ["serve(), defaults", multiserve(runtime, "hello", [], "defaults")],
+      [
+        "  without the header walk (max header size and count 0)",
+        multiserve(runtime, "hello", ["--max-header-size", "0", "--max-header-count", "0"], "no walk"),
+      ],
+      [
+        "  without proxy trust (--forwarded-allow-ips=)",
+        multiserve(runtime, "hello", ["--forwarded-allow-ips="], "no proxy"),
+      ],
+      [
+        "  without the concurrency limit (--max-concurrency 0)",
+        multiserve(runtime, "hello", ["--max-concurrency", "0"], "no limit"),
+      ],
+      [
+        "  all three off",
+        multiserve(runtime, "hello", [
+          "--max-header-size",
+          "0",
+          "--max-header-count",
+          "0",
+          "--forwarded-allow-ips=",
+          "--max-concurrency",
+          "0",
+        ], "all off"),
+      ],
+    ];
+    if (runtime === "deno") {
+      variants.splice(1, 0, [
+        "Deno.serve, handler taking its request",
+        raw("deno", "hello", "raw request", "request"),
+      ]);
+    }
+    const micros = new Map<string, number[]>();
+    for (let round = 0; round < 3; round++) {
+      for (const [label, target] of variants) {
+        const us = await cpuPerRequest(target, browserHeaders);
+        micros.set(label, [...micros.get(label) ?? [], us]);
+      }
+    }
+    const base = median(micros.get(rawBaseline(runtime))!);
+    results[`k.${runtime}`] = Object.fromEntries(micros);
+    for (const [label] of variants) {
+      const us = median(micros.get(label)!);
+      rows.push({
+        section: "(k) server CPU per request, + 10 headers",
+        runtime,
+        what: label,
+        value: `${us.toFixed(1)} µs`,
+        ratio: `+${(us - base).toFixed(1)} µs`,
+      });
+    }
   }
 
   console.error("(i) WebSocket echo, 50 clients: serve() against the runtime's own server, and 2 workers");

@@ -1,5 +1,5 @@
 /**
- * Baselines on Node. Args: port, app ("hello" | "cpu"), kind:
+ * Baselines on Node. Args: port, app ("hello" | "cpu" | "bytes"), kind:
  * "http" (node:http alone), "bridge" (node:http + @hono/node-server, what serve() uses),
  * "cluster" (hand-written node:cluster, 2 workers, with the bridge).
  */
@@ -7,6 +7,7 @@ import { getRequestListener } from "@hono/node-server";
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import process from "node:process";
+import { bytes } from "./bytes.ts";
 import { burn } from "./cpu.ts";
 
 const [port, app, kind] = process.argv.slice(2);
@@ -24,6 +25,8 @@ if (kind === "cluster" && cluster.isPrimary) {
   }
 } else if (kind === "http") {
   listen(createServer((_req, res) => res.end(body())));
+} else if (app === "bytes") {
+  listen(createServer(getRequestListener(bytes)));
 } else {
   listen(createServer(getRequestListener(() => new Response(body()))));
 }

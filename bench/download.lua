@@ -1,0 +1,2 @@
+-- wrk: GET the 10 MiB /download.
+wrk.path = "/download"
