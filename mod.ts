@@ -41,6 +41,8 @@ export type {
   RequestInfo,
   ServeOptions,
   Server,
+  WorkerContext,
+  WorkerHooks,
 } from "./src/types.ts";
 
 // Not awaited: an app that imports this module while it runs as the CLI must find it

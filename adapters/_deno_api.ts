@@ -47,6 +47,10 @@ export interface DenoApi {
     request: Request,
     options?: { protocol?: string; idleTimeout?: number },
   ): { socket: WebSocket; response: Response };
+  watchFs(
+    paths: string[],
+    options: { recursive: boolean },
+  ): AsyncIterable<{ paths: string[] }> & { close(): void };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
 }

@@ -17,6 +17,7 @@ import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
 import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
+import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
 /** Seconds after which Bun (uWebSockets) cuts a connection whose request head is unfinished. */
@@ -164,6 +165,8 @@ export const adapter: Adapter = {
   },
 
   onSignal,
+
+  watch: watchFiles,
 
   exit: (code) => process.exit(code),
 };

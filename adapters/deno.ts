@@ -220,5 +220,23 @@ export const adapter: Adapter = {
     return () => Deno.removeSignalListener(signal, listener);
   },
 
+  watch(roots, onChange) {
+    const watcher = Deno.watchFs(roots, { recursive: true });
+    void (async () => {
+      for await (const event of watcher) {
+        for (const path of event.paths) {
+          const root = roots.find((r) => path === r || path.startsWith(r.endsWith("/") ? r : `${r}/`));
+          if (root === undefined) continue;
+          const isFile = path === root;
+          onChange(
+            isFile ? root.slice(0, root.lastIndexOf("/")) : root,
+            isFile ? root.slice(root.lastIndexOf("/") + 1) : path.slice(root.length).replace(/^\//, ""),
+          );
+        }
+      }
+    })().catch(() => {});
+    return () => watcher.close();
+  },
+
   exit: (code) => Deno.exit(code),
 };

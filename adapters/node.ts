@@ -28,6 +28,7 @@ import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from ".
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { type UpgradeEnv, upgradeOnNode, webSocketServer } from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
+import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
@@ -245,6 +246,8 @@ export const adapter: Adapter = {
   },
 
   onSignal,
+
+  watch: watchFiles,
 
   exit: (code) => process.exit(code),
 };

@@ -151,6 +151,11 @@ export interface Adapter {
    * it. A signal the OS does not have (SIGHUP, SIGTTIN, SIGTTOU on Windows) is not trapped.
    */
   onSignal(signal: Signal, listener: () => void): () => void;
+  /**
+   * Call `onChange(root, path relative to root)` whenever something changes under one of
+   * `roots` (directories, recursively, or files); returns the way to stop watching.
+   */
+  watch(roots: string[], onChange: (root: string, relative: string) => void): () => void;
   /** End the process. */
   exit(code: number): void;
 }

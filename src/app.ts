@@ -5,19 +5,35 @@
  * @module
  */
 import { AppLoadError, messageOf } from "./errors.ts";
-import type { App, FetchHandler } from "./types.ts";
+import { loadErrorDetail } from "./load_error.ts";
+import type { App, FetchHandler, WorkerHooks } from "./types.ts";
 
 /** An app as a worker serves it: its fetch handler, and its own WebSocket handler if it has one. */
-export interface ServedApp {
+export interface ServedApp extends WorkerHooks {
   fetch: FetchHandler;
   /** Bun's `websocket` object (what `hono/bun` exports), for the runtime's own server. */
   websocket?: unknown;
 }
 
-/** `app` as served: the module's `websocket` export, else the app's `websocket` property. */
-function served(app: App, moduleWebsocket?: unknown): ServedApp {
-  const own = typeof app === "object" ? (app as { websocket?: unknown }).websocket : undefined;
-  return { fetch: toHandler(app), websocket: moduleWebsocket ?? own };
+/** What a module may export beside its default export. */
+type AppModule = { default?: unknown } & Pick<ServedApp, "websocket" | "onStart" | "onStop">;
+
+/** `app` as served: what its module exports by name, else the app's own properties. */
+function served(app: App, module: AppModule = {}): ServedApp {
+  const own = (typeof app === "object" ? app : {}) as Partial<ServedApp>;
+  const hook = (name: "onStart" | "onStop") => {
+    const value = module[name] ?? own[name];
+    if (value !== undefined && typeof value !== "function") {
+      throw new AppLoadError(`the app's ${name} must be a function, got ${typeof value}`);
+    }
+    return value?.bind(module[name] ? module : own);
+  };
+  return {
+    fetch: toHandler(app),
+    websocket: module.websocket ?? own.websocket,
+    onStart: hook("onStart"),
+    onStop: hook("onStop"),
+  };
 }
 
 /** The handler to call for each request. Methods are bound once, not per request. */
@@ -37,23 +53,21 @@ function isApp(value: unknown): value is App {
 /** Import `url` and serve its default export (and its `websocket` export, if any). */
 export async function loadApp(url: string): Promise<ServedApp> {
   const path = url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
-  let module: { default?: unknown; websocket?: unknown };
+  let module: AppModule;
   try {
     module = await import(url);
   } catch (error) {
     if (isModuleNotFound(error, url, path)) {
       throw new AppLoadError(`cannot find app module ${path}`, { cause: error });
     }
-    throw new AppLoadError(`app module ${path} threw while loading: ${messageOf(error)}`, {
-      cause: error,
-    });
+    throw new AppLoadError(`app module ${path} failed to load: ${loadErrorDetail(error)}`, { cause: error });
   }
   if (!isApp(module.default)) {
     throw new AppLoadError(
       `app module ${path} has no app as its default export: export default a fetch function or an object with fetch (export default { fetch })`,
     );
   }
-  return served(module.default, module.websocket);
+  return served(module.default, module);
 }
 
 /**

@@ -5,17 +5,21 @@
  *
  * @module
  */
-import { EXIT, messageOf, OptionError } from "./errors.ts";
+import { settlesWithin } from "./deadline.ts";
+import { BootError, EXIT, messageOf, OptionError } from "./errors.ts";
 import { cwd, exitProcess, programArgs, siblingModule } from "./host.ts";
-import { checked } from "./options.ts";
+import { loadApp, type ServedApp } from "./app.ts";
+import { urlOf } from "./http/chain.ts";
+import { checked, resolveOptions } from "./options.ts";
+import { detectRuntime } from "./runtime.ts";
 import { serve } from "./serve.ts";
-import { type Section, type Setting, type SettingName, SETTINGS } from "./settings.ts";
+import { type Config, type Section, type Setting, type SettingName, SETTINGS } from "./settings.ts";
 import type { ServeOptions } from "./types.ts";
 import { VERSION } from "./version.ts";
 
 /** What the command line asks for. */
 export interface CliRequest {
-  action: "serve" | "help" | "version";
+  action: "serve" | "help" | "version" | "check";
   options: ServeOptions;
   module?: string;
 }
@@ -26,6 +30,7 @@ const COMMAND_FLAGS: Record<string, CliRequest["action"]> = {
   "--help": "help",
   "-V": "version",
   "--version": "version",
+  "--check": "check",
 };
 
 type Entry = Setting<unknown, unknown>;
@@ -68,7 +73,9 @@ export function parseArgs(args: string[]): CliRequest {
     if (text === undefined) throw new OptionError(`flag ${flag} needs a value (${entry.arg})`);
     const value = checked(entry.kind.fromText!(text), `flag ${flag}`, text, entry, true);
     checked(entry.kind.fromValue(value), `flag ${flag}`, text, entry, true);
-    options[name] = value;
+    options[name] = entry.repeatable
+      ? [...(options[name] as string[] | undefined ?? []), value as string]
+      : value;
   }
   return request;
 }
@@ -92,6 +99,7 @@ const SECTIONS: Record<Section, string> = {
   serving: "Serving:",
   workers: "Workers (with --threads or --processes):",
   requests: "Requests (per worker; the defaults are on):",
+  development: "Development:",
 };
 
 const WIDTH = 90;
@@ -121,6 +129,10 @@ export function usage(): string {
     "Other:",
     ...item("-h, --help", "show this help"),
     ...item("-V, --version", "show the version"),
+    ...item(
+      "--check",
+      "load the app once and show what it exports and the plan the flags make, then exit (0, or the code a start would fail with)",
+    ),
     "",
     "Signals to the primary (with --threads or --processes):",
     ...item("TERM, INT", "drain and exit 0; a second one stops at once (exit 130 or 143)"),
@@ -175,6 +187,62 @@ function item(term: string, text: string): string[] {
   return lines;
 }
 
+/**
+ * `--check` (gunicorn's `--check-config`): resolve the options, load the app in this
+ * process, and print what it exports and what serving would run; the exit code a start
+ * would fail with, else 0. Nothing listens.
+ */
+async function check(request: CliRequest): Promise<number> {
+  const url = moduleUrl(request.module);
+  let config: Config;
+  let app: ServedApp;
+  try {
+    config = resolveOptions(request.options);
+    const loading = loadApp(url.href);
+    if (config.bootTimeout > 0 && !(await settlesWithin(loading, config.bootTimeout * 1_000))) {
+      throw new BootError(`the app did not load within ${config.bootTimeout} s (bootTimeout)`);
+    }
+    app = await loading;
+  } catch (error) {
+    console.error(`multiserve: ${messageOf(error)}`);
+    return (error as { exitCode?: number }).exitCode ?? 1;
+  }
+  const workers = config.processes * Math.max(config.threaded, 1);
+  const exported = [
+    "fetch",
+    ...(["websocket", "onStart", "onStop"] as const).filter((name) => app[name] !== undefined),
+  ];
+  const lines = [
+    `multiserve --check: ${decodeURIComponent(url.pathname)}: the app loads`,
+    `  exports: ${exported.join(", ")}`,
+    `  runtime: ${detectRuntime()} ${versionOf()}`,
+    `  serving: ${urlOf(config.hostname, config.port)}, ${config.processes} process${
+      config.processes === 1 ? "" : "es"
+    } × ${config.threaded || "no"} thread${config.threaded === 1 ? "" : "s"}: ${workers} worker${
+      workers === 1 ? "" : "s"
+    }${config.watch ? ", watching for changes" : ""}`,
+    `  supervision: timeout ${config.timeout} s, bootTimeout ${config.bootTimeout} s, gracefulTimeout ${config.gracefulTimeout} s, maxRequests ${
+      config.maxRequests || "off"
+    }`,
+    `  requests: maxBodySize ${config.maxBodySize}, maxHeaderSize ${config.maxHeaderSize}, maxHeaderCount ${config.maxHeaderCount}, maxUrlLength ${config.maxUrlLength}, maxConcurrency ${config.maxConcurrency}, headerTimeout ${config.headerTimeout} s, keepAliveTimeout ${config.keepAliveTimeout} s`,
+    `  WebSockets: ${
+      config.maxWebSockets === 0 ? "off" : `up to ${config.maxWebSockets} per worker`
+    }; trusted proxies: ${config.forwardedAllowIps.join(", ") || "none"}`,
+  ];
+  console.log(lines.join("\n"));
+  return 0;
+}
+
+/** The runtime's version. */
+function versionOf(): string {
+  const g = globalThis as {
+    Deno?: { version: { deno: string } };
+    Bun?: { version: string };
+    process?: { version: string };
+  };
+  return g.Deno?.version.deno ?? g.Bun?.version ?? g.process?.version ?? "";
+}
+
 /** Run the command with `args`; resolves when serving, exits the process on failure. */
 export async function main(args: string[] = programArgs()): Promise<void> {
   let request: CliRequest;
@@ -186,6 +254,7 @@ export async function main(args: string[] = programArgs()): Promise<void> {
   }
   if (request.action === "help") return void console.log(usage());
   if (request.action === "version") return void console.log(VERSION);
+  if (request.action === "check") return exitProcess(await check(request));
   try {
     await serve(moduleUrl(request.module), request.options).ready;
   } catch (error) {

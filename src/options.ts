@@ -28,6 +28,8 @@ export function resolveOptions(options: ServeOptions = {}): Config {
   const config = {} as Record<string, unknown>;
   for (const name of NAMES) config[name] = resolveOne(name, given[name]);
   const resolved = config as Config;
+  // A reload needs a pool: one isolate watching serves as one supervised worker.
+  if (resolved.watch && resolved.processes === 1 && resolved.threaded === 0) resolved.threaded = 1;
   // These act through the supervisor; one isolate serving alone has none, and quietly
   // ignoring an explicit request would be worse than saying so.
   if (resolved.processes === 1 && resolved.threaded === 0) {

@@ -12,7 +12,7 @@ import type { Adapter } from "./adapter.ts";
 import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
-import { exitProcess } from "./host.ts";
+import { cwd, exitProcess } from "./host.ts";
 import { serveChain, type Serving, urlOf } from "./http/chain.ts";
 import { log } from "./log.ts";
 import { primaryPool } from "./pool/build.ts";
@@ -21,6 +21,7 @@ import { loadAdapter } from "./runtime.ts";
 import type { Config } from "./settings.ts";
 import { SignalTraps } from "./signals.ts";
 import type { App, ListenInfo, Server } from "./types.ts";
+import { reloadOnChange } from "./watch.ts";
 
 export class Primary implements Server {
   readonly finished: Promise<void>;
@@ -35,6 +36,7 @@ export class Primary implements Server {
   /** Supervising: the workers. Set before they start, so that a stop reaches those booting. */
   #pool: WorkerPool | undefined;
   #closing: Promise<void> | undefined;
+  #unwatch: (() => void) | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
@@ -76,6 +78,7 @@ export class Primary implements Server {
       if (this.#pool) await this.#pool.stop();
       else await this.#ready.catch(() => {});
       await this.#serving?.stop(false);
+      this.#unwatch?.();
       this.#traps?.clear();
       this.#finish();
     })();
@@ -112,11 +115,12 @@ export class Primary implements Server {
     const plan = { processes: config.processes, threads: config.threaded };
     this.#trapStopSignals(adapter);
     let port: number;
+    let watching: string[] = [];
     if (plan.processes === 1 && plan.threads === 0) {
       const served = await this.#withinBootTimeout(servedApp(app));
       if (this.#closing) throw new StoppedError();
       const address = { hostname: config.hostname, port: config.port, shared: false };
-      this.#serving = await serveChain(adapter, served, address, config);
+      this.#serving = await serveChain(adapter, served, address, config, undefined);
       port = this.#serving.port;
     } else {
       adapter.checkSpread(plan);
@@ -136,6 +140,10 @@ export class Primary implements Server {
       this.#trapPoolSignals(pool);
       const hint = adapter.closeHint(plan);
       if (hint) log(hint);
+      if (config.watch) {
+        watching = this.#watchRoots(adapter, app);
+        this.#unwatch = reloadOnChange(adapter, pool, watching, config.watchExclude, log);
+      }
     }
     this.#url = urlOf(config.hostname, port);
     const limitsHint = adapter.limitsHint(config);
@@ -148,7 +156,17 @@ export class Primary implements Server {
       ...plan,
     };
     if (config.onListen) config.onListen(info);
-    else if (config.onListen === undefined) console.log(startupLine(info, adapter.version));
+    else if (config.onListen === undefined) console.log(startupLine(info, adapter.version, watching));
+  }
+
+  /** What `watch` watches: `watchPath`, else the directory of the app module or of the entry script. */
+  #watchRoots(adapter: Adapter, app: App | URL): string[] {
+    if (this.#config.watchPath.length > 0) {
+      return this.#config.watchPath.map((path) => path.startsWith("/") ? path : `${cwd()}/${path}`);
+    }
+    const entry = app instanceof URL ? app.href : adapter.mainModule();
+    const path = entry.startsWith("file:") ? decodeURIComponent(new URL(entry).pathname) : entry;
+    return [path.slice(0, path.lastIndexOf("/")) || "/"];
   }
 
   /** Loading the app alone is bounded by `bootTimeout` too (an async hang; a blocked loop cannot be). */
@@ -194,13 +212,14 @@ export class Primary implements Server {
 }
 
 /** The line a primary prints when every worker listens. */
-function startupLine(info: ListenInfo, version: string): string {
+function startupLine(info: ListenInfo, version: string, watching: string[]): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "es"}`;
   const shape = info.threads === 0
     ? `${plural(info.processes, "process")}, not threaded`
     : `${plural(info.processes, "process")} × ${info.threads} thread${info.threads === 1 ? "" : "s"}`;
   const workers = info.processes * Math.max(info.threads, 1);
+  const watch = watching.length > 0 ? `; watching ${watching.join(", ")} for changes` : "";
   return `multiserve: listening on ${info.url} (${info.runtime} ${version}, ${shape}: ${workers} worker${
     workers === 1 ? "" : "s"
-  })`;
+  }${watch})`;
 }

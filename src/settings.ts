@@ -14,7 +14,7 @@ import * as kinds from "./value_kinds.ts";
 import type { Kind } from "./value_kinds.ts";
 
 /** Where an option appears in `--help` and the README. */
-export type Section = "serving" | "workers" | "requests";
+export type Section = "serving" | "workers" | "requests" | "development";
 
 /** One option. */
 export interface Setting<In, Out> {
@@ -32,6 +32,8 @@ export interface Setting<In, Out> {
   readonly flags?: readonly string[];
   /** What the flag's value is called in `--help` ("N", "S"); none: a switch. */
   readonly arg?: string;
+  /** The flag may be given more than once, each value adding to a list. */
+  readonly repeatable?: boolean;
   readonly section: Section;
   /** One line for `--help` and the README tables. */
   readonly help: string;
@@ -354,6 +356,48 @@ export const SETTINGS = {
       "`X-Forwarded-For`, and the scheme of `request.url` follows `X-Forwarded-Proto`; from\n" +
       "anyone else the headers change nothing.",
     example: '["10.0.0.0/8", "192.168.1.5"]',
+  }),
+  watch: setting({
+    kind: kinds.flag,
+    default: false,
+    flags: ["--watch", "--reload"],
+    section: "development",
+    help:
+      "reload the workers when a file under the app's directory changes (a rolling reload: no request fails)",
+    type: "boolean",
+    doc: "Watch the app's directory (the module's, or the entry script's in function form) and do\n" +
+      "the rolling reload SIGHUP does when a file changes, about 100 ms after the last change: the\n" +
+      "socket stays open, in-flight requests finish on the old workers, and a change that breaks\n" +
+      "the app leaves them serving (its error, with its place, goes to the log). `node_modules`,\n" +
+      "`.git`, dotfiles and `dist` are not watched. With one isolate, it serves as one supervised\n" +
+      "worker (`threaded: 1`), which a reload needs.",
+    example: "true",
+  }),
+  watchPath: setting({
+    kind: kinds.strings,
+    default: [],
+    flags: ["--watch-path"],
+    arg: "DIR",
+    repeatable: true,
+    section: "development",
+    help: "watch this directory or file instead of the app's directory (repeatable)",
+    type: "string | string[]",
+    doc: "What `watch` watches instead of the app's directory: directories (recursively) or files.",
+    example: '["src", "templates"]',
+  }),
+  watchExclude: setting({
+    kind: kinds.strings,
+    default: [],
+    flags: ["--watch-exclude"],
+    arg: "GLOB",
+    repeatable: true,
+    section: "development",
+    help: "ignore changes to paths matching GLOB (* within a name, ** across directories; repeatable)",
+    type: "string | string[]",
+    doc: "Changes `watch` ignores, besides `node_modules`, `.git`, dotfiles and `dist`: globs matched\n" +
+      "against the path relative to the watched directory (`*` within a name, `**` across\n" +
+      "directories, `?` one character).",
+    example: '["*.log", "uploads/**"]',
   }),
   debug: setting({
     kind: kinds.flag,

@@ -42,12 +42,39 @@ export interface RequestInfo {
 // deno-lint-ignore no-explicit-any
 export type FetchHandler = (request: Request, info: any) => Response | Promise<Response>;
 
+/** What a worker's hooks are told. */
+export interface WorkerContext {
+  /** The worker's id, as `workerId()` gives it (`undefined` for one isolate serving alone). */
+  readonly id: string | undefined;
+  /** Aborted when the worker starts to drain: stop taking new work (queues, timers). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Code an app runs in each worker (gunicorn's `post_worker_init` and `worker_exit`): set
+ * up what the worker needs once it serves, and tear it down when it stops.
+ */
+export interface WorkerHooks {
+  /**
+   * Called in each worker once it listens, before it counts as ready; a rejection is a
+   * boot failure. `signal` aborts when the worker starts to drain.
+   */
+  onStart?(worker: WorkerContext): void | Promise<void>;
+  /**
+   * Called in each worker that stops (a signal, `close()`, a reload, recycling, scaling
+   * down), once its in-flight requests have finished: close a database pool, flush a queue.
+   * Awaited for at most `gracefulTimeout`.
+   */
+  onStop?(worker: WorkerContext): void | Promise<void>;
+}
+
 /**
  * What `serve()` serves: a fetch function, or an object with a `fetch` method (a Hono app,
- * or `export default { fetch }`). On Bun, the object's `websocket` handler (or, in module
- * form, the module's `websocket` export), as `hono/bun` makes it, goes to `Bun.serve`.
+ * or `export default { fetch }`), and optionally the worker hooks `onStart` and `onStop`.
+ * On Bun, the object's `websocket` handler (what `hono/bun` exports) goes to `Bun.serve`.
+ * In module form, the module may also export `websocket`, `onStart` and `onStop` by name.
  */
-export type App = FetchHandler | { fetch: FetchHandler; websocket?: unknown };
+export type App = FetchHandler | ({ fetch: FetchHandler; websocket?: unknown } & WorkerHooks);
 
 /** What `onListen` receives once every worker listens. */
 export interface ListenInfo {
@@ -249,6 +276,31 @@ export interface ServeOptions {
    * @example ["10.0.0.0/8", "192.168.1.5"]
    */
   forwardedAllowIps?: string | string[];
+  /**
+   * Watch the app's directory (the module's, or the entry script's in function form) and do
+   * the rolling reload SIGHUP does when a file changes, about 100 ms after the last change: the
+   * socket stays open, in-flight requests finish on the old workers, and a change that breaks
+   * the app leaves them serving (its error, with its place, goes to the log). `node_modules`,
+   * `.git`, dotfiles and `dist` are not watched. With one isolate, it serves as one supervised
+   * worker (`threaded: 1`), which a reload needs.
+   * @default `false`
+   * @example true
+   */
+  watch?: boolean;
+  /**
+   * What `watch` watches instead of the app's directory: directories (recursively) or files.
+   * @default ``
+   * @example ["src", "templates"]
+   */
+  watchPath?: string | string[];
+  /**
+   * Changes `watch` ignores, besides `node_modules`, `.git`, dotfiles and `dist`: globs matched
+   * against the path relative to the watched directory (`*` within a name, `**` across
+   * directories, `?` one character).
+   * @default ``
+   * @example ["*.log", "uploads/**"]
+   */
+  watchExclude?: string | string[];
   /**
    * Send the error and its stack to the client when the app throws. Off, clients get a
    * plain "Internal Server Error" and the details go only to the log. Never in production.

@@ -92,6 +92,19 @@ export const flag: Kind<boolean, boolean> = {
   fromValue: (v) => typeof v === "boolean" ? v : new Invalid(),
 };
 
+/** Strings: a list in code; on the command line, one per use of the flag (it may repeat). */
+export const strings: Kind<string | string[], string[]> = {
+  expects: "a string or a list of non-empty strings",
+  fromValue(v) {
+    const list = typeof v === "string" ? [v] : v;
+    if (!Array.isArray(list) || list.some((item) => typeof item !== "string" || item === "")) {
+      return new Invalid();
+    }
+    return [...list];
+  },
+  fromText: (t) => t === "" ? new Invalid() : t,
+};
+
 /** IP addresses and networks (`10.0.0.0/8`, `fd00::/8`) or `*`: a list, or comma-separated text. */
 export const addresses: Kind<string | string[], string[]> = {
   expects: "a string or a list of strings",

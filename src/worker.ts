@@ -115,6 +115,7 @@ export class WorkerServer implements Server {
       served,
       { hostname: config.hostname, port, shared: true },
       config,
+      this.#data.id,
       (requests) => void parent.send({ multiserve: "retire", requests }),
     );
   }

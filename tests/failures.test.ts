@@ -56,7 +56,7 @@ describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
     it(`a module that throws at import: says so, exits 4 (${mode.name})`, async () => {
       const { code, stderr } = await run(modTs, ["-p", "0", ...mode.args, fixture("throws_at_import.ts")]);
       assert.equal(code, 4, stderr);
-      assert.match(stderr, /throws_at_import\.ts threw while loading: this module fails at import/);
+      assert.match(stderr, /throws_at_import\.ts failed to load: this module fails at import/);
     });
   }
 

@@ -14,6 +14,9 @@
  */
 import type { Adapter, NativeChecks } from "../adapter.ts";
 import type { ServedApp } from "../app.ts";
+import { settlesWithin } from "../deadline.ts";
+import { BootError, messageOf } from "../errors.ts";
+import { log } from "../log.ts";
 import type { WorkerConfig } from "../settings.ts";
 import type { FetchHandler } from "../types.ts";
 import { CLOSE_CODES } from "../websocket/open_sockets.ts";
@@ -96,12 +99,16 @@ export interface Serving {
   stop(restart: boolean): Promise<void>;
 }
 
-/** Serve `app` through the whole chain at `address`. Rejects with a `BootError` if it cannot listen. */
+/**
+ * Serve `app` through the whole chain at `address`, then run its `onStart` hook (worker
+ * `id`). Rejects with a `BootError` if it cannot listen or `onStart` fails.
+ */
 export async function serveChain(
   adapter: Adapter,
   app: ServedApp,
   address: Address,
   config: WorkerConfig,
+  id: string | undefined,
   onQuota?: (requests: number) => void,
 ): Promise<Serving> {
   let webSockets = () => 0;
@@ -116,17 +123,31 @@ export async function serveChain(
     websocket: app.websocket,
   });
   webSockets = () => listener.webSockets;
+  const draining = new AbortController();
+  const worker = { id, signal: draining.signal };
+  const timeoutMs = config.gracefulTimeout * 1_000;
+  try {
+    await app.onStart?.(worker);
+  } catch (error) {
+    await chain.close(listener, 0, CLOSE_CODES.goingAway);
+    throw new BootError(`the app's onStart failed: ${messageOf(error)}`, { cause: error });
+  }
   return {
     port: listener.port,
     get webSockets() {
       return listener.webSockets;
     },
-    stop: (restart) =>
-      chain.close(
-        listener,
-        config.gracefulTimeout * 1_000,
-        restart ? CLOSE_CODES.restart : CLOSE_CODES.goingAway,
-      ),
+    async stop(restart) {
+      draining.abort();
+      await chain.close(listener, timeoutMs, restart ? CLOSE_CODES.restart : CLOSE_CODES.goingAway);
+      if (app.onStop === undefined) return;
+      // The app's teardown, once requests are done, bounded like the rest of the stop.
+      const teardown = Promise.resolve().then(() => app.onStop!(worker));
+      teardown.catch((error) => log(`the app's onStop failed: ${messageOf(error)}`));
+      if (!(await settlesWithin(teardown, timeoutMs))) {
+        log(`the app's onStop took longer than ${config.gracefulTimeout} s; stopping anyway`);
+      }
+    },
   };
 }
 
