@@ -91,11 +91,12 @@ export const adapter: Adapter = {
         // default, with a bare 413) must not come first. Bun streams bodies: nothing buffers.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch: (request, server) => {
-          // A request that takes the app longer than the idle timeout must not be cut:
-          // liveness is the supervisor's business, not a per-request clock.
-          server.timeout(request, 0);
           const response = handler(request, new BunRequestInfo(server, request));
-          if (!(response instanceof Promise)) return idleAgain(server, request, response, idleTimeout);
+          if (!(response instanceof Promise)) return response;
+          // A request that takes the app longer than the idle timeout must not be cut:
+          // liveness is the supervisor's business, not a per-request clock. (An answer
+          // ready at once needs neither the pause nor the restart.)
+          server.timeout(request, 0);
           return response.then((ready) => idleAgain(server, request, ready, idleTimeout));
         },
         error: onError,

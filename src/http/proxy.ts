@@ -23,14 +23,18 @@ export function forwarded(app: FetchHandler, trust: Trust): AfterGuard {
     let trusted: boolean | undefined;
     const fromTrusted = () => (trusted ??= trust(info.peerAddr.hostname));
     if (proto !== null) {
-      // Worked out when the app reads `request.url`, on the request the runtime made (never a
-      // copy: Deno's and Bun's WebSocket upgrades need their own object).
+      // Only a scheme that differs needs anything (most proxies send the one it already is),
+      // and then it is worked out when the app reads `request.url`, on the request the runtime
+      // made (never a copy: Deno's and Bun's WebSocket upgrades need their own object).
+      const scheme = schemeOf(proto);
       const url = request.url;
-      let forwardedUrl: string | undefined;
-      Object.defineProperty(request, "url", {
-        configurable: true,
-        get: () => (forwardedUrl ??= withScheme(url, proto, fromTrusted)),
-      });
+      if (scheme !== undefined && !url.startsWith(`${scheme}:`)) {
+        let forwardedUrl: string | undefined;
+        Object.defineProperty(request, "url", {
+          configurable: true,
+          get: () => (forwardedUrl ??= fromTrusted() ? scheme + url.slice(url.indexOf(":")) : url),
+        });
+      }
     }
     if (forwardedFor !== null) {
       let client: RemoteAddr | undefined;
@@ -44,11 +48,10 @@ export function forwarded(app: FetchHandler, trust: Trust): AfterGuard {
   };
 }
 
-/** `url` with the scheme `proto` names, when the peer is trusted and the scheme is http(s). */
-function withScheme(url: string, proto: string, fromTrusted: () => boolean): string {
-  const scheme = proto.split(",")[0].trim().toLowerCase();
-  if ((scheme !== "http" && scheme !== "https") || url.startsWith(`${scheme}:`) || !fromTrusted()) return url;
-  return scheme + url.slice(url.indexOf(":"));
+/** "http" or "https", as the first entry of `X-Forwarded-Proto` names it; undefined for anything else. */
+function schemeOf(proto: string): "http" | "https" | undefined {
+  const scheme = (proto.includes(",") ? proto.slice(0, proto.indexOf(",")) : proto).trim().toLowerCase();
+  return scheme === "http" || scheme === "https" ? scheme : undefined;
 }
 
 /**
