@@ -81,7 +81,9 @@ async function serveOnce(
 if (runtime === "deno") {
   describe("deno: the JSR package", () => {
     it("deno publish --dry-run passes, with LICENSE, mod.ts, cli.ts and hono.ts, and no warning but the app loader's", () => {
-      const output = run(process.execPath, ["publish", "--dry-run", "--allow-dirty"], root, { NO_COLOR: "1" });
+      const output = run(process.execPath, ["publish", "--dry-run", "--allow-dirty"], root, {
+        NO_COLOR: "1",
+      });
       assert.match(output, /Success Dry run complete/);
       for (const file of ["LICENSE", "mod.ts", "cli.ts", "hono.ts"]) {
         assert.match(output, new RegExp(`/${file} \\(`));
