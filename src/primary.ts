@@ -130,7 +130,7 @@ export class Primary implements Server {
       const pool = this.#pool = primaryPool(adapter, app, base, plan, {
         ...config,
         onFatal: (error) => {
-          log(`${error.message}; stopping`);
+          log(`stopping: ${error.message}`);
           this.close().then(() => adapter.exit(error.exitCode));
         },
         log,

@@ -257,7 +257,7 @@ for (const mode of SUPERVISED) {
         await fetchFresh(url);
         const { code } = await child.exit();
         assert.equal(code, 4, child.stderr);
-        assert.equal(child.count(/broken on disk; stopping/g), 1, child.stderr);
+        assert.equal(child.count(/stopping: .*broken on disk/g), 1, child.stderr);
       } finally {
         child.killTree();
       }
