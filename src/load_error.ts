@@ -11,20 +11,20 @@ import { messageOf } from "./errors.ts";
 /** Where multiserve's own code lives: its frames are left out of an app's stack. */
 const OURS = new URL("..", import.meta.url).pathname;
 
+/** A build or resolve error of Bun's, with its place. */
+interface BunMessage {
+  message?: string;
+  position?: { file: string; line: number; column: number; lineText?: string } | null;
+}
+
 /** The runtime's message for a load error, with the place it names. */
 export function loadErrorDetail(error: unknown): string {
-  const e = (error ?? {}) as {
-    name?: string;
-    stack?: unknown;
-    errors?: {
-      message?: string;
-      position?: { file: string; line: number; column: number; lineText?: string };
-    }[];
-  };
+  const e = (error ?? {}) as { name?: string; stack?: unknown; errors?: BunMessage[]; position?: unknown };
+  // Bun: one build error with its place, or "N errors building …", each with its own.
+  const built = Array.isArray(e.errors) ? e.errors : e.position ? [error as BunMessage] : [];
   let detail: string;
-  if (Array.isArray(e.errors) && e.errors.some((sub) => sub?.position)) {
-    // Bun: "N errors building …", each build error with its place.
-    detail = e.errors.map(({ message, position: at }) =>
+  if (built.some((sub) => sub?.position)) {
+    detail = built.map(({ message, position: at }) =>
       at
         ? `${at.file}:${at.line}:${at.column}: ${message}${at.lineText ? `\n    ${at.lineText.trim()}` : ""}`
         : `${message}`
