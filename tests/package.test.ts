@@ -116,16 +116,19 @@ if (runtime === "node") {
       return found;
     }
 
-    it('runs on Node 20, 22 and 24: npx multiserve app.mjs -w 2, and import { serve } from "multiserve"', async () => {
+    it('runs on Node 20, 22 and 24: multiserve app.mjs -w 2, and import { serve } from "multiserve"', async () => {
+      const npx = join(dirname(spawnSync("which", ["npm"], { encoding: "utf8" }).stdout.trim()), "npx");
       for (const [version, node] of nodes()) {
         const path = `${dirname(node)}:${process.env.PATH}`;
-        const npx = join(dirname(spawnSync("which", ["npm"], { encoding: "utf8" }).stdout.trim()), "npx");
+        // npx finds the bin; serving, the bin itself runs, so that our signal reaches it.
+        const found = run(npx, ["--no-install", "multiserve", "--version"], project, { PATH: path });
+        assert.match(found, /^\d+\.\d+\.\d+$/m, `npx multiserve on Node ${version}`);
         assert.equal(
-          await serveOnce(npx, ["--no-install", "multiserve", "app.mjs", "-w", "2", "-p", "0"], project, {
+          await serveOnce("node_modules/.bin/multiserve", ["app.mjs", "-w", "2", "-p", "0"], project, {
             PATH: path,
           }),
           "hello from the package",
-          `npx multiserve on Node ${version}`,
+          `the bin on Node ${version}`,
         );
         assert.match(
           await serveOnce(node, ["main.mjs"], project, { PATH: path }),
