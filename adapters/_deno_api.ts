@@ -51,6 +51,12 @@ export interface DenoApi {
     paths: string[],
     options: { recursive: boolean },
   ): AsyncIterable<{ paths: string[] }> & { close(): void };
+  stdout: { write(bytes: Uint8Array): Promise<number> };
+  openSync(
+    path: string,
+    options: { write: boolean; append: boolean; create: boolean },
+  ): { write(bytes: Uint8Array): Promise<number>; close(): void };
+  memoryUsage(): { rss: number; heapUsed: number };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
 }

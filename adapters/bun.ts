@@ -17,6 +17,7 @@ import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
 import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
+import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
@@ -168,6 +169,10 @@ export const adapter: Adapter = {
   onSignal,
 
   watch: watchFiles,
+
+  openLog: openLogWriter,
+
+  memoryUsage: memoryOf,
 
   exit: (code) => process.exit(code),
 };

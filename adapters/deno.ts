@@ -8,6 +8,7 @@
  */
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
+import { OptionError } from "../src/errors.ts";
 import { refusal } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/protocol.ts";
@@ -236,6 +237,34 @@ export const adapter: Adapter = {
       }
     })().catch(() => {});
     return () => watcher.close();
+  },
+
+  openLog(target) {
+    let file: { write(p: Uint8Array): Promise<number>; close(): void };
+    if (target === "-") {
+      file = { write: (bytes) => Deno.stdout.write(bytes), close() {} };
+    } else {
+      try {
+        file = Deno.openSync(target, { write: true, append: true, create: true });
+      } catch (error) {
+        throw new OptionError(`cannot open the access log ${target}: ${(error as Error).message}`);
+      }
+    }
+    const encoder = new TextEncoder();
+    return {
+      async write(text) {
+        let bytes = encoder.encode(text);
+        try {
+          while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+        } catch { /* a closed stdout or a full disk: the lines are dropped, serving goes on */ }
+      },
+      close: () => file.close(),
+    };
+  },
+
+  memoryUsage(kind) {
+    const usage = Deno.memoryUsage();
+    return kind === "process" ? usage.rss : usage.heapUsed;
   },
 
   exit: (code) => Deno.exit(code),

@@ -28,6 +28,7 @@ import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from ".
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { type UpgradeEnv, upgradeOnNode, webSocketServer } from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
+import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
@@ -248,6 +249,10 @@ export const adapter: Adapter = {
   onSignal,
 
   watch: watchFiles,
+
+  openLog: openLogWriter,
+
+  memoryUsage: memoryOf,
 
   exit: (code) => process.exit(code),
 };

@@ -57,7 +57,7 @@ export function generated(read: (path: string) => string): Record<(typeof TARGET
   let types = read("src/types.ts");
   types = between(types, "  // <options-table>", "  // </options-table>", serveOptionsMembers());
   let readme = read("README.md");
-  for (const section of ["serving", "workers", "requests", "development"] as const) {
+  for (const section of ["serving", "workers", "requests", "observability", "development"] as const) {
     readme = between(
       readme,
       `<!-- options:${section} -->`,

@@ -100,6 +100,14 @@ export interface WorkerHandle {
   onExit(listener: (code: number | null, error?: string) => void): void;
 }
 
+/** Lines going to stdout or a file (the access log). */
+export interface LogWriter {
+  /** Write `text` whole; resolves once it is handed to the OS (a failed write is dropped). */
+  write(text: string): Promise<void>;
+  /** Close the file (stdout stays open). */
+  close(): void;
+}
+
 /** What a worker needs to reach its supervisor. */
 export interface ParentLink {
   /** Resolves once the message is handed over (so that exiting after it cannot lose it). */
@@ -156,6 +164,13 @@ export interface Adapter {
    * `roots` (directories, recursively, or files); returns the way to stop watching.
    */
   watch(roots: string[], onChange: (root: string, relative: string) => void): () => void;
+  /**
+   * Write to stdout (`"-"`) or append to the file at `target`, opened now: throws an
+   * `OptionError` naming the file when it cannot be.
+   */
+  openLog(target: string): LogWriter;
+  /** Bytes of memory this worker uses: a process's resident set, a thread's JavaScript heap. */
+  memoryUsage(kind: "process" | "thread"): number;
   /** End the process. */
   exit(code: number): void;
 }

@@ -64,7 +64,7 @@ export function parseArgs(args: string[]): CliRequest {
     const found = BY_FLAG.get(flag);
     if (found === undefined) throw new OptionError(`unknown flag ${flag}`);
     const [name, entry] = found;
-    if (entry.arg === undefined) {
+    if (entry.arg === undefined || (entry.optionalArg && eq === -1)) {
       if (eq !== -1) throw new OptionError(`flag ${flag} takes no value`);
       options[name] = true;
       continue;
@@ -82,7 +82,12 @@ export function parseArgs(args: string[]): CliRequest {
 
 function setModule(request: CliRequest, path: string): void {
   if (request.module !== undefined) {
-    throw new OptionError(`only one module can be served; got ${request.module} and ${path}`);
+    const optional = entries.filter(([, entry]) => entry.optionalArg).map(([, entry]) => entry.flags![0]);
+    throw new OptionError(
+      `only one module can be served; got ${request.module} and ${path} (a value of ${
+        optional.join(" or ")
+      } is written --flag=VALUE)`,
+    );
   }
   request.module = path;
 }
@@ -99,6 +104,7 @@ const SECTIONS: Record<Section, string> = {
   serving: "Serving:",
   workers: "Workers (with --threads or --processes):",
   requests: "Requests (per worker; the defaults are on):",
+  observability: "Logging and observability:",
   development: "Development:",
 };
 
@@ -155,7 +161,8 @@ export function usage(): string {
 /** "-p, --port N": short flags first. */
 function flagsText(entry: Entry): string {
   const flags = [...entry.flags!].sort((a, b) => Number(a.startsWith("--")) - Number(b.startsWith("--")));
-  return `${flags.join(", ")}${entry.arg ? ` ${entry.arg}` : ""}`;
+  const arg = entry.arg === undefined ? "" : entry.optionalArg ? `[=${entry.arg}]` : ` ${entry.arg}`;
+  return `${flags.join(", ")}${arg}`;
 }
 
 function helpDefault(entry: Entry): string {

@@ -42,6 +42,8 @@ export function resolveOptions(options: ServeOptions = {}): Config {
       }
     }
   }
+  // The admin endpoint shows what the workers count.
+  if (resolved.adminPort !== undefined) resolved.stats = true;
   if (resolved.maxRequestsJitter > 0 && resolved.maxRequests === 0) {
     throw new OptionError(`option "maxRequestsJitter" needs "maxRequests" > 0`);
   }

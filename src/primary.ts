@@ -8,19 +8,21 @@
  *
  * @module
  */
-import type { Adapter } from "./adapter.ts";
+import type { Adapter, Listener } from "./adapter.ts";
 import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
-import { cwd, exitProcess } from "./host.ts";
+import { cwd, exitProcess, pid } from "./host.ts";
 import { serveChain, type Serving, urlOf } from "./http/chain.ts";
-import { log } from "./log.ts";
+import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
+import { serveAdmin } from "./observe/admin.ts";
+import { Registry } from "./observe/registry.ts";
 import { primaryPool } from "./pool/build.ts";
 import type { WorkerPool } from "./pool/pool.ts";
 import { loadAdapter } from "./runtime.ts";
 import type { Config } from "./settings.ts";
 import { SignalTraps } from "./signals.ts";
-import type { App, ListenInfo, Server } from "./types.ts";
+import type { App, ListenInfo, Server, ServerStats } from "./types.ts";
 import { reloadOnChange } from "./watch.ts";
 
 export class Primary implements Server {
@@ -37,9 +39,15 @@ export class Primary implements Server {
   #pool: WorkerPool | undefined;
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
+  /** What the workers did and reported: `stats()` and the admin endpoint. */
+  #registry: Registry | undefined;
+  #admin: Listener | undefined;
+  #stopObserving: (() => void) | undefined;
+  #sampler: ReturnType<typeof setInterval> | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
+    configureLog(config);
     if (config.port !== 0) this.#url = urlOf(config.hostname, config.port);
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#ready = this.#start(app).then(() => this, (error) => {
@@ -50,7 +58,7 @@ export class Primary implements Server {
     // Nobody waits for `ready`: report a failed start as the CLI does, one line and its code.
     this.#ready.catch((error: Partial<MultiserveError>) => {
       if (this.#readyHandled || error instanceof StoppedError) return;
-      log(messageOf(error));
+      logAt("critical", messageOf(error));
       exitProcess(error.exitCode ?? 1);
     });
   }
@@ -72,13 +80,24 @@ export class Primary implements Server {
     return this.#pool?.count ?? 1;
   }
 
+  stats(): ServerStats {
+    if (this.#registry === undefined) throw new Error("stats() is known once the server has begun to start");
+    return this.#registry.status();
+  }
+
   close(): Promise<void> {
+    // Not ready from this moment (`/readyz` says 503 at once), while requests drain.
+    if (this.#registry) this.#registry.stopping = true;
     this.#closing ??= (async () => {
       // A pool stops its workers even while they boot; serving alone, the app loads first.
       if (this.#pool) await this.#pool.stop();
       else await this.#ready.catch(() => {});
       await this.#serving?.stop(false);
       this.#unwatch?.();
+      clearInterval(this.#sampler);
+      await this.#admin?.close(0, 1001);
+      this.#registry?.close();
+      this.#stopObserving?.();
       this.#traps?.clear();
       this.#finish();
     })();
@@ -114,15 +133,32 @@ export class Primary implements Server {
     const config = this.#config;
     const plan = { processes: config.processes, threads: config.threaded };
     this.#trapStopSignals(adapter);
+    const registry = this.#observe(adapter, plan);
+    let admin: string | undefined;
+    if (config.adminPort !== undefined) {
+      this.#admin = await serveAdmin(adapter, registry, config);
+      admin = urlOf(config.adminHost, this.#admin.port);
+    }
     let port: number;
     let watching: string[] = [];
     if (plan.processes === 1 && plan.threads === 0) {
       const served = await this.#withinBootTimeout(servedApp(app));
       if (this.#closing) throw new StoppedError();
       const address = { hostname: config.hostname, port: config.port, shared: false };
-      this.#serving = await serveChain(adapter, served, address, config, undefined);
-      port = this.#serving.port;
+      const serving = this.#serving = await serveChain(adapter, served, address, config, undefined);
+      port = serving.port;
+      registry.observe({ type: "state", key: "main", state: "listening" });
+      if (config.stats) {
+        this.#sampler = setInterval(() => {
+          const stats = serving.report(adapter.memoryUsage("process"));
+          if (stats) registry.observe({ type: "stats", key: "main", stats });
+        }, 1_000);
+      }
     } else {
+      // Every worker opens the access log itself: say now, before any starts, if it cannot be.
+      if (config.accessLog !== undefined && config.accessLog !== "-") {
+        adapter.openLog(config.accessLog).close();
+      }
       adapter.checkSpread(plan);
       port = await adapter.reservePort(config.hostname, config.port);
       const { onListen: _, ...workerConfig } = config;
@@ -130,33 +166,60 @@ export class Primary implements Server {
       const pool = this.#pool = primaryPool(adapter, app, base, plan, {
         ...config,
         onFatal: (error) => {
-          log(`stopping: ${error.message}`);
+          logAt("critical", `stopping: ${error.message}`);
           this.close().then(() => adapter.exit(error.exitCode));
         },
-        log,
+        log: logger,
+        observe: registry.observe,
       });
       await pool.start();
       if (this.#closing) throw new StoppedError();
       this.#trapPoolSignals(pool);
       const hint = adapter.closeHint(plan);
-      if (hint) log(hint);
+      if (hint) logAt("warning", hint);
       if (config.watch) {
         watching = this.#watchRoots(adapter, app);
         this.#unwatch = reloadOnChange(adapter, pool, watching, config.watchExclude, log);
       }
     }
-    this.#url = urlOf(config.hostname, port);
+    this.#url = registry.url = urlOf(config.hostname, port);
+    registry.started = true;
     const limitsHint = adapter.limitsHint(config);
-    if (limitsHint) log(limitsHint);
+    if (limitsHint) logAt("warning", limitsHint);
     const info: ListenInfo = {
       url: this.#url,
       port,
       hostname: config.hostname,
       runtime: adapter.runtime,
       ...plan,
+      ...(admin === undefined ? {} : { admin }),
     };
     if (config.onListen) config.onListen(info);
-    else if (config.onListen === undefined) console.log(startupLine(info, adapter.version, watching));
+    else if (config.onListen === undefined) announce(startupLine(info, adapter.version, watching));
+  }
+
+  /** The registry of this server, following its pool (or this isolate serving alone) and its log. */
+  #observe(adapter: Adapter, plan: { processes: number; threads: number }): Registry {
+    const threadsEach = plan.processes > 1 ? Math.max(plan.threads, 1) : 1;
+    const registry = this.#registry = new Registry({
+      runtime: adapter.runtime,
+      version: adapter.version,
+      pid: pid(),
+      configured: () => (this.#pool?.count ?? 1) * threadsEach,
+      memory: () => adapter.memoryUsage("process"),
+    });
+    this.#stopObserving = onLogEntry(registry.addEvent);
+    if (plan.processes === 1 && plan.threads === 0) {
+      registry.observe({
+        type: "spawn",
+        key: "main",
+        worker: "main",
+        kind: "process",
+        pid: pid(),
+        at: Date.now(),
+      });
+    }
+    return registry;
   }
 
   /** What `watch` watches: `watchPath`, else the directory of the app module or of the entry script. */
@@ -194,7 +257,8 @@ export class Primary implements Server {
   /** SIGHUP reloads, SIGTTIN adds a worker, SIGTTOU removes one (gunicorn's signals). */
   #trapPoolSignals(pool: WorkerPool): void {
     const traps = this.#traps!;
-    const report = (what: string) => (error: unknown) => log(`${what} failed: ${messageOf(error)}`);
+    const report = (what: string) => (error: unknown) =>
+      logAt("error", `${what} failed: ${messageOf(error)}`);
     traps.on("SIGHUP", () => {
       log("SIGHUP: rolling reload");
       pool.reload().catch(() => {}); // the pool has logged why
@@ -219,7 +283,8 @@ function startupLine(info: ListenInfo, version: string, watching: string[]): str
     : `${plural(info.processes, "process")} × ${info.threads} thread${info.threads === 1 ? "" : "s"}`;
   const workers = info.processes * Math.max(info.threads, 1);
   const watch = watching.length > 0 ? `; watching ${watching.join(", ")} for changes` : "";
-  return `multiserve: listening on ${info.url} (${info.runtime} ${version}, ${shape}: ${workers} worker${
+  const admin = info.admin === undefined ? "" : `; admin on ${info.admin}`;
+  return `listening on ${info.url} (${info.runtime} ${version}, ${shape}: ${workers} worker${
     workers === 1 ? "" : "s"
-  }${watch})`;
+  }${watch}${admin})`;
 }

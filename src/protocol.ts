@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { PoolEvent, StatsReport } from "./observe/events.ts";
 import type { WorkerConfig } from "./settings.ts";
 
 /** Worker → supervisor. */
@@ -12,8 +13,13 @@ export type WorkerMessage =
   | { multiserve: "listening"; port: number }
   /** Cannot serve (the app did not load, the port could not be bound): do not respawn. */
   | { multiserve: "failed"; message: string; exitCode: number }
-  /** Still alive: sent from the worker's event loop, so a blocked loop goes silent. */
-  | { multiserve: "heartbeat" }
+  /**
+   * Still alive: sent from the worker's event loop, so a blocked loop goes silent. With
+   * `stats` on, it carries what the worker counted since its previous one.
+   */
+  | { multiserve: "heartbeat"; stats?: StatsReport }
+  /** What happened in the pool of a worker process that keeps threads: passed up as is. */
+  | { multiserve: "event"; event: PoolEvent }
   /** Served its `maxRequests`: start my replacement, then stop me. */
   | { multiserve: "retire"; requests: number }
   /** A thread host carried out command `seq`; it now runs `workers` threads. */
@@ -59,7 +65,9 @@ export interface WorkerData {
 /** Is this one of our worker messages? */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   const tag = (value as { multiserve?: unknown } | null)?.multiserve;
-  return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire" || tag === "done";
+  return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire" ||
+    tag === "done" ||
+    tag === "event";
 }
 
 /** Is this a command for a thread host? */
@@ -77,5 +85,7 @@ export function isStopMessage(value: unknown): value is StopMessage {
  * `timeout` in seconds: four times per timeout, between every 50 ms and every second.
  */
 export function heartbeatEveryMs(timeout: number): number {
+  // No liveness timeout: heartbeats then only carry statistics, once a second.
+  if (timeout === 0) return 1_000;
   return Math.min(1_000, Math.max(50, (timeout * 1_000) / 4));
 }

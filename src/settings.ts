@@ -9,12 +9,13 @@
  * @module
  */
 import type { RuntimeName } from "./adapter.ts";
+import type { LogLevel } from "./log.ts";
 import type { ListenInfo } from "./types.ts";
 import * as kinds from "./value_kinds.ts";
 import type { Kind } from "./value_kinds.ts";
 
 /** Where an option appears in `--help` and the README. */
-export type Section = "serving" | "workers" | "requests" | "development";
+export type Section = "serving" | "workers" | "requests" | "observability" | "development";
 
 /** One option. */
 export interface Setting<In, Out> {
@@ -32,6 +33,12 @@ export interface Setting<In, Out> {
   readonly flags?: readonly string[];
   /** What the flag's value is called in `--help` ("N", "S"); none: a switch. */
   readonly arg?: string;
+  /**
+   * The flag may stand alone (its value is then `true`); a value is given as `--flag=VALUE`
+   * only, so that the next argument (the module) is never taken for it (GNU's optional
+   * arguments).
+   */
+  readonly optionalArg?: boolean;
   /** The flag may be given more than once, each value adding to a list. */
   readonly repeatable?: boolean;
   readonly section: Section;
@@ -356,6 +363,103 @@ export const SETTINGS = {
       "`X-Forwarded-For`, and the scheme of `request.url` follows `X-Forwarded-Proto`; from\n" +
       "anyone else the headers change nothing.",
     example: '["10.0.0.0/8", "192.168.1.5"]',
+  }),
+  accessLog: setting({
+    kind: kinds.logTarget,
+    default: undefined,
+    defaultText: "`false` (off)",
+    flags: ["--access-log"],
+    arg: "FILE",
+    optionalArg: true,
+    section: "observability",
+    help: "a line per request: alone to stdout, --access-log=FILE appends to FILE",
+    type: "boolean | string",
+    doc: 'Write a line per request, once its response is ready: `true` or `"-"` to stdout, a path to\n' +
+      "append to that file. Every worker writes its own lines, a batch per turn of its event loop,\n" +
+      "whole lines at a time, and flushes them before it exits. Our own refusals (413, 431, 503…)\n" +
+      "are logged with their status; what the runtime's parser refuses before our code runs is not.",
+    example: '"/var/log/app/access.log"',
+  }),
+  accessLogFormat: setting({
+    kind: kinds.choice<"combined" | "common" | "json">(["combined", "common", "json"]),
+    default: "combined" as const,
+    flags: ["--access-log-format"],
+    arg: "F",
+    section: "observability",
+    help: "combined (Apache/nginx, with referer and user agent), common, or json (an object per line)",
+    type: '"combined" | "common" | "json"',
+    doc: "The access log's format: `combined` (Apache's and nginx's, gunicorn's default), `common`\n" +
+      "(without referer and user agent), or `json`: one object per line with `time`, `worker`,\n" +
+      "`pid`, `remote`, `method`, `target`, `protocol`, `status`, `bytes`, `ms`, `referer`,\n" +
+      "`userAgent` and `requestId` (the client's `X-Request-Id`).",
+    example: '"json"',
+  }),
+  logLevel: setting({
+    kind: kinds.choice<LogLevel>(["debug", "info", "warning", "error", "quiet"]),
+    default: "info" as const,
+    env: "LOG_LEVEL",
+    flags: ["--log-level"],
+    arg: "L",
+    section: "observability",
+    help: "lifecycle lines shown: debug, info, warning, error, or quiet (only why the server stops)",
+    type: '"debug" | "info" | "warning" | "error" | "quiet"',
+    doc: "Which of multiserve's own lines (on stderr; the start-up line on stdout) are written:\n" +
+      "`info` shows workers starting, ready and exiting; `warning` only what went wrong but was\n" +
+      "handled (a crash, a timeout); `error` only failures; `quiet` only the reason a server stops\n" +
+      "on its own. Access log lines are apart from this.",
+    example: '"warning"',
+  }),
+  logFormat: setting({
+    kind: kinds.choice<"text" | "json">(["text", "json"]),
+    default: "text" as const,
+    flags: ["--log-format"],
+    arg: "F",
+    section: "observability",
+    help: "text, or json: one object per line (time, level, message, worker, pid) for a log shipper",
+    type: '"text" | "json"',
+    doc: "`text`: lines prefixed `multiserve:`. `json`: one object per line with `time`, `level`,\n" +
+      "`message`, and `worker` and `pid` where a line is about one worker, for a log shipper.",
+    example: '"json"',
+  }),
+  adminPort: setting({
+    kind: kinds.optionalPort,
+    default: undefined,
+    defaultText: "off",
+    flags: ["--admin-port"],
+    arg: "N",
+    section: "observability",
+    help: "serve /metrics, a live status page, /status, /healthz and /readyz from the primary on this port",
+    type: "number",
+    doc: "Open the admin endpoint on this port, served by the primary (never by a worker):\n" +
+      "`/metrics` (Prometheus, summed over every worker ever run), `/` (a live status page),\n" +
+      "`/status` (the same as JSON), `/healthz` and `/readyz` (503 from the moment a stop\n" +
+      "begins). `0` picks a free port, named in the start-up line. Workers then count their\n" +
+      "requests (see `stats`).",
+    example: "9100",
+  }),
+  adminHost: setting({
+    kind: kinds.host,
+    default: "127.0.0.1",
+    flags: ["--admin-host"],
+    arg: "HOST",
+    section: "observability",
+    help: "interface of the admin endpoint; loopback unless you ask (it has no authentication)",
+    type: "string",
+    doc: "Interface the admin endpoint binds. It has no authentication: keep it on loopback, or on\n" +
+      "a network only your monitoring reaches.",
+    example: '"0.0.0.0"',
+  }),
+  stats: setting({
+    kind: kinds.flag,
+    default: false,
+    defaultText: "`false` (on with `adminPort`)",
+    section: "observability",
+    help: "count requests in every worker for server.stats(); on whenever adminPort is set",
+    type: "boolean",
+    doc: "Count requests (by method, status class and duration), bytes and requests in flight in\n" +
+      "every worker, and report them to the primary with the heartbeat, for `server.stats()`.\n" +
+      "On whenever `adminPort` is set; off, requests pay nothing for it.",
+    example: "true",
   }),
   watch: setting({
     kind: kinds.flag,

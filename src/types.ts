@@ -90,6 +90,8 @@ export interface ListenInfo {
   processes: number;
   /** Worker threads per process (0 when not threaded: the process's main thread serves). */
   threads: number;
+  /** The admin endpoint's URL, when `adminPort` is set. */
+  admin?: string;
 }
 
 /**
@@ -277,6 +279,65 @@ export interface ServeOptions {
    */
   forwardedAllowIps?: string | string[];
   /**
+   * Write a line per request, once its response is ready: `true` or `"-"` to stdout, a path to
+   * append to that file. Every worker writes its own lines, a batch per turn of its event loop,
+   * whole lines at a time, and flushes them before it exits. Our own refusals (413, 431, 503…)
+   * are logged with their status; what the runtime's parser refuses before our code runs is not.
+   * @default `false` (off)
+   * @example "/var/log/app/access.log"
+   */
+  accessLog?: boolean | string;
+  /**
+   * The access log's format: `combined` (Apache's and nginx's, gunicorn's default), `common`
+   * (without referer and user agent), or `json`: one object per line with `time`, `worker`,
+   * `pid`, `remote`, `method`, `target`, `protocol`, `status`, `bytes`, `ms`, `referer`,
+   * `userAgent` and `requestId` (the client's `X-Request-Id`).
+   * @default `combined`
+   * @example "json"
+   */
+  accessLogFormat?: "combined" | "common" | "json";
+  /**
+   * Which of multiserve's own lines (on stderr; the start-up line on stdout) are written:
+   * `info` shows workers starting, ready and exiting; `warning` only what went wrong but was
+   * handled (a crash, a timeout); `error` only failures; `quiet` only the reason a server stops
+   * on its own. Access log lines are apart from this.
+   * @default env `LOG_LEVEL`, else `info`
+   * @example "warning"
+   */
+  logLevel?: "debug" | "info" | "warning" | "error" | "quiet";
+  /**
+   * `text`: lines prefixed `multiserve:`. `json`: one object per line with `time`, `level`,
+   * `message`, and `worker` and `pid` where a line is about one worker, for a log shipper.
+   * @default `text`
+   * @example "json"
+   */
+  logFormat?: "text" | "json";
+  /**
+   * Open the admin endpoint on this port, served by the primary (never by a worker):
+   * `/metrics` (Prometheus, summed over every worker ever run), `/` (a live status page),
+   * `/status` (the same as JSON), `/healthz` and `/readyz` (503 from the moment a stop
+   * begins). `0` picks a free port, named in the start-up line. Workers then count their
+   * requests (see `stats`).
+   * @default off
+   * @example 9100
+   */
+  adminPort?: number;
+  /**
+   * Interface the admin endpoint binds. It has no authentication: keep it on loopback, or on
+   * a network only your monitoring reaches.
+   * @default `127.0.0.1`
+   * @example "0.0.0.0"
+   */
+  adminHost?: string;
+  /**
+   * Count requests (by method, status class and duration), bytes and requests in flight in
+   * every worker, and report them to the primary with the heartbeat, for `server.stats()`.
+   * On whenever `adminPort` is set; off, requests pay nothing for it.
+   * @default `false` (on with `adminPort`)
+   * @example true
+   */
+  stats?: boolean;
+  /**
    * Watch the app's directory (the module's, or the entry script's in function form) and do
    * the rolling reload SIGHUP does when a file changes, about 100 ms after the last change: the
    * socket stays open, in-flight requests finish on the old workers, and a change that breaks
@@ -347,4 +408,72 @@ export interface Server {
   scale(count: number): Promise<void>;
   /** How many workers the primary keeps running now (processes, or threads without processes). */
   readonly workers: number;
+  /**
+   * What the admin endpoint's `/status` shows: every worker alive, the requests counted
+   * over every worker ever run (with `stats` or `adminPort` on; zero otherwise), restarts
+   * by reason, and the recent lifecycle lines. Only in the primary.
+   */
+  stats(): ServerStats;
+}
+
+/** One worker, as `server.stats()` and the status page show it. */
+export interface WorkerStats {
+  /** Its id: "2", or "2.1" for thread 1 of process 2 ("main" for one isolate serving alone). */
+  worker: string;
+  kind: "process" | "thread";
+  /** Its process id (a thread's is its process's). */
+  pid: number | undefined;
+  state: "starting" | "listening" | "stopping";
+  /** Seconds since it started. */
+  age: number;
+  /** Requests it has answered. */
+  requests: number;
+  /** Requests per second over the last 5 seconds. */
+  rate: number;
+  /** Requests per second, one entry per second, the newest last (up to a minute). */
+  history: number[];
+  inFlight: number;
+  webSockets: number;
+  /** Bytes: a process's resident set, a thread's JavaScript heap; 0 until it reports. */
+  memory: number;
+  /** Times its place has been started again (crash, timeout, recycling, reload). */
+  restarts: number;
+  /** Seconds since it last reported (its heartbeat), or since it started. */
+  heartbeatAge: number;
+}
+
+/** The state of a server and its workers: `server.stats()`, and `/status` as JSON. */
+export interface ServerStats {
+  runtime: string;
+  version: string;
+  /** The primary's process id. */
+  pid: number;
+  /** Seconds since the primary started. */
+  uptime: number;
+  url: string | undefined;
+  /** Every worker listens, and no stop has begun (`/readyz`). */
+  ready: boolean;
+  /** Serving isolates asked for (processes × threads) and listening now. */
+  workers: { configured: number; alive: number };
+  totals: {
+    /** Requests answered by every worker ever run. */
+    requests: number;
+    /** Requests per second over the last 5 seconds. */
+    rate: number;
+    inFlight: number;
+    webSockets: number;
+    /** Body bytes received and sent, as their Content-Length declared them. */
+    bytesIn: number;
+    bytesOut: number;
+    /** Workers replaced (or, for `scale`, ended) by reason. */
+    restarts: Record<"crash" | "timeout" | "recycle" | "reload" | "scale", number>;
+    bootFailures: number;
+    reloads: number;
+    /** The primary's resident set in bytes. */
+    memory: number;
+  };
+  /** Every worker alive, processes and their threads. */
+  rows: WorkerStats[];
+  /** The latest lifecycle lines, the newest last. */
+  events: { time: number; level: string; message: string; worker?: string; pid?: number }[];
 }

@@ -121,6 +121,36 @@ export const addresses: Kind<string | string[], string[]> = {
   fromText: (t) => t,
 };
 
+/** One of `values`, named as it is written. */
+export function choice<T extends string>(values: readonly T[]): Kind<T, T> {
+  const ok = (v: unknown): v is T => typeof v === "string" && (values as readonly string[]).includes(v);
+  return {
+    expects: `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`,
+    expectsText: `one of ${values.join(", ")}`,
+    fromValue: (v) => ok(v) ? v : new Invalid(),
+    fromText: (t) => ok(t) ? t : new Invalid(),
+  };
+}
+
+/**
+ * Where lines go: `true` or `"-"` is stdout, a path a file (appended to), `false` nowhere.
+ * On the command line, the flag alone is stdout; a file is given as `--flag=FILE`.
+ */
+export const logTarget: Kind<boolean | string, string | undefined> = {
+  expects: 'true (stdout), "-" (stdout), a file path, or false',
+  fromValue: (v) =>
+    v === true ? "-" : v === false ? undefined : typeof v === "string" && v !== "" ? v : new Invalid(),
+  fromText: (t) => t === "" ? new Invalid() : t,
+};
+
+/** A TCP port to open, or nothing (`undefined`: off); 0 picks a free one. */
+export const optionalPort: Kind<number, number | undefined> = {
+  expects: "an integer from 0 to 65535",
+  expectsText: "a whole number from 0 to 65535",
+  fromValue: (v) => v === undefined ? undefined : port.fromValue(v),
+  fromText: port.fromText,
+};
+
 /** A callback, or `false` for none (not on the command line). */
 export function callback<F extends (...args: never[]) => unknown>(): Kind<F | false, F | false | undefined> {
   return {

@@ -11,14 +11,15 @@ import type { Adapter, ParentLink } from "./adapter.ts";
 import { servedApp } from "./app.ts";
 import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
 import { serveChain, type Serving, urlOf } from "./http/chain.ts";
-import { log } from "./log.ts";
+import { configureLog, logAt, logger } from "./log.ts";
+import type { PoolEvent, StatsReport } from "./observe/events.ts";
 import { threadPool } from "./pool/build.ts";
 import type { WorkerPool } from "./pool/pool.ts";
 import { heartbeatEveryMs } from "./protocol.ts";
 import type { AssignedWorker } from "./role.ts";
 import { loadAdapter } from "./runtime.ts";
 import { SignalTraps } from "./signals.ts";
-import type { App, Server } from "./types.ts";
+import type { App, Server, ServerStats } from "./types.ts";
 
 /** How long a worker that reported a failure waits to be stopped before it exits anyway. */
 const FAILED_WORKER_EXIT_MS = 2_000;
@@ -30,6 +31,7 @@ export class WorkerServer implements Server {
   #url: string | undefined;
   #finish!: () => void;
   #parent: ParentLink | undefined;
+  #adapter: Adapter | undefined;
   #traps: SignalTraps | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** What serves: the request chain on a socket, or this process's threads. */
@@ -81,15 +83,20 @@ export class WorkerServer implements Server {
     return Promise.reject(new Error("scale() is the primary's: this is a worker"));
   }
 
+  stats(): ServerStats {
+    throw new Error("stats() is the primary's: this is a worker");
+  }
+
   async #start(app: App | URL | undefined): Promise<void> {
     const data = this.#data;
-    const adapter = await loadAdapter();
+    const adapter = this.#adapter = await loadAdapter();
     const parent = this.#parent = adapter.parentLink(data.kind);
+    configureLog(data.config, data.id);
     // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
     parent.onStop((restart) => this.#stop(restart));
-    if (data.config.timeout > 0) {
+    if (data.config.timeout > 0 || data.config.stats) {
       // From this isolate's event loop: when a request blocks it, the heartbeats stop.
-      const beat = () => void parent.send({ multiserve: "heartbeat" });
+      const beat = () => void parent.send({ multiserve: "heartbeat", stats: this.#report() });
       beat(); // booting counts against the timeout too: say at once that we got this far
       this.#heartbeat = setInterval(beat, heartbeatEveryMs(data.config.timeout));
     }
@@ -124,18 +131,26 @@ export class WorkerServer implements Server {
   async #hostThreads(adapter: Adapter, app: App | URL | undefined, parent: ParentLink): Promise<void> {
     const data = this.#data;
     const name = (id: number) => data.host ? String(id) : `${data.id}.${id}`;
+    const relay = data.config.stats
+      ? (event: PoolEvent) => void parent.send({ multiserve: "event", event })
+      : undefined;
     const pool = this.#pool = threadPool(adapter, app, data, name, {
       ...data.config,
+      observe: relay,
       onFatal: (error) => {
         // A hung thread its runtime cannot end: ending this process frees its socket, and
         // its supervisor replaces the process whole.
         if (error.exitCode === EXIT.hung) {
-          log(error.message);
+          logAt("critical", error.message);
           return parent.exit(error.exitCode);
         }
         void this.#fail(error);
       },
-      log,
+      // The primary's status page shows the lines of this process's pool too.
+      log: (level, line, fields) => {
+        logger(level, line, fields);
+        relay?.({ type: "log", entry: { time: Date.now(), level, message: line, ...fields } });
+      },
     });
     await pool.start();
     if (data.host) {
@@ -166,7 +181,21 @@ export class WorkerServer implements Server {
     if (this.#failedWith !== undefined) return parent.exit(this.#failedWith);
     // Still loading the app: nothing to drain, and the load may never end.
     if (this.#serving === undefined && this.#pool === undefined) return parent.exit(0);
-    void this.#close(restart).then(() => parent.exit(0));
+    void this.#close(restart)
+      // The last counts, once drained, so that none is lost to the exit.
+      .then(() =>
+        this.#data.config.stats ? parent.send({ multiserve: "heartbeat", stats: this.#report() }) : undefined
+      )
+      .then(() => parent.exit(0));
+  }
+
+  /** What to tell the supervisor with a heartbeat (with `stats` on). */
+  #report(): StatsReport | undefined {
+    const { config, kind } = this.#data;
+    if (!config.stats || this.#adapter === undefined) return undefined;
+    const memory = this.#adapter.memoryUsage(kind);
+    return this.#serving?.report(memory) ??
+      { requests: {}, bytesIn: 0, bytesOut: 0, inFlight: 0, webSockets: 0, memory };
   }
 
   /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { log } from "../log.ts";
+import { logAt } from "../log.ts";
 import { requestBodyError } from "./body.ts";
 
 /** The response for an error thrown by the app (every adapter's `onError`). */
@@ -13,7 +13,7 @@ export function appErrorResponse(debug: boolean): (error: unknown) => Response {
   return (error) => {
     const clientError = requestBodyError(error);
     if (clientError) return clientError.getResponse();
-    log("the app threw while handling a request:", error);
+    logAt("error", "the app threw while handling a request:", undefined, error);
     const detail = debug
       ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
       : "";

@@ -5,10 +5,11 @@
  *    answers an error thrown further in with `appErrorResponse`;
  * 2. drain: while the worker drains, responses ask the client to close the connection;
  * 3. count: the request that reaches `maxRequests` asks the supervisor to retire the worker;
- * 4. guard: header checks, size and concurrency limits, a chunked body counted as it is read;
- * 5. WebSocket gate: an upgrade beyond `maxWebSockets` gets 503;
- * 6. proxy: the client and scheme a trusted proxy forwarded;
- * 7. the app.
+ * 4. observe (when `stats` or `accessLog` is on): counted, and logged once its response is ready;
+ * 5. guard: header checks, size and concurrency limits, a chunked body counted as it is read;
+ * 6. WebSocket gate: an upgrade beyond `maxWebSockets` gets 503;
+ * 7. proxy: the client and scheme a trusted proxy forwarded;
+ * 8. the app.
  *
  * @module
  */
@@ -16,7 +17,11 @@ import type { Adapter, NativeChecks } from "../adapter.ts";
 import type { ServedApp } from "../app.ts";
 import { settlesWithin } from "../deadline.ts";
 import { BootError, messageOf } from "../errors.ts";
+import { pid } from "../host.ts";
 import { log } from "../log.ts";
+import type { StatsReport } from "../observe/events.ts";
+import { AccessLog } from "../observe/access_log.ts";
+import { Tally } from "../observe/tally.ts";
 import type { WorkerConfig } from "../settings.ts";
 import type { FetchHandler } from "../types.ts";
 import { CLOSE_CODES } from "../websocket/open_sockets.ts";
@@ -24,6 +29,7 @@ import { appErrorResponse } from "./app_error.ts";
 import { type Drainable, drainable } from "./drain.ts";
 import { type AfterGuard, guard } from "./guard.ts";
 import { trustOf } from "./ip.ts";
+import { observed } from "./observe.ts";
 import { forwarded } from "./proxy.ts";
 import { refusal } from "./refusal.ts";
 
@@ -33,6 +39,10 @@ export interface ChainHooks {
   onQuota?: (requests: number) => void;
   /** WebSockets open in this worker now. */
   webSockets: () => number;
+  /** Counts requests for the worker's statistics. */
+  tally?: Tally;
+  /** Writes the access log. */
+  accessLog?: AccessLog;
 }
 
 /** `app` behind every stage after the adapter. */
@@ -50,6 +60,7 @@ export function requestChain(
     native,
     trusted.length > 0,
   );
+  if (hooks.tally || hooks.accessLog) handler = observed(handler, hooks.tally, hooks.accessLog, native);
   if (hooks.onQuota !== undefined && config.maxRequests > 0) {
     const jitter = Math.floor(Math.random() * (config.maxRequestsJitter + 1));
     handler = counted(handler, config.maxRequests + jitter, hooks.onQuota);
@@ -92,6 +103,8 @@ export interface Serving {
   port: number;
   /** WebSockets open now. */
   readonly webSockets: number;
+  /** What was counted since the last report (with `stats` on; else undefined). */
+  report(memory: number): StatsReport | undefined;
   /**
    * Drain: notice, stop accepting, close WebSockets (1012 when `restart`: a replacement
    * takes over; else 1001), wait for in-flight requests, all within `gracefulTimeout`.
@@ -112,9 +125,18 @@ export async function serveChain(
   onQuota?: (requests: number) => void,
 ): Promise<Serving> {
   let webSockets = () => 0;
+  const tally = config.stats ? new Tally() : undefined;
+  const accessLog = config.accessLog === undefined ? undefined : new AccessLog(
+    adapter.openLog(config.accessLog),
+    config.accessLogFormat,
+    config.accessLog === "-",
+    { worker: id ?? "main", pid: pid() },
+  );
   const chain = requestChain(app.fetch, config, adapter.nativeChecks, {
     onQuota,
     webSockets: () => webSockets(),
+    tally,
+    accessLog,
   });
   const listener = await adapter.listen(chain.handler, {
     ...address,
@@ -130,6 +152,7 @@ export async function serveChain(
     await app.onStart?.(worker);
   } catch (error) {
     await chain.close(listener, 0, CLOSE_CODES.goingAway);
+    await accessLog?.close();
     throw new BootError(`the app's onStart failed: ${messageOf(error)}`, { cause: error });
   }
   return {
@@ -137,9 +160,11 @@ export async function serveChain(
     get webSockets() {
       return listener.webSockets;
     },
+    report: (memory) => tally?.report(listener.webSockets, memory),
     async stop(restart) {
       draining.abort();
       await chain.close(listener, timeoutMs, restart ? CLOSE_CODES.restart : CLOSE_CODES.goingAway);
+      await accessLog?.close();
       if (app.onStop === undefined) return;
       // The app's teardown, once requests are done, bounded like the rest of the stop.
       const teardown = Promise.resolve().then(() => app.onStop!(worker));

@@ -5,6 +5,8 @@
  * @module
  */
 import type { MultiserveError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { PoolEvent } from "../observe/events.ts";
 
 /** A set of workers kept running. */
 export interface WorkerPool {
@@ -33,5 +35,7 @@ export interface PoolOptions {
   /** Give up: a worker died and its replacement could not start. */
   onFatal: (error: MultiserveError) => void;
   /** Where lifecycle lines go. */
-  log: (line: string) => void;
+  log: Logger;
+  /** Told what happens to the workers, and what they report (the admin endpoint's registry). */
+  observe?: (event: PoolEvent) => void;
 }

@@ -18,6 +18,8 @@ import {
   messageOf,
   type MultiserveError,
 } from "../errors.ts";
+import type { LogFields } from "../log.ts";
+import type { PoolEvent, RestartReason } from "../observe/events.ts";
 import { heartbeatEveryMs } from "../protocol.ts";
 import type { PoolOptions, WorkerPool } from "./pool.ts";
 
@@ -131,12 +133,13 @@ export class Supervisor implements WorkerPool {
       const old = this.#current();
       const generation = ++this.#generation;
       const plural = this.#plural(old.length);
-      this.#options.log(`reload: starting ${old.length} new ${plural}`);
+      this.#options.log("info", `reload: starting ${old.length} new ${plural}`);
+      this.#observe({ type: "reload" });
       const fresh = old.map((worker) => this.#spawn(worker.id, generation));
       try {
         await allListening(fresh);
       } catch (error) {
-        this.#options.log(`reload failed, the current ${plural} keep serving: ${messageOf(error)}`);
+        this.#options.log("error", `reload failed, the current ${plural} keep serving: ${messageOf(error)}`);
         this.#generation = generation - 1; // the old generation is the current one again
         for (const worker of fresh) this.#retire(worker, "its reload failed");
         await this.#killAfterGrace(fresh);
@@ -145,8 +148,11 @@ export class Supervisor implements WorkerPool {
       if (this.#stopping) return;
       // Older generations include any worker respawned after a crash during the reload.
       const retired = [...this.#workers].filter((w) => w.generation < generation && w.state !== "stopping");
-      for (const worker of retired) this.#retire(worker, "reloaded");
-      this.#options.log(`reload done: ${fresh.length} new ${plural} serving; the old ones are draining`);
+      for (const worker of retired) this.#retire(worker, "reloaded", "reload");
+      this.#options.log(
+        "info",
+        `reload done: ${fresh.length} new ${plural} serving; the old ones are draining`,
+      );
       await this.#killAfterGrace(retired);
     });
   }
@@ -161,7 +167,7 @@ export class Supervisor implements WorkerPool {
       const current = this.#current();
       const target = Math.max(1, Math.floor(typeof count === "function" ? count(current.length) : count));
       if (target === current.length) return;
-      this.#options.log(`scaling from ${current.length} to ${target} ${this.#plural(target)}`);
+      this.#options.log("info", `scaling from ${current.length} to ${target} ${this.#plural(target)}`);
       if (target > current.length) {
         const taken = new Set(current.map((w) => w.id));
         const added = [];
@@ -171,14 +177,14 @@ export class Supervisor implements WorkerPool {
         try {
           await allListening(added);
         } catch (error) {
-          this.#options.log(`scaling up failed: ${messageOf(error)}`);
+          this.#options.log("error", `scaling up failed: ${messageOf(error)}`);
           for (const worker of added) this.#retire(worker, "scaling up failed");
           await this.#killAfterGrace(added);
           throw error;
         }
       } else {
         const oldest = current.sort((a, b) => a.serial - b.serial).slice(0, current.length - target);
-        for (const worker of oldest) this.#retire(worker, "scaled down");
+        for (const worker of oldest) this.#retire(worker, "scaled down", "scale");
         await this.#killAfterGrace(oldest);
       }
     });
@@ -201,6 +207,15 @@ export class Supervisor implements WorkerPool {
     return this.#options.kind === "process"
       ? (n === 1 ? "process" : "processes")
       : (n === 1 ? "thread" : "threads");
+  }
+
+  /** The fields of a line about `worker`. */
+  #fields(worker: Worker): LogFields {
+    return { worker: this.#options.name(worker.id), pid: worker.handle.pid };
+  }
+
+  #observe(event: PoolEvent): void {
+    this.#options.observe?.(event);
   }
 
   #label(worker: Worker): string {
@@ -254,17 +269,36 @@ export class Supervisor implements WorkerPool {
     };
     this.#workers.add(worker);
     const label = this.#label(worker);
-    this.#options.log(`${label} started`);
+    const fields = this.#fields(worker);
+    const key = String(serial);
+    const { kind, log } = this.#options;
+    log("info", `${label} started`, fields);
+    this.#observe({
+      type: "spawn",
+      key,
+      worker: this.#options.name(id),
+      kind,
+      pid: handle.pid,
+      at: worker.startedAt,
+    });
     handle.onMessage((message) => {
       switch (message.multiserve) {
         case "heartbeat":
           worker.lastHeartbeat = Date.now();
+          if (message.stats) this.#observe({ type: "stats", key, stats: message.stats });
+          break;
+        case "event":
+          // From a worker process's own pool: its keys are made unique under this worker's.
+          this.#observe(
+            "key" in message.event ? { ...message.event, key: `${key}/${message.event.key}` } : message.event,
+          );
           break;
         case "listening":
           if (worker.state !== "starting") break;
           worker.state = "listening";
           worker.lastHeartbeat = Date.now();
-          this.#options.log(`${label} ready`);
+          log("info", `${label} ready`, fields);
+          this.#observe({ type: "state", key, state: "listening" });
           resolveListening();
           break;
         case "failed":
@@ -281,11 +315,17 @@ export class Supervisor implements WorkerPool {
     handle.onExit((code, error) => {
       markExited();
       this.#workers.delete(worker);
+      this.#observe({ type: "exit", key });
       const how = describeExit(code, error);
       if (worker.state === "starting") {
+        this.#observe({ type: "bootFailure" });
         rejectListening(bootFailure(label, code, worker.failure, error));
       } else if (worker.state === "stopping") {
-        this.#options.log(`${label} exited (${how}${worker.endedBecause ? `; ${worker.endedBecause}` : ""})`);
+        log(
+          "info",
+          `${label} exited (${how}${worker.endedBecause ? `; ${worker.endedBecause}` : ""})`,
+          fields,
+        );
         resolveListening(); // stopped before it listened: not a failure
       } else if (!this.#stopping) {
         this.#respawnAfterCrash(worker, worker.endedBecause ?? `exited unexpectedly (${how})`);
@@ -296,18 +336,26 @@ export class Supervisor implements WorkerPool {
 
   /** Replace a worker that died while serving; back off when crashes repeat. */
   #respawnAfterCrash(dead: Worker, why: string): void {
+    const fields = this.#fields(dead);
     if (dead.retiring) {
-      return this.#options.log(`${this.#label(dead)} ${why}; its replacement is already starting`);
+      return this.#options.log(
+        "warning",
+        `${this.#label(dead)} ${why}; its replacement is already starting`,
+        fields,
+      );
     }
+    this.#observe({ type: "restart", reason: dead.timedOut ? "timeout" : "crash" });
     const now = Date.now();
     this.#crashTimes = this.#crashTimes.filter((t) => now - t < CRASH_MEMORY_MS);
     const repeats = this.#crashTimes.length;
     this.#crashTimes.push(now);
     const delay = repeats === 0 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (repeats - 1));
     this.#options.log(
+      "warning",
       `${this.#label(dead)} ${why}; starting a new one${
         delay > 0 ? ` in ${delay} ms (crash ${repeats + 1} within a minute)` : ""
       }`,
+      fields,
     );
     const timer = setTimeout(() => {
       this.#respawns.delete(timer);
@@ -322,25 +370,33 @@ export class Supervisor implements WorkerPool {
     if (worker.state !== "listening" || worker.retiring || this.#stopping) return;
     worker.retiring = true;
     const label = this.#label(worker);
-    this.#options.log(`${label} served ${requests} requests (maxRequests): starting its replacement`);
+    const fields = this.#fields(worker);
+    this.#options.log(
+      "info",
+      `${label} served ${requests} requests (maxRequests): starting its replacement`,
+      fields,
+    );
     const next = this.#spawn(worker.id, worker.generation);
     next.listening.then(
-      () => this.#retire(worker, `recycled after ${requests} requests`),
+      () => this.#retire(worker, `recycled after ${requests} requests`, "recycle"),
       (error) => {
         // The old worker is still healthy: better it serves on than the place goes empty.
-        this.#options.log(`${label} keeps serving: its replacement could not start: ${messageOf(error)}`);
+        const line = `${label} keeps serving: its replacement could not start: ${messageOf(error)}`;
+        this.#options.log("error", line, fields);
       },
     );
   }
 
   /**
    * Ask a worker to stop gracefully; `because` names why it is retired while the pool goes
-   * on (a replacement takes over), none that the pool itself stops.
+   * on (a replacement takes over), none that the pool itself stops; `reason` counts it.
    */
-  #retire(worker: Worker, because?: string): void {
+  #retire(worker: Worker, because?: string, reason?: RestartReason): void {
     if (worker.state === "stopping") return;
     worker.state = "stopping";
     worker.endedBecause = because;
+    this.#observe({ type: "state", key: String(worker.serial), state: "stopping" });
+    if (reason !== undefined) this.#observe({ type: "restart", reason });
     worker.handle.stop(because !== undefined);
   }
 
@@ -390,10 +446,10 @@ export class Supervisor implements WorkerPool {
       }
       if (worker.state === "stopping") {
         worker.endedBecause = `${worker.endedBecause ?? "stopped"}; killed: hung while draining`;
-        log(`${label} timed out while draining: ${silence}; killing it`);
+        log("warning", `${label} timed out while draining: ${silence}; killing it`, this.#fields(worker));
       } else {
         worker.endedBecause = `was killed after timing out (no heartbeat for ${seconds} s)`;
-        log(`${label} timed out: ${silence}; killing it`);
+        log("warning", `${label} timed out: ${silence}; killing it`, this.#fields(worker));
       }
       this.#kill(worker);
     }
@@ -403,7 +459,7 @@ export class Supervisor implements WorkerPool {
   #end(worker: Worker, failure: NonNullable<Worker["failure"]>, kill: () => void): void {
     worker.failure = failure;
     worker.timedOut = true;
-    this.#options.log(`${failure.message}; killing it`);
+    this.#options.log("error", `${failure.message}; killing it`, this.#fields(worker));
     kill();
   }
 

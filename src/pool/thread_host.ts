@@ -23,7 +23,7 @@ type Command = { command: "reload" } | { command: "scale"; count: number };
 
 export class ThreadHost implements WorkerPool {
   readonly #supervisor: Supervisor;
-  readonly #log: (line: string) => void;
+  readonly #log: PoolOptions["log"];
   #threads: number;
   /** The host process that listens now; undefined while one is being replaced. */
   #host: WorkerHandle | undefined;
@@ -50,7 +50,10 @@ export class ThreadHost implements WorkerPool {
   }
 
   start(): Promise<void> {
-    this.#log("the threads run in one worker process: a hung thread is ended by replacing that process");
+    this.#log(
+      "debug",
+      "the threads run in one worker process: a hung thread is ended by replacing that process",
+    );
     return this.#supervisor.start();
   }
 

@@ -1,0 +1,77 @@
+/**
+ * The observing stage of the request chain: it counts each request for the worker's
+ * statistics (`Tally`) and writes its access log line, once the response is ready, with the
+ * status the client gets (our own refusals included; an app's error as the 500 it becomes)
+ * and the time the response took to be ready. It sits outside the guard so that refusals
+ * count, and is left out of the chain when neither is on.
+ *
+ * @module
+ */
+import type { NativeChecks } from "../adapter.ts";
+import type { AccessLog } from "../observe/access_log.ts";
+import type { Tally } from "../observe/tally.ts";
+import type { FetchHandler } from "../types.ts";
+import type { ForwardableInfo } from "./request_info.ts";
+
+/** `next`, counted in `tally` and logged to `accessLog` (either may be absent). */
+export function observed(
+  next: FetchHandler,
+  tally: Tally | undefined,
+  accessLog: AccessLog | undefined,
+  native: NativeChecks,
+): FetchHandler {
+  const header = (request: Request, info: unknown, name: string) =>
+    native.header ? native.header(request, info, name) : request.headers.get(name);
+  return (request, info) => {
+    const began = performance.now();
+    if (tally) tally.inFlight++;
+    const done = (response: Response | undefined) => {
+      const ms = performance.now() - began;
+      const status = response?.status ?? 500;
+      const declared = response?.headers.get("content-length");
+      const bytes = declared == null ? undefined : Number(declared);
+      if (tally) {
+        tally.inFlight--;
+        const bytesIn = Number(header(request, info, "content-length") ?? 0) || 0;
+        tally.record(request.method, status, ms / 1000, bytesIn, bytes ?? 0);
+      }
+      if (accessLog) {
+        accessLog.add({
+          remote: (info as ForwardableInfo).remoteAddr.hostname,
+          method: request.method,
+          target: targetOf(request.url),
+          status,
+          bytes,
+          ms,
+          referer: header(request, info, "referer"),
+          userAgent: header(request, info, "user-agent"),
+          requestId: header(request, info, "x-request-id"),
+        });
+      }
+    };
+    let response: Response | Promise<Response>;
+    try {
+      response = next(request, info);
+    } catch (error) {
+      done(undefined);
+      throw error;
+    }
+    if (!(response instanceof Promise)) {
+      done(response);
+      return response;
+    }
+    return response.then((r) => {
+      done(r);
+      return r;
+    }, (error) => {
+      done(undefined);
+      throw error;
+    });
+  };
+}
+
+/** The path and query of an absolute URL. */
+function targetOf(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1 ? "/" : url.slice(slash);
+}
