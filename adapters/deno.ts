@@ -74,7 +74,12 @@ export const adapter: Adapter = {
   version: Deno.version.deno,
   // Deno's parser refuses every control character, but lets a repeated Content-Length and a
   // missing Host through, and allows about 120 fields of any total size: the guard checks those.
-  nativeChecks: { headerFields: false, hostAndLength: false },
+  nativeChecks: {
+    headerFields: false,
+    hostAndLength: false,
+    // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
+    clientErrorStatus: (error) => isBodyCutShort(error) ? 400 : undefined,
+  },
   // terminate() cannot end a busy Worker (denoland/deno#35657), but ending its process can.
   hostsThreads: true,
   parentLink: (kind) =>
@@ -87,7 +92,6 @@ export const adapter: Adapter = {
 
   listen(app, { hostname, port, shared, limits, onError: appError }) {
     const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
-    // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
     const onError = (error: unknown) =>
       isBodyCutShort(error)
         ? refusal(400, "the request body ended before its Content-Length")

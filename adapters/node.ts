@@ -13,11 +13,20 @@ import {
   type Server,
   type ServerOptions,
   type ServerResponse,
+  STATUS_CODES,
 } from "node:http";
+import type { Socket } from "node:net";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
-import type { Adapter, ConnectionLimits, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
+import type {
+  Adapter,
+  ConnectionLimits,
+  Listener,
+  ParentLink,
+  Refused,
+  WorkerHandle,
+} from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
 import { refusal, REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
@@ -97,13 +106,18 @@ export const adapter: Adapter = {
     headerFields: true,
     hostAndLength: true,
     // Every request reaching the guard went through nodeRefusal(), which kept its fields.
-    header: (_request, info, name) => fieldsOf((info as NodeRequestInfo).incoming)[name] ?? null,
+    header(_request, info, name) {
+      const { incoming } = info as NodeRequestInfo;
+      if (GUARD_FIELDS.has(name)) return fieldsOf(incoming)[name] ?? null;
+      const value = incoming.headers[name];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    },
   },
   // Node ends a busy worker thread: its threads can live in the primary.
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, onError }) {
+  listen(handler, { hostname, port, shared, limits, onError, onRefused }) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
     // The chain answers what the app throws; a sync answer stays sync (no promise per request).
@@ -154,8 +168,15 @@ export const adapter: Adapter = {
             const [status, reason] = refused;
             outgoing.writeHead(status, REFUSAL_HEADERS);
             outgoing.end(refusalText(status, reason));
+            onRefused?.({
+              status,
+              method: incoming.method ?? "",
+              target: incoming.url ?? "",
+              remote: incoming.socket.remoteAddress ?? "",
+            });
           })) as typeof createServer,
     }) as Server;
+    if (onRefused) answerParseErrors(server, onRefused);
     // A cluster worker's main thread shares the primary's socket; every other shared
     // listener (threads) binds its own with SO_REUSEPORT.
     const clusterShared = shared && cluster.isWorker && isMainThread;
@@ -256,6 +277,32 @@ export const adapter: Adapter = {
 
   exit: (code) => process.exit(code),
 };
+
+/** A connection as Node's http server keeps it: the response in progress, if any. */
+type ParsingSocket = Socket & { _httpMessage?: { _headerSent?: boolean } | null };
+
+/**
+ * Answer what llhttp refuses as Node itself would (431 for a head too large, 408 for one
+ * too slow, 400 otherwise, when nothing was written yet), and tell `onRefused`: Node answers
+ * these only while no one listens for `clientError`.
+ */
+function answerParseErrors(server: Server, onRefused: (refused: Refused) => void): void {
+  server.on("clientError", (error: Error & { code?: string }, socket: ParsingSocket) => {
+    const status = error.code === "HPE_HEADER_OVERFLOW"
+      ? 431
+      : error.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW"
+      ? 413
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? 408
+      : 400;
+    // Node's own test: no response of this connection has begun.
+    if (socket.writable && socket._httpMessage?._headerSent !== true) {
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
+      onRefused({ status, method: "", target: "", remote: socket.remoteAddress ?? "" });
+    }
+    socket.destroy(error);
+  });
+}
 
 /**
  * What llhttp lets through that other runtimes refuse: HTTP/0.9 and 2.0 request lines, a

@@ -55,10 +55,24 @@ export interface ListenOptions {
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
   /**
+   * Told of each request the adapter (or the runtime's parser) refuses before the chain
+   * sees it, for the access log and the statistics; absent when neither is on.
+   */
+  onRefused?: (refused: Refused) => void;
+  /**
    * The app's own WebSocket handler, where its runtime wants one beside `fetch` (Bun's
    * `websocket` object, as `hono/bun` exports it); other runtimes ignore it.
    */
   websocket?: unknown;
+}
+
+/** A request refused before the chain saw it. */
+export interface Refused {
+  status: number;
+  /** Empty when the request line could not be read. */
+  method: string;
+  target: string;
+  remote: string;
 }
 
 /** What a runtime's own HTTP parser (with its adapter) already refuses, so the guard need not. */
@@ -72,6 +86,12 @@ export interface NativeChecks {
   controlChars?: RegExp;
   /** A missing or repeated Host and a malformed or repeated Content-Length are refused. */
   hostAndLength: boolean;
+  /**
+   * The status of an error a request's body raised that is the client's doing although the
+   * body guard did not raise it (Deno: a body cut short of its Content-Length is 400);
+   * undefined for any other error. The adapter answers with it, and the access log says it.
+   */
+  clientErrorStatus?: (error: unknown) => number | undefined;
   /**
    * Reads one request header more cheaply than `request.headers`, which on Node builds a
    * whole `Headers` object. Lower-case `name`; null when absent.

@@ -57,7 +57,8 @@ export class Child {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
 
   /**
-   * `denoFlags` replace `-A` on Deno. A `script` ending in `/sh` runs as is (no runtime),
+   * `denoFlags` replace `-A` on Deno. A `script` ending in `/sh`, or any with `program`,
+   * runs as is (no runtime),
    * and `wrap` prefixes the command (e.g. `unshare --net --`).
    */
   constructor(
@@ -65,9 +66,9 @@ export class Child {
     args: string[],
     env: Record<string, string> = {},
     denoFlags?: string[],
-    { wrap = [] as string[] } = {},
+    { wrap = [] as string[], program: asIs = false } = {},
   ) {
-    const [exec, argv] = script.endsWith("/sh") ? [script, args] : command(script, args, denoFlags);
+    const [exec, argv] = script.endsWith("/sh") || asIs ? [script, args] : command(script, args, denoFlags);
     const [program, ...rest] = [...wrap, exec, ...argv];
     this.process = spawn(program, rest, {
       cwd: root,

@@ -29,7 +29,7 @@ import { appErrorResponse } from "./app_error.ts";
 import { type Drainable, drainable } from "./drain.ts";
 import { type AfterGuard, guard } from "./guard.ts";
 import { trustOf } from "./ip.ts";
-import { observed } from "./observe.ts";
+import { observed, refusalObserver } from "./observe.ts";
 import { forwarded } from "./proxy.ts";
 import { refusal } from "./refusal.ts";
 
@@ -140,6 +140,7 @@ export async function serveChain(
   });
   const listener = await adapter.listen(chain.handler, {
     ...address,
+    onRefused: tally || accessLog ? refusalObserver(tally, accessLog) : undefined,
     limits: config,
     onError: appErrorResponse(config.debug),
     websocket: app.websocket,

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import type { NativeChecks } from "../adapter.ts";
+import type { NativeChecks, Refused } from "../adapter.ts";
 import type { AccessLog } from "../observe/access_log.ts";
 import type { Tally } from "../observe/tally.ts";
 import type { FetchHandler } from "../types.ts";
+import { requestBodyError } from "./body.ts";
 import type { ForwardableInfo } from "./request_info.ts";
 
 /** `next`, counted in `tally` and logged to `accessLog` (either may be absent). */
@@ -20,14 +21,17 @@ export function observed(
   accessLog: AccessLog | undefined,
   native: NativeChecks,
 ): FetchHandler {
+  // What the adapter will answer an error with: a body error of the client's, else 500.
+  const statusOf = (error: unknown) =>
+    requestBodyError(error)?.status ?? native.clientErrorStatus?.(error) ?? 500;
   const header = (request: Request, info: unknown, name: string) =>
     native.header ? native.header(request, info, name) : request.headers.get(name);
   return (request, info) => {
     const began = performance.now();
     if (tally) tally.inFlight++;
-    const done = (response: Response | undefined) => {
+    const done = (response: Response | undefined, error?: unknown) => {
       const ms = performance.now() - began;
-      const status = response?.status ?? 500;
+      const status = response?.status ?? statusOf(error);
       const declared = response?.headers.get("content-length");
       const bytes = declared == null ? undefined : Number(declared);
       if (tally) {
@@ -53,7 +57,7 @@ export function observed(
     try {
       response = next(request, info);
     } catch (error) {
-      done(undefined);
+      done(undefined, error);
       throw error;
     }
     if (!(response instanceof Promise)) {
@@ -64,7 +68,7 @@ export function observed(
       done(r);
       return r;
     }, (error) => {
-      done(undefined);
+      done(undefined, error);
       throw error;
     });
   };
@@ -74,4 +78,25 @@ export function observed(
 function targetOf(url: string): string {
   const slash = url.indexOf("/", url.indexOf("//") + 2);
   return slash === -1 ? "/" : url.slice(slash);
+}
+
+/** What `onRefused` does: count a request refused before the chain, and log it. */
+export function refusalObserver(
+  tally: Tally | undefined,
+  accessLog: AccessLog | undefined,
+): (refused: Refused) => void {
+  return ({ status, method, target, remote }) => {
+    tally?.record(method || "_OTHER", status, 0, 0, 0);
+    accessLog?.add({
+      remote,
+      method,
+      target,
+      status,
+      bytes: undefined,
+      ms: 0,
+      referer: null,
+      userAgent: null,
+      requestId: null,
+    });
+  };
 }

@@ -12,6 +12,7 @@ import type { LogWriter } from "../adapter.ts";
 /** What a line says about one request. */
 export interface AccessEntry {
   remote: string;
+  /** Empty when the request line could not be read. */
   method: string;
   /** Path and query, as the request line had them. */
   target: string;
@@ -105,8 +106,9 @@ function pieces(lines: string[], size: number): string[] {
 
 /** Apache's common log format: `host ident user [time] "request" status bytes`. */
 function commonLine(e: AccessEntry): string {
-  const request = escaped(`${e.method} ${e.target} HTTP/1.1`);
-  return `${e.remote} - - [${clfTime()}] "${request}" ${e.status} ${e.bytes ?? "-"}`;
+  // A request line that could not be read shows as "-", as in nginx's log.
+  const request = e.method === "" ? "-" : escaped(`${e.method} ${e.target} HTTP/1.1`);
+  return `${e.remote || "-"} - - [${clfTime()}] "${request}" ${e.status} ${e.bytes ?? "-"}`;
 }
 
 function jsonLine(e: AccessEntry, who: { worker: string; pid: number }): string {

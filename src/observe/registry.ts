@@ -101,7 +101,8 @@ export class Registry {
           key: event.key,
           worker: event.worker,
           kind: event.kind,
-          pid: event.pid ?? this.#rows.get(parentKey(event.key))?.pid,
+          // A thread's pid is its process's: the worker process above it, or the primary.
+          pid: event.pid ?? this.#rows.get(parentKey(event.key))?.pid ?? this.#options.pid,
           state: "starting",
           startedAt: event.at,
           requests: 0,

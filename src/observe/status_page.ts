@@ -67,8 +67,9 @@ async function refresh() {
   $("cards").innerHTML = card("workers alive / configured", s.workers.alive + " / " + s.workers.configured)
     + card("requests", num(t.requests)) + card("requests/s", t.rate.toFixed(1)) + card("in flight", t.inFlight)
     + card("WebSockets", t.webSockets)
-    + card("restarts (crash, timeout, recycle, reload, scale)", [r.crash, r.timeout, r.recycle, r.reload, r.scale].join(" · "))
-    + card("boot failures · reloads", t.bootFailures + " · " + t.reloads) + card("primary memory", mib(t.memory));
+    + card("restarts" + (Object.values(r).some((n) => n > 0) ? ": " + Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => n + " " + k).join(", ") : ""),
+      Object.values(r).reduce((a, b) => a + b, 0))
+    + card("reloads", t.reloads) + card("boot failures", t.bootFailures) + card("primary memory", mib(t.memory));
   $("rows").innerHTML = s.rows.map((w) => '<tr data-worker="' + esc(w.worker) + '" data-kind="' + w.kind + '"><td>' + esc(w.worker) + "</td><td>" + w.kind
     + '</td><td class="pid">' + (w.pid ?? "–") + '</td><td class="' + w.state + '">' + w.state + "</td><td>" + dur(w.age)
     + '</td><td class="requests">' + num(w.requests) + "</td><td>" + w.rate.toFixed(1) + "</td><td>" + spark(w.history)
