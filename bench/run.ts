@@ -8,9 +8,10 @@
  * those sections (the README is then left alone).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -647,6 +648,32 @@ async function main() {
         what: label,
         value: `${us.toFixed(1)} µs`,
         ratio: `+${(us - base).toFixed(1)} µs`,
+      });
+    }
+  }
+
+  console.error(
+    "(l) observing: the access log to a file, and counting for the admin endpoint, against neither",
+  );
+  for (const runtime of runs("l") ? RUNTIMES : []) {
+    const logFile = `${mkdtempSync(`${tmpdir()}/multiserve-bench-`)}/access.log`;
+    const targets = [
+      multiserve(runtime, "hello", [], "serve()"),
+      multiserve(runtime, "hello", [`--access-log=${logFile}`], "serve(), access log to a file"),
+      multiserve(runtime, "hello", ["--admin-port", "0"], "serve(), admin endpoint on (counting)"),
+    ];
+    const r = await compareIsolates(targets, LOAD.hello, 3);
+    const base = r.get("serve()")!.rounds;
+    results[`l.${runtime}`] = Object.fromEntries(r);
+    for (const label of ["serve(), access log to a file", "serve(), admin endpoint on (counting)"]) {
+      const { rps, rounds } = r.get(label)!;
+      rows.push({
+        section: "(l) observing, hello, 1 isolate",
+        runtime,
+        what: label,
+        value: `${fmt(rps)} req/s`,
+        ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× serve()`,
+        target: "≥ 0.80",
       });
     }
   }
