@@ -50,6 +50,7 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&l
 const mib = (b) => b ? (b / 1048576).toFixed(1) + " MiB" : "–";
 const dur = (s) => s < 60 ? s.toFixed(0) + " s" : s < 3600 ? (s / 60).toFixed(0) + " min" : (s / 3600).toFixed(1) + " h";
 const num = (n) => n.toLocaleString("en");
+const rate = (r) => r >= 100 ? num(Math.round(r)) : r.toFixed(1);
 function spark(history) {
   const w = 90, h = 18, max = Math.max(1, ...history);
   const pts = history.map((v, i) => (w - (history.length - 1 - i) * (w / 59)).toFixed(1) + "," + (h - 1 - (v / max) * (h - 2)).toFixed(1));
@@ -65,14 +66,14 @@ async function refresh() {
   $("sub").textContent = s.runtime + " " + s.version + " · primary pid " + s.pid + " · up " + dur(s.uptime) + (s.url ? " · " + s.url : "");
   const t = s.totals, r = t.restarts;
   $("cards").innerHTML = card("workers alive / configured", s.workers.alive + " / " + s.workers.configured)
-    + card("requests", num(t.requests)) + card("requests/s", t.rate.toFixed(1)) + card("in flight", t.inFlight)
+    + card("requests", num(t.requests)) + card("requests/s", rate(t.rate)) + card("in flight", t.inFlight)
     + card("WebSockets", t.webSockets)
     + card("restarts" + (Object.values(r).some((n) => n > 0) ? ": " + Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => n + " " + k).join(", ") : ""),
       Object.values(r).reduce((a, b) => a + b, 0))
     + card("reloads", t.reloads) + card("boot failures", t.bootFailures) + card("primary memory", mib(t.memory));
   $("rows").innerHTML = s.rows.map((w) => '<tr data-worker="' + esc(w.worker) + '" data-kind="' + w.kind + '"><td>' + esc(w.worker) + "</td><td>" + w.kind
     + '</td><td class="pid">' + (w.pid ?? "–") + '</td><td class="' + w.state + '">' + w.state + "</td><td>" + dur(w.age)
-    + '</td><td class="requests">' + num(w.requests) + "</td><td>" + w.rate.toFixed(1) + "</td><td>" + spark(w.history)
+    + '</td><td class="requests">' + num(w.requests) + "</td><td>" + rate(w.rate) + "</td><td>" + spark(w.history)
     + "</td><td>" + w.inFlight + "</td><td>" + mib(w.memory) + "</td><td>" + w.restarts + "</td><td>" + w.heartbeatAge.toFixed(1) + " s</td></tr>").join("");
   $("events").innerHTML = s.events.slice().reverse().map((e) => '<li class="' + e.level + '">' + new Date(e.time).toLocaleTimeString()
     + " " + esc(e.message) + "</li>").join("");
