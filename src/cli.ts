@@ -44,6 +44,7 @@ export function parseArgs(args: string[]): CliRequest {
   const request: CliRequest = { action: "serve", options: {} };
   const options = request.options as Record<string, unknown>;
   const rest = [...args];
+  let optionalBefore: string | undefined;
   while (rest.length > 0) {
     const arg = rest.shift()!;
     if (arg === "--") {
@@ -51,9 +52,11 @@ export function parseArgs(args: string[]): CliRequest {
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
-      setModule(request, arg);
+      setModule(request, arg, optionalBefore);
+      optionalBefore = undefined;
       continue;
     }
+    optionalBefore = undefined;
     const eq = arg.indexOf("=");
     const flag = eq === -1 ? arg : arg.slice(0, eq);
     const action = COMMAND_FLAGS[flag];
@@ -66,6 +69,7 @@ export function parseArgs(args: string[]): CliRequest {
     const [name, entry] = found;
     if (entry.arg === undefined || (entry.optionalArg && eq === -1)) {
       if (eq !== -1) throw new OptionError(`flag ${flag} takes no value`);
+      if (entry.optionalArg) optionalBefore = flag;
       options[name] = true;
       continue;
     }
@@ -80,15 +84,18 @@ export function parseArgs(args: string[]): CliRequest {
   return request;
 }
 
-function setModule(request: CliRequest, path: string): void {
+/** The flag just before the module, when it takes its value only as `--flag=VALUE`. */
+const optionalFlagBefore = new WeakMap<CliRequest, string>();
+
+/** `after`: the flag just before `path`, when it takes its value only as `--flag=VALUE`. */
+function setModule(request: CliRequest, path: string, after?: string): void {
   if (request.module !== undefined) {
-    const optional = entries.filter(([, entry]) => entry.optionalArg).map(([, entry]) => entry.flags![0]);
-    throw new OptionError(
-      `only one module can be served; got ${request.module} and ${path} (a value of ${
-        optional.join(" or ")
-      } is written --flag=VALUE)`,
-    );
+    // `--access-log access.log app.ts`: the first "module" was meant as the flag's value.
+    const flag = optionalFlagBefore.get(request);
+    const hint = flag === undefined ? "" : ` (a value of ${flag} is written ${flag}=VALUE)`;
+    throw new OptionError(`only one module can be served; got ${request.module} and ${path}${hint}`);
   }
+  if (after !== undefined) optionalFlagBefore.set(request, after);
   request.module = path;
 }
 

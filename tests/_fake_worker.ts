@@ -114,7 +114,7 @@ export function poolOptions(overrides: Partial<PoolOptions> = {}): PoolOptions &
     timeout: 0,
     bootTimeout: 0,
     onFatal: (error) => fatal.push(error),
-    log: (line) => lines.push(line),
+    log: (_level, line) => lines.push(line),
     ...overrides,
     lines,
     fatal,

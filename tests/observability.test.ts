@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { describe, it } from "node:test";
 import { Child, cliTs, fetchFresh, fixture, MODES, root, runtime, startServer } from "./_harness.ts";
 
@@ -244,8 +245,12 @@ describe(`${runtime}: admin endpoint`, { concurrency: 2 }, () => {
         assert.equal(promtool.error, undefined, "promtool (Debian's prometheus package) must be installed");
         assert.equal(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
 
-        // A worker dies: its counts stay, its restart is counted, its place is filled.
-        assert.equal((await fetchFresh(`${url}crash`)).status, 202);
+        // A worker dies (killed, or a thread crashing): its counts stay, its restart is counted,
+        // its place is filled.
+        if (mode === MODES[2]) {
+          const { rows } = JSON.parse((await fetchFresh(`${admin}status`)).text);
+          process.kill(rows[0].pid, "SIGKILL");
+        } else assert.equal((await fetchFresh(`${url}crash`)).status, 202);
         await until("the crash counted and the worker replaced", async () => {
           text = await metrics(admin);
           const total = sum(text, "http_server_request_duration_seconds_count");
@@ -258,6 +263,17 @@ describe(`${runtime}: admin endpoint`, { concurrency: 2 }, () => {
         const restarted = status.rows.filter((row: { restarts: number }) => row.restarts === 1);
         assert.equal(restarted.length, 1, JSON.stringify(status.rows));
         assert.equal((await fetchFresh(`${admin}metrics`, { method: "POST" })).status, 405);
+
+        // A rolling reload: counted once, and each replaced worker as a restart by reload.
+        const reloaded = child.mark();
+        child.signal("SIGHUP");
+        await child.waitFor(/reload done/, 20_000, reloaded);
+        await until("the reload counted", async () => {
+          text = await metrics(admin);
+          return sum(text, "multiserve_worker_restarts_total", 'reason="reload"') === 2;
+        });
+        assert.equal(sum(text, "multiserve_reloads_total"), 1);
+        assert.ok(sum(text, "http_server_request_duration_seconds_count") >= 200);
 
         // Stopping: not ready at once, while the request in flight finishes.
         const mark = child.mark();

@@ -197,6 +197,15 @@ describe(`${runtime}: the command line's flags`, () => {
     ],
     [["--debug=yes"], /^flag --debug takes no value$/],
     [["a.ts", "b.ts"], /^only one module can be served; got a\.ts and b\.ts$/],
+    [
+      ["--access-log", "access.log", "app.ts"],
+      /^only one module can be served; got access\.log and app\.ts \(a value of --access-log is written --access-log=VALUE\)$/,
+    ],
+    [
+      ["--access-log-format", "xml"],
+      /^flag --access-log-format must be one of combined, common, json, got "xml"$/,
+    ],
+    [["--admin-port", "http"], /^flag --admin-port must be a whole number from 0 to 65535, got "http"$/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ") || "(nothing)"}, naming the flag`, () =>
