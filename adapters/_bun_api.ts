@@ -41,6 +41,7 @@ export interface BunApi {
     hostname: string;
     port: number;
     reusePort: boolean;
+    tls?: { cert: string; key: string };
     idleTimeout: number;
     maxRequestBodySize: number;
     fetch: (request: Request, server: BunServer) => Response | Promise<Response>;

@@ -34,12 +34,22 @@ export interface DenoApi {
       hostname: string;
       port: number;
       reusePort: boolean;
+      cert?: string;
+      key?: string;
       onListen: (addr: { port: number }) => void;
       onError: (error: unknown) => Response;
     },
     handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
   listen(options: { hostname: string; port: number; reusePort?: boolean }): DenoListener;
+  listenTls(options: {
+    hostname: string;
+    port: number;
+    reusePort?: boolean;
+    cert: string;
+    key: string;
+    alpnProtocols: string[];
+  }): DenoListener;
   permissions: {
     querySync(descriptor: { name: string; path?: string }): { state: string };
   };

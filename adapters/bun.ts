@@ -18,6 +18,7 @@ import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
 import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
+import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 
@@ -75,7 +76,7 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, onError, websocket }) {
+  listen(handler, { hostname, port, shared, limits, tls, onError, websocket }) {
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
     const sockets = new OpenSockets();
     let server: BunServer;
@@ -84,6 +85,7 @@ export const adapter: Adapter = {
         hostname,
         port,
         reusePort: shared,
+        ...(tls === undefined ? {} : { tls }),
         // Bun's timer for idle connections, which also runs while the app works on a
         // request: paused for that below. (Bun cuts a slow request head after its own
         // fixed 10 s, whatever this is.)
@@ -169,6 +171,8 @@ export const adapter: Adapter = {
   onSignal,
 
   watch: watchFiles,
+
+  readTls,
 
   openLog: openLogWriter,
 

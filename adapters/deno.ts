@@ -21,6 +21,7 @@ import { trackUpgrades } from "./_deno_websockets.ts";
 import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
+import { readTls } from "./_tls.ts";
 
 /** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
 const serveOn = serveOnConnection(Deno);
@@ -90,7 +91,7 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  listen(app, { hostname, port, shared, limits, onError: appError }) {
+  listen(app, { hostname, port, shared, limits, tls, onError: appError }) {
     const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
     const onError = (error: unknown) =>
       isBodyCutShort(error)
@@ -101,7 +102,10 @@ export const adapter: Adapter = {
     // out): with WebSockets on, Deno.serve's own connection handling serves.
     if (serveOn !== undefined && limits.maxWebSockets === 0) {
       try {
-        const listener = Deno.listen({ hostname, port, reusePort: shared });
+        // Over TLS, ALPN offers HTTP/2 too, which Deno's HTTP server then speaks.
+        const listener = tls === undefined
+          ? Deno.listen({ hostname, port, reusePort: shared })
+          : Deno.listenTls({ hostname, port, reusePort: shared, ...tls, alpnProtocols: ["h2", "http/1.1"] });
         const close = serveConnections(listener, serveOn, handler, onError, limits);
         return Promise.resolve({ port: listener.addr.port, webSockets: 0, close });
       } catch (error) {
@@ -117,6 +121,7 @@ export const adapter: Adapter = {
             hostname,
             port,
             reusePort: shared,
+            ...tls,
             onError,
             onListen: (addr) =>
               resolve({
@@ -242,6 +247,8 @@ export const adapter: Adapter = {
     })().catch(() => {});
     return () => watcher.close();
   },
+
+  readTls,
 
   openLog(target) {
     let file: { write(p: Uint8Array): Promise<number>; close(): void };

@@ -15,6 +15,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -38,6 +39,7 @@ import { reservePort, reusePortCloseHint } from "./_net.ts";
 import { type UpgradeEnv, upgradeOnNode, webSocketServer } from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
+import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 
@@ -117,7 +119,7 @@ export const adapter: Adapter = {
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, onError, onRefused }) {
+  listen(handler, { hostname, port, shared, limits, tls, onError, onRefused }) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
     // The chain answers what the app throws; a sync answer stays sync (no promise per request).
@@ -154,27 +156,31 @@ export const adapter: Adapter = {
       } as ServerOptions,
       createServer:
         ((options: ServerOptions, bridge: (incoming: IncomingMessage, outgoing: ServerResponse) => void) =>
-          createServer(options, (incoming, outgoing) => {
-            const refused = nodeRefusal(incoming, limits);
-            if (refused === undefined) {
-              // A GET or HEAD with a chunked body: the app never sees the body, but its framing
-              // must be sound before anyone answers (Node answers a broken one with 400 itself).
-              if (!hasBodyMethod(incoming) && fieldsOf(incoming)["transfer-encoding"] !== undefined) {
-                incoming.once("end", () => bridge(incoming, outgoing)).resume();
-                return;
+          // HTTPS: node:https's server is node:http's over TLS, the same options and events.
+          (tls === undefined ? createServer : createHttpsServer as unknown as typeof createServer)(
+            { ...options, ...tls },
+            (incoming, outgoing) => {
+              const refused = nodeRefusal(incoming, limits);
+              if (refused === undefined) {
+                // A GET or HEAD with a chunked body: the app never sees the body, but its framing
+                // must be sound before anyone answers (Node answers a broken one with 400 itself).
+                if (!hasBodyMethod(incoming) && fieldsOf(incoming)["transfer-encoding"] !== undefined) {
+                  incoming.once("end", () => bridge(incoming, outgoing)).resume();
+                  return;
+                }
+                return bridge(incoming, outgoing);
               }
-              return bridge(incoming, outgoing);
-            }
-            const [status, reason] = refused;
-            outgoing.writeHead(status, REFUSAL_HEADERS);
-            outgoing.end(refusalText(status, reason));
-            onRefused?.({
-              status,
-              method: incoming.method ?? "",
-              target: incoming.url ?? "",
-              remote: incoming.socket.remoteAddress ?? "",
-            });
-          })) as typeof createServer,
+              const [status, reason] = refused;
+              outgoing.writeHead(status, REFUSAL_HEADERS);
+              outgoing.end(refusalText(status, reason));
+              onRefused?.({
+                status,
+                method: incoming.method ?? "",
+                target: incoming.url ?? "",
+                remote: incoming.socket.remoteAddress ?? "",
+              });
+            },
+          )) as typeof createServer,
     }) as Server;
     if (onRefused) answerParseErrors(server, onRefused);
     // A cluster worker's main thread shares the primary's socket; every other shared
@@ -270,6 +276,8 @@ export const adapter: Adapter = {
   onSignal,
 
   watch: watchFiles,
+
+  readTls,
 
   openLog: openLogWriter,
 

@@ -45,6 +45,19 @@ export interface ConnectionLimits {
   webSocketIdleTimeout: number;
 }
 
+/** Where a certificate and its key are, as the options name them. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  passphrase?: string;
+}
+
+/** A certificate and its key, read and checked (PEM; the key unlocked). */
+export interface TlsPem {
+  cert: string;
+  key: string;
+}
+
 /** How a worker listens. */
 export interface ListenOptions {
   hostname: string;
@@ -52,6 +65,8 @@ export interface ListenOptions {
   /** Other workers bind the same port (SO_REUSEPORT, or the cluster primary's socket). */
   shared: boolean;
   limits: ConnectionLimits;
+  /** Serve HTTPS with this certificate; plain HTTP when absent. */
+  tls?: TlsPem;
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
   /**
@@ -184,6 +199,11 @@ export interface Adapter {
    * `roots` (directories, recursively, or files); returns the way to stop watching.
    */
   watch(roots: string[], onChange: (root: string, relative: string) => void): () => void;
+  /**
+   * Read the certificate and key files and check them (PEM, the key unlocks with the
+   * passphrase and matches the certificate): throws an `OptionError` naming the file at fault.
+   */
+  readTls(files: TlsFiles): TlsPem;
   /**
    * Write to stdout (`"-"`) or append to the file at `target`, opened now: throws an
    * `OptionError` naming the file when it cannot be.

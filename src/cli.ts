@@ -230,11 +230,11 @@ async function check(request: CliRequest): Promise<number> {
     `multiserve --check: ${decodeURIComponent(url.pathname)}: the app loads`,
     `  exports: ${exported.join(", ")}`,
     `  runtime: ${detectRuntime()} ${versionOf()}`,
-    `  serving: ${urlOf(config.hostname, config.port)}, ${config.processes} process${
-      config.processes === 1 ? "" : "es"
-    } × ${config.threaded || "no"} thread${config.threaded === 1 ? "" : "s"}: ${workers} worker${
-      workers === 1 ? "" : "s"
-    }${config.watch ? ", watching for changes" : ""}`,
+    `  serving: ${
+      urlOf(config.hostname, config.port, config.cert !== undefined)
+    }, ${config.processes} process${config.processes === 1 ? "" : "es"} × ${config.threaded || "no"} thread${
+      config.threaded === 1 ? "" : "s"
+    }: ${workers} worker${workers === 1 ? "" : "s"}${config.watch ? ", watching for changes" : ""}`,
     `  supervision: timeout ${config.timeout} s, bootTimeout ${config.bootTimeout} s, gracefulTimeout ${config.gracefulTimeout} s, maxRequests ${
       config.maxRequests || "off"
     }`,

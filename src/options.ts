@@ -42,6 +42,13 @@ export function resolveOptions(options: ServeOptions = {}): Config {
       }
     }
   }
+  if ((resolved.cert === undefined) !== (resolved.key === undefined)) {
+    throw new OptionError(
+      `option "${resolved.cert === undefined ? "key" : "cert"}" needs "${
+        resolved.cert === undefined ? "cert" : "key"
+      }" too: HTTPS takes a certificate and its key`,
+    );
+  }
   // The admin endpoint shows what the workers count.
   if (resolved.adminPort !== undefined) resolved.stats = true;
   if (resolved.maxRequestsJitter > 0 && resolved.maxRequests === 0) {

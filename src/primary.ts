@@ -13,7 +13,7 @@ import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
-import { serveChain, type Serving, urlOf } from "./http/chain.ts";
+import { serveChain, type Serving, tlsOf, urlOf } from "./http/chain.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
@@ -48,7 +48,7 @@ export class Primary implements Server {
   constructor(app: App | URL, config: Config) {
     this.#config = config;
     configureLog(config);
-    if (config.port !== 0) this.#url = urlOf(config.hostname, config.port);
+    if (config.port !== 0) this.#url = urlOf(config.hostname, config.port, config.cert !== undefined);
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#ready = this.#start(app).then(() => this, (error) => {
       this.#traps?.clear();
@@ -133,6 +133,8 @@ export class Primary implements Server {
     const config = this.#config;
     const plan = { processes: config.processes, threads: config.threaded };
     this.#trapStopSignals(adapter);
+    // Bad certificate files stop the start here, before any worker (exit 2, naming the file).
+    tlsOf(adapter, config);
     const registry = this.#observe(adapter, plan);
     let admin: string | undefined;
     if (config.adminPort !== undefined) {
@@ -182,7 +184,7 @@ export class Primary implements Server {
         this.#unwatch = reloadOnChange(adapter, pool, watching, config.watchExclude, log);
       }
     }
-    this.#url = registry.url = urlOf(config.hostname, port);
+    this.#url = registry.url = urlOf(config.hostname, port, config.cert !== undefined);
     registry.started = true;
     const limitsHint = adapter.limitsHint(config);
     if (limitsHint) logAt("warning", limitsHint);

@@ -120,6 +120,46 @@ export const SETTINGS = {
       "On the command line, `auto` is one per CPU.",
     example: "4",
   }),
+  cert: setting({
+    kind: kinds.path,
+    default: undefined,
+    defaultText: "none (plain HTTP)",
+    flags: ["--cert"],
+    arg: "FILE",
+    section: "serving",
+    help: "serve HTTPS with this PEM certificate (chain) file; needs --key",
+    type: "string",
+    doc: "Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.\n" +
+      "Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed\n" +
+      "files with no failed request. Files that cannot be read, are not PEM or do not match stop\n" +
+      "the start with exit 2, naming the file. Deno also offers HTTP/2 (ALPN); Bun and Node serve\n" +
+      "HTTP/1.1 over TLS.",
+    example: '"/etc/ssl/example.com/fullchain.pem"',
+  }),
+  key: setting({
+    kind: kinds.path,
+    default: undefined,
+    defaultText: "none",
+    flags: ["--key"],
+    arg: "FILE",
+    section: "serving",
+    help: "the PEM private key of --cert (its passphrase, if any, in $MULTISERVE_KEY_PASSPHRASE)",
+    type: "string",
+    doc: "The private key (PEM) of `cert`. An encrypted key takes `keyPassphrase`.",
+    example: '"/etc/ssl/example.com/privkey.pem"',
+  }),
+  keyPassphrase: setting({
+    kind: kinds.text,
+    default: undefined,
+    defaultText: "none",
+    env: "MULTISERVE_KEY_PASSPHRASE",
+    section: "serving",
+    help: "the passphrase of an encrypted key (no flag: a flag would show in ps)",
+    type: "string",
+    doc: "The passphrase of an encrypted `key`. No flag, so that it never shows in a process list:\n" +
+      "give it in code or in the environment.",
+    example: 'Deno.env.get("KEY_PASSPHRASE")',
+  }),
   onListen: setting({
     kind: kinds.callback<(info: ListenInfo) => void>(),
     default: undefined,

@@ -132,6 +132,29 @@ export interface ServeOptions {
    */
   processes?: number;
   /**
+   * Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.
+   * Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed
+   * files with no failed request. Files that cannot be read, are not PEM or do not match stop
+   * the start with exit 2, naming the file. Deno also offers HTTP/2 (ALPN); Bun and Node serve
+   * HTTP/1.1 over TLS.
+   * @default none (plain HTTP)
+   * @example "/etc/ssl/example.com/fullchain.pem"
+   */
+  cert?: string;
+  /**
+   * The private key (PEM) of `cert`. An encrypted key takes `keyPassphrase`.
+   * @default none
+   * @example "/etc/ssl/example.com/privkey.pem"
+   */
+  key?: string;
+  /**
+   * The passphrase of an encrypted `key`. No flag, so that it never shows in a process list:
+   * give it in code or in the environment.
+   * @default env `MULTISERVE_KEY_PASSPHRASE`, else none
+   * @example Deno.env.get("KEY_PASSPHRASE")
+   */
+  keyPassphrase?: string;
+  /**
    * Called once in the primary when every worker listens. By default a line naming the
    * URL, the runtime and processes × threads goes to stdout; pass a function to replace
    * it, or `false` to print nothing.

@@ -151,6 +151,20 @@ export const optionalPort: Kind<number, number | undefined> = {
   fromText: port.fromText,
 };
 
+/** A non-empty string, or nothing (`undefined`). */
+export const text: Kind<string, string | undefined> = {
+  expects: "a non-empty string",
+  fromValue: (v) => typeof v === "string" && v !== "" ? v : new Invalid(),
+  fromText: (t) => t !== "" ? t : new Invalid(),
+};
+
+/** A file's path, or nothing (`undefined`). */
+export const path: Kind<string, string | undefined> = {
+  expects: "a file path (a non-empty string)",
+  fromValue: (v) => typeof v === "string" && v !== "" ? v : new Invalid(),
+  fromText: (t) => t !== "" ? t : new Invalid(),
+};
+
 /** A callback, or `false` for none (not on the command line). */
 export function callback<F extends (...args: never[]) => unknown>(): Kind<F | false, F | false | undefined> {
   return {

@@ -108,7 +108,7 @@ export class WorkerServer implements Server {
       return this.#fail(error);
     }
     if (this.#stopRequested) return; // stopped while starting: #stop() ends it
-    this.#url = urlOf(data.config.hostname, data.port);
+    this.#url = urlOf(data.config.hostname, data.port, data.config.cert !== undefined);
     await parent.send({ multiserve: "listening", port: data.port });
   }
 

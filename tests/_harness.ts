@@ -158,7 +158,7 @@ export async function startServer(
 ): Promise<{ child: Child; url: string }> {
   const child = new Child(script, args, env, denoFlags);
   try {
-    const match = await child.waitFor(/listening on (http:\/\/\S+)/);
+    const match = await child.waitFor(/listening on (https?:\/\/\S+)/);
     return { child, url: match[1] };
   } catch (error) {
     child.killTree();

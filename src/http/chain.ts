@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Adapter, NativeChecks } from "../adapter.ts";
+import type { Adapter, NativeChecks, TlsPem } from "../adapter.ts";
 import type { ServedApp } from "../app.ts";
 import { settlesWithin } from "../deadline.ts";
 import { BootError, messageOf } from "../errors.ts";
@@ -141,6 +141,8 @@ export async function serveChain(
   const listener = await adapter.listen(chain.handler, {
     ...address,
     onRefused: tally || accessLog ? refusalObserver(tally, accessLog) : undefined,
+    // Read as this worker starts: a reload serves renewed files.
+    tls: tlsOf(adapter, config),
     limits: config,
     onError: appErrorResponse(config.debug),
     websocket: app.websocket,
@@ -177,7 +179,13 @@ export async function serveChain(
   };
 }
 
-/** The URL a server at `hostname:port` answers on. */
-export function urlOf(hostname: string, port: number): string {
-  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+/** The URL a server at `hostname:port` answers on (`secure`: over TLS). */
+export function urlOf(hostname: string, port: number, secure = false): string {
+  return `http${secure ? "s" : ""}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+}
+
+/** The certificate and key the options name, read now (a worker reads them as it starts). */
+export function tlsOf(adapter: Adapter, config: WorkerConfig): TlsPem | undefined {
+  if (config.cert === undefined || config.key === undefined) return undefined;
+  return adapter.readTls({ cert: config.cert, key: config.key, passphrase: config.keyPassphrase });
 }
