@@ -38,9 +38,10 @@ export interface BunApi {
   readonly main: string;
   readonly isMainThread: boolean;
   serve(options: {
-    hostname: string;
-    port: number;
-    reusePort: boolean;
+    hostname?: string;
+    port?: number;
+    reusePort?: boolean;
+    unix?: string;
     tls?: { cert: string; key: string };
     idleTimeout: number;
     maxRequestBodySize: number;

@@ -31,9 +31,10 @@ export interface DenoApi {
   exit(code: number): never;
   serve(
     options: {
-      hostname: string;
-      port: number;
-      reusePort: boolean;
+      hostname?: string;
+      port?: number;
+      reusePort?: boolean;
+      path?: string;
       cert?: string;
       key?: string;
       onListen: (addr: { port: number }) => void;

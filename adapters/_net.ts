@@ -4,9 +4,48 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { chmodSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { BootError } from "../src/errors.ts";
 import { listenError } from "./_shared.ts";
+
+/**
+ * Make way for a unix socket at `path`: nothing there is fine; a socket nobody answers on
+ * (left by a server that died) is removed; a socket a server answers on, or a file that is
+ * no socket, is refused with a `BootError` naming it.
+ */
+export async function claimUnixSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new BootError(`cannot listen on unix:${path}: it exists and is not a socket`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect({ path }, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on("error", () => resolve(false));
+  });
+  if (live) {
+    throw new BootError(`unix:${path} is in use: a server answers on it; stop it or choose another path`);
+  }
+  unlinkSync(path);
+}
+
+/** Give the unix socket at `path` its permissions. */
+export function chmodUnixSocket(path: string, mode: number): void {
+  chmodSync(path, mode);
+}
+
+/** Remove the unix socket at `path`, if it is still there. */
+export function releaseUnixSocket(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch { /* gone already */ }
+}
 
 /**
  * Bind `hostname:port` exclusively (no SO_REUSEPORT), note the port, release it. Fails if

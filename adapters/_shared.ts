@@ -5,31 +5,33 @@
  * @module
  */
 import type { ParentLink } from "../src/adapter.ts";
-import { BootError, messageOf } from "../src/errors.ts";
+import { BootError, messageOf, OptionError } from "../src/errors.ts";
 import { isStopMessage } from "../src/protocol.ts";
 
-/** A `BootError` for a failed bind, naming the address and what to do. */
-export function listenError(error: unknown, hostname: string, port: number): BootError {
+/** A `BootError` for a failed bind (of `hostname:port`, or of unix socket `path`), naming what to do. */
+export function listenError(error: unknown, hostname: string, port: number, path?: string): BootError {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { name?: unknown } | null)?.name;
   const message = messageOf(error);
+  const where = path === undefined ? `${hostname}:${port}` : `unix:${path}`;
   if (code === "EADDRINUSE" || name === "AddrInUse" || /address already in use|EADDRINUSE/i.test(message)) {
     return new BootError(
-      `port ${port} on ${hostname} is already in use: stop the other server or choose another port (--port / option "port")`,
+      path === undefined
+        ? `port ${port} on ${hostname} is already in use: stop the other server or choose another port (--port / option "port")`
+        : `unix:${path} is already in use: stop the other server or choose another path`,
       { cause: error },
     );
   }
   if (code === "EACCES" || name === "PermissionDenied" || /permission denied|EACCES/i.test(message)) {
-    return new BootError(`no permission to listen on ${hostname}:${port}: ${message}`, { cause: error });
+    return new BootError(`no permission to listen on ${where}: ${message}`, { cause: error });
   }
   if (
-    code === "EADDRNOTAVAIL" || name === "AddrNotAvailable" || /EADDRNOTAVAIL|not available/i.test(message)
+    path === undefined &&
+    (code === "EADDRNOTAVAIL" || name === "AddrNotAvailable" || /EADDRNOTAVAIL|not available/i.test(message))
   ) {
-    return new BootError(`cannot listen on ${hostname}:${port}: the address is not on this machine`, {
-      cause: error,
-    });
+    return new BootError(`cannot listen on ${where}: the address is not on this machine`, { cause: error });
   }
-  return new BootError(`cannot listen on ${hostname}:${port}: ${message}`, { cause: error });
+  return new BootError(`cannot listen on ${where}: ${message}`, { cause: error });
 }
 
 /**
@@ -42,7 +44,19 @@ export function spreadProblem(
   platform: string,
   plan: { processes: number; threads: number },
   nodeVersion = "",
-): BootError | undefined {
+  unix = false,
+): BootError | OptionError | undefined {
+  // Only node:cluster hands one socket's connections to several processes; SO_REUSEPORT does
+  // not spread a unix socket's (Linux balances only TCP and UDP that way).
+  if (unix && (plan.threads > 0 || runtime !== "node")) {
+    return new OptionError(
+      `${runtime} cannot share one unix socket among ${
+        plan.threads > 0 ? "threads" : "processes"
+      } (Linux spreads only TCP connections over SO_REUSEPORT sockets): serve one isolate on the socket${
+        runtime === "node" ? ", use --processes without --threads (node:cluster shares it)" : ""
+      }, or bind a TCP port on loopback instead`,
+    );
+  }
   if (runtime === "node" && plan.threads === 0) return undefined;
   if (runtime === "node" && !nodeHasReusePort(nodeVersion)) {
     return new BootError(

@@ -15,7 +15,13 @@ import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
 import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
 import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
-import { reservePort, reusePortCloseHint } from "./_net.ts";
+import {
+  chmodUnixSocket,
+  claimUnixSocket,
+  releaseUnixSocket,
+  reservePort,
+  reusePortCloseHint,
+} from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { readTls } from "./_tls.ts";
@@ -76,15 +82,13 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, onError, websocket }) {
+  listen(handler, { hostname, port, shared, limits, tls, unix, onError, websocket }) {
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
     const sockets = new OpenSockets();
     let server: BunServer;
     try {
       server = Bun.serve({
-        hostname,
-        port,
-        reusePort: shared,
+        ...(unix === undefined ? { hostname, port, reusePort: shared } : { unix: unix.path }),
         ...(tls === undefined ? {} : { tls }),
         // Bun's timer for idle connections, which also runs while the app works on a
         // request: paused for that below. (Bun cuts a slow request head after its own
@@ -106,10 +110,11 @@ export const adapter: Adapter = {
         websocket: webSocketHandler(websocket as BunWebSocketHandler | undefined, sockets, limits),
       });
     } catch (error) {
-      return Promise.reject(listenError(error, hostname, port));
+      return Promise.reject(listenError(error, hostname, port, unix?.path));
     }
+    if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
     const listener: Listener = {
-      port: server.port,
+      port: unix === undefined ? server.port : 0,
       get webSockets() {
         return sockets.count;
       },
@@ -129,8 +134,12 @@ export const adapter: Adapter = {
 
   reservePort,
 
-  checkSpread(plan) {
-    const problem = spreadProblem("bun", process.platform, plan);
+  claimUnixSocket,
+
+  releaseUnixSocket,
+
+  checkSpread(plan, unix) {
+    const problem = spreadProblem("bun", process.platform, plan, "", unix);
     if (problem) throw problem;
   },
 

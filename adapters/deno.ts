@@ -18,7 +18,13 @@ import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from ".
 import { Deno, type DenoServeInfo } from "./_deno_api.ts";
 import { serveConnections, serveOnConnection } from "./_deno_connections.ts";
 import { trackUpgrades } from "./_deno_websockets.ts";
-import { MIGRATE_REQ, reusePortCloseHint } from "./_net.ts";
+import {
+  chmodUnixSocket,
+  claimUnixSocket,
+  MIGRATE_REQ,
+  releaseUnixSocket,
+  reusePortCloseHint,
+} from "./_net.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 import { readTls } from "./_tls.ts";
@@ -41,7 +47,9 @@ class DenoRequestInfo extends ForwardableInfo {
     this.#info = info;
   }
   override get peerAddr(): { hostname: string; port: number } {
-    return this.#info.remoteAddr;
+    const addr = this.#info.remoteAddr;
+    // A unix socket's peer has no address: "", as on Bun and Node.
+    return addr.hostname === undefined ? { hostname: "", port: 0 } : addr;
   }
   get completed(): Promise<void> {
     return this.#info.completed;
@@ -91,8 +99,15 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  listen(app, { hostname, port, shared, limits, tls, onError: appError }) {
-    const handler = (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info));
+  listen(app, { hostname, port, shared, limits, tls, unix, onError: appError }) {
+    const handler = unix === undefined
+      ? (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info))
+      : (request: Request, info: DenoServeInfo) => {
+        // Deno names a unix socket's requests http+unix://; the app sees http://, as on Bun and Node.
+        const url = request.url.replace(/^http\+unix:/, "http:");
+        Object.defineProperty(request, "url", { configurable: true, get: () => url });
+        return app(request, new DenoRequestInfo(info));
+      };
     const onError = (error: unknown) =>
       isBodyCutShort(error)
         ? refusal(400, "the request body ended before its Content-Length")
@@ -100,14 +115,15 @@ export const adapter: Adapter = {
     // Deno's per-connection server gives us timeouts and lossless drains but cannot carry an
     // upgrade (it ends the connection's context, and the socket with it, once the 101 is
     // out): with WebSockets on, Deno.serve's own connection handling serves.
-    if (serveOn !== undefined && limits.maxWebSockets === 0) {
+    // Nor can it serve a unix socket's connections (it looks for a TCP address): Deno.serve does.
+    if (serveOn !== undefined && limits.maxWebSockets === 0 && unix === undefined) {
       try {
         // Over TLS, ALPN offers HTTP/2 too, which Deno's HTTP server then speaks.
         const listener = tls === undefined
           ? Deno.listen({ hostname, port, reusePort: shared })
           : Deno.listenTls({ hostname, port, reusePort: shared, ...tls, alpnProtocols: ["h2", "http/1.1"] });
         const close = serveConnections(listener, serveOn, handler, onError, limits);
-        return Promise.resolve({ port: listener.addr.port, webSockets: 0, close });
+        return Promise.resolve({ port: listener.addr.port ?? 0, webSockets: 0, close });
       } catch (error) {
         return Promise.reject(listenError(error, hostname, port));
       }
@@ -118,14 +134,13 @@ export const adapter: Adapter = {
       try {
         const server = Deno.serve(
           {
-            hostname,
-            port,
-            reusePort: shared,
+            ...(unix === undefined ? { hostname, port, reusePort: shared } : { path: unix.path }),
             ...tls,
             onError,
-            onListen: (addr) =>
+            onListen: (addr) => {
+              if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
               resolve({
-                port: addr.port,
+                port: addr.port ?? 0,
                 get webSockets() {
                   return sockets.count;
                 },
@@ -136,12 +151,13 @@ export const adapter: Adapter = {
                   await sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
                   await settlesWithin(server.shutdown(), Math.max(0, timeoutMs - (Date.now() - began)));
                 },
-              }),
+              });
+            },
           },
           handler,
         );
       } catch (error) {
-        reject(listenError(error, hostname, port));
+        reject(listenError(error, hostname, port, unix?.path));
       }
     });
   },
@@ -157,8 +173,12 @@ export const adapter: Adapter = {
     }
   },
 
-  checkSpread({ processes, threads }) {
-    const problem = spreadProblem("deno", Deno.build.os, { processes, threads });
+  claimUnixSocket,
+
+  releaseUnixSocket,
+
+  checkSpread({ processes, threads }, unix) {
+    const problem = spreadProblem("deno", Deno.build.os, { processes, threads }, "", unix);
     if (problem) throw problem;
   },
 
@@ -168,9 +188,11 @@ export const adapter: Adapter = {
       ? reusePortCloseHint(Deno.build.os)
       : undefined,
 
-  limitsHint: (limits) =>
+  limitsHint: (limits, unix) =>
     serveOn === undefined
       ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
+      : unix
+      ? "Deno serves a unix socket through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced there (the proxy in front should time its clients)"
       : limits.maxWebSockets > 0
       ? "Deno serves WebSockets (maxWebSockets > 0) through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced, a connection stays open after a refusal, and a reload can reset a connection accepted in its last instant"
       : undefined,

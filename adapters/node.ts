@@ -35,7 +35,13 @@ import { isStopMessage, isWorkerMessage, type StopMessage } from "../src/protoco
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
-import { reservePort, reusePortCloseHint } from "./_net.ts";
+import {
+  chmodUnixSocket,
+  claimUnixSocket,
+  releaseUnixSocket,
+  reservePort,
+  reusePortCloseHint,
+} from "./_net.ts";
 import { type UpgradeEnv, upgradeOnNode, webSocketServer } from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
@@ -119,7 +125,7 @@ export const adapter: Adapter = {
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, onError, onRefused }) {
+  listen(handler, { hostname, port, shared, limits, tls, unix, onError, onRefused }) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
     // The chain answers what the app throws; a sync answer stays sync (no promise per request).
@@ -187,8 +193,12 @@ export const adapter: Adapter = {
     // listener (threads) binds its own with SO_REUSEPORT.
     const clusterShared = shared && cluster.isWorker && isMainThread;
     return new Promise<Listener>((resolve, reject) => {
-      server.once("error", (error) => reject(listenError(error, hostname, port)));
-      server.listen({ host: hostname, port, reusePort: shared && !clusterShared }, () => {
+      server.once("error", (error) => reject(listenError(error, hostname, port, unix?.path)));
+      const where = unix === undefined
+        ? { host: hostname, port, reusePort: shared && !clusterShared }
+        : { path: unix.path };
+      server.listen(where, () => {
+        if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
         const address = server.address();
         resolve({
           port: typeof address === "object" && address !== null ? address.port : port,
@@ -211,8 +221,12 @@ export const adapter: Adapter = {
 
   reservePort,
 
-  checkSpread(plan) {
-    const problem = spreadProblem("node", process.platform, plan, process.versions.node);
+  claimUnixSocket,
+
+  releaseUnixSocket,
+
+  checkSpread(plan, unix) {
+    const problem = spreadProblem("node", process.platform, plan, process.versions.node, unix);
     if (problem) throw problem;
   },
 

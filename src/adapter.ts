@@ -67,6 +67,11 @@ export interface ListenOptions {
   limits: ConnectionLimits;
   /** Serve HTTPS with this certificate; plain HTTP when absent. */
   tls?: TlsPem;
+  /**
+   * Listen on this unix socket instead of `hostname:port` (made with `mode`, which the
+   * adapter sets once it listens). Shared by workers only through node:cluster.
+   */
+  unix?: { path: string; mode: number };
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
   /**
@@ -177,12 +182,22 @@ export interface Adapter {
    * one sharing it with SO_REUSEPORT) and return the port (a free one for port 0).
    */
   reservePort(hostname: string, port: number): Promise<number>;
-  /** Throw a `BootError` when these workers could not all get connections here. */
-  checkSpread(plan: { processes: number; threads: number }): void;
+  /**
+   * Make way for a unix socket at `path`: remove one a dead server left, refuse (a
+   * `BootError`) one a live server holds or a file that is no socket.
+   */
+  claimUnixSocket(path: string): Promise<void>;
+  /** Remove the unix socket at `path` (on exit). */
+  releaseUnixSocket(path: string): void;
+  /**
+   * Throw a `BootError` when these workers could not all get connections here (`unix`: on
+   * one unix socket).
+   */
+  checkSpread(plan: { processes: number; threads: number }, unix: boolean): void;
   /** Advice to log at start when closing a worker's socket could drop connections here. */
   closeHint(plan: { processes: number; threads: number }): string | undefined;
-  /** Advice to log at start when this runtime cannot apply a connection limit as asked. */
-  limitsHint(limits: ConnectionLimits): string | undefined;
+  /** Advice to log at start when this runtime cannot apply a connection limit as asked (`unix`: on a unix socket). */
+  limitsHint(limits: ConnectionLimits, unix: boolean): string | undefined;
   /** URL of the module that started this program, for threads that re-run it. */
   mainModule(): string;
   /** Start a worker thread running `url`. */

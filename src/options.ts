@@ -42,6 +42,16 @@ export function resolveOptions(options: ServeOptions = {}): Config {
       }
     }
   }
+  if (resolved.bind !== undefined && "path" in resolved.bind && resolved.cert !== undefined) {
+    throw new OptionError(
+      `option "cert" with a unix socket: serve HTTPS on a TCP port; a unix socket is local (the proxy in front terminates TLS)`,
+    );
+  }
+  // A TCP bind is host and port by other names; a unix socket stays in `bind`.
+  if (resolved.bind !== undefined && "port" in resolved.bind) {
+    resolved.hostname = resolved.bind.hostname;
+    resolved.port = resolved.bind.port;
+  }
   if ((resolved.cert === undefined) !== (resolved.key === undefined)) {
     throw new OptionError(
       `option "${resolved.cert === undefined ? "key" : "cert"}" needs "${

@@ -13,7 +13,7 @@ import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
-import { serveChain, type Serving, tlsOf, urlOf } from "./http/chain.ts";
+import { serveChain, type Serving, tlsOf, unixSocketOf, urlOf } from "./http/chain.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
@@ -44,11 +44,16 @@ export class Primary implements Server {
   #admin: Listener | undefined;
   #stopObserving: (() => void) | undefined;
   #sampler: ReturnType<typeof setInterval> | undefined;
+  /** The unix socket this server claimed, to remove on exit. */
+  #socket: { adapter: Adapter; path: string } | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
     configureLog(config);
-    if (config.port !== 0) this.#url = urlOf(config.hostname, config.port, config.cert !== undefined);
+    const unix = unixSocketOf(config);
+    if (config.port !== 0 || unix) {
+      this.#url = urlOf(config.hostname, config.port, config.cert !== undefined, unix);
+    }
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#ready = this.#start(app).then(() => this, (error) => {
       this.#traps?.clear();
@@ -94,6 +99,8 @@ export class Primary implements Server {
       else await this.#ready.catch(() => {});
       await this.#serving?.stop(false);
       this.#unwatch?.();
+      // Only the socket this server made: a refused start must not remove another server's.
+      if (this.#socket) this.#socket.adapter.releaseUnixSocket(this.#socket.path);
       clearInterval(this.#sampler);
       await this.#admin?.close(0, 1001);
       this.#registry?.close();
@@ -132,6 +139,7 @@ export class Primary implements Server {
     const adapter = await loadAdapter();
     const config = this.#config;
     const plan = { processes: config.processes, threads: config.threaded };
+    const unix = unixSocketOf(config);
     this.#trapStopSignals(adapter);
     // Bad certificate files stop the start here, before any worker (exit 2, naming the file).
     tlsOf(adapter, config);
@@ -146,7 +154,8 @@ export class Primary implements Server {
     if (plan.processes === 1 && plan.threads === 0) {
       const served = await this.#withinBootTimeout(servedApp(app));
       if (this.#closing) throw new StoppedError();
-      const address = { hostname: config.hostname, port: config.port, shared: false };
+      if (unix) await this.#claim(adapter, unix.path);
+      const address = { hostname: config.hostname, port: config.port, shared: false, unix };
       const serving = this.#serving = await serveChain(adapter, served, address, config, undefined);
       port = serving.port;
       registry.observe({ type: "state", key: "main", state: "listening" });
@@ -161,8 +170,9 @@ export class Primary implements Server {
       if (config.accessLog !== undefined && config.accessLog !== "-") {
         adapter.openLog(config.accessLog).close();
       }
-      adapter.checkSpread(plan);
-      port = await adapter.reservePort(config.hostname, config.port);
+      adapter.checkSpread(plan, unix !== undefined);
+      if (unix) await this.#claim(adapter, unix.path);
+      port = unix ? 0 : await adapter.reservePort(config.hostname, config.port);
       const { onListen: _, ...workerConfig } = config;
       const base = { port, config: workerConfig, module: app instanceof URL ? app.href : undefined };
       const pool = this.#pool = primaryPool(adapter, app, base, plan, {
@@ -184,9 +194,9 @@ export class Primary implements Server {
         this.#unwatch = reloadOnChange(adapter, pool, watching, config.watchExclude, log);
       }
     }
-    this.#url = registry.url = urlOf(config.hostname, port, config.cert !== undefined);
+    this.#url = registry.url = urlOf(config.hostname, port, config.cert !== undefined, unix);
     registry.started = true;
-    const limitsHint = adapter.limitsHint(config);
+    const limitsHint = adapter.limitsHint(config, unix !== undefined);
     if (limitsHint) logAt("warning", limitsHint);
     const info: ListenInfo = {
       url: this.#url,
@@ -198,6 +208,11 @@ export class Primary implements Server {
     };
     if (config.onListen) config.onListen(info);
     else if (config.onListen === undefined) announce(startupLine(info, adapter.version, watching));
+  }
+
+  async #claim(adapter: Adapter, path: string): Promise<void> {
+    await adapter.claimUnixSocket(path);
+    this.#socket = { adapter, path };
   }
 
   /** The registry of this server, following its pool (or this isolate serving alone) and its log. */

@@ -91,6 +91,36 @@ export const SETTINGS = {
       'Interface to bind. Safe by default: only this machine can connect unless you ask for\n`"0.0.0.0"` (every IPv4 interface) or `"::"`.',
     example: '"0.0.0.0"',
   }),
+  bind: setting({
+    kind: kinds.bindAddress,
+    default: undefined,
+    defaultText: "`--host`:`--port`",
+    flags: ["--bind", "-b"],
+    arg: "ADDR",
+    section: "serving",
+    help: "where to listen instead of host and port: HOST:PORT, [::1]:PORT, or unix:PATH",
+    type: "string",
+    doc: 'Where to listen, in gunicorn\'s syntax, instead of `hostname` and `port`: `"HOST:PORT"`,\n' +
+      '`"[::1]:PORT"`, or `"unix:/run/app.sock"`. A unix socket is made with `unixMode`; one\n' +
+      "left by a dead server is replaced, one a live server holds is refused (exit 3), and it is\n" +
+      "removed on exit. Workers share it only as Node processes (node:cluster): Linux does not\n" +
+      "spread a unix socket's connections over SO_REUSEPORT sockets, so threads, and Deno or Bun\n" +
+      "processes, are refused with exit 2 rather than left idle.",
+    example: '"unix:/run/app.sock"',
+  }),
+  unixMode: setting({
+    kind: kinds.fileMode,
+    default: 0o660,
+    defaultText: "`0660`",
+    flags: ["--unix-mode"],
+    arg: "MODE",
+    section: "serving",
+    help: "permissions of a unix socket made by --bind unix:PATH (octal)",
+    type: "number",
+    doc: "Permissions of the unix socket `bind` makes (octal on the command line): by default its\n" +
+      "owner and group (nginx's, with `chgrp`) may connect, no one else.",
+    example: "0o666",
+  }),
   threaded: setting({
     kind: kinds.threads,
     default: 0,

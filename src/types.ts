@@ -115,6 +115,24 @@ export interface ServeOptions {
    */
   hostname?: string;
   /**
+   * Where to listen, in gunicorn's syntax, instead of `hostname` and `port`: `"HOST:PORT"`,
+   * `"[::1]:PORT"`, or `"unix:/run/app.sock"`. A unix socket is made with `unixMode`; one
+   * left by a dead server is replaced, one a live server holds is refused (exit 3), and it is
+   * removed on exit. Workers share it only as Node processes (node:cluster): Linux does not
+   * spread a unix socket's connections over SO_REUSEPORT sockets, so threads, and Deno or Bun
+   * processes, are refused with exit 2 rather than left idle.
+   * @default `--host`:`--port`
+   * @example "unix:/run/app.sock"
+   */
+  bind?: string;
+  /**
+   * Permissions of the unix socket `bind` makes (octal on the command line): by default its
+   * owner and group (nginx's, with `chgrp`) may connect, no one else.
+   * @default `0660`
+   * @example 0o666
+   */
+  unixMode?: number;
+  /**
    * Serve from worker threads, each with its own isolate and its own listening socket.
    * `true` starts one thread per CPU; a number starts that many; `false` serves from the
    * main thread of each process. On Deno, threads without `processes` run in one worker

@@ -151,6 +151,40 @@ export const optionalPort: Kind<number, number | undefined> = {
   fromText: port.fromText,
 };
 
+/** Where to listen, as `bind` names it: a TCP host and port, or a unix socket's path. */
+export type Bind = { hostname: string; port: number } | { path: string };
+
+/** gunicorn's bind syntax: `HOST:PORT`, `[IPv6]:PORT`, `unix:PATH` (`fd://N` is refused, naming why). */
+export const bindAddress: Kind<string, Bind | undefined> = {
+  expects: 'an address: "HOST:PORT", "[::1]:PORT" or "unix:PATH"',
+  fromValue(v) {
+    if (typeof v !== "string") return new Invalid();
+    if (v.startsWith("unix:")) {
+      const path = v.slice("unix:".length);
+      return path === "" ? new Invalid('"unix:" needs a path: unix:/run/app.sock') : { path };
+    }
+    if (v.startsWith("fd://")) {
+      return new Invalid(
+        `${
+          JSON.stringify(v)
+        }: listening on an inherited socket (fd://, systemd socket activation) is not done yet; bind HOST:PORT or unix:PATH`,
+      );
+    }
+    const match = v.match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/);
+    if (match === null || Number(match[3]) > 65535) return new Invalid();
+    return { hostname: match[1] ?? match[2], port: Number(match[3]) };
+  },
+  fromText: (t) => t,
+};
+
+/** File permissions: 0 to 0o777; on the command line, octal (`660`, `0660`). */
+export const fileMode: Kind<number, number> = {
+  expects: "file permissions from 0 to 0o777",
+  expectsText: "octal file permissions such as 0660",
+  fromValue: (v) => isInteger(v) && v >= 0 && v <= 0o777 ? v : new Invalid(),
+  fromText: (t) => /^0?[0-7]{1,3}$/.test(t) ? parseInt(t, 8) : new Invalid(),
+};
+
 /** A non-empty string, or nothing (`undefined`). */
 export const text: Kind<string, string | undefined> = {
   expects: "a non-empty string",

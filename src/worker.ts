@@ -10,7 +10,7 @@
 import type { Adapter, ParentLink } from "./adapter.ts";
 import { servedApp } from "./app.ts";
 import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
-import { serveChain, type Serving, urlOf } from "./http/chain.ts";
+import { serveChain, type Serving, unixSocketOf, urlOf } from "./http/chain.ts";
 import { configureLog, logAt, logger } from "./log.ts";
 import type { PoolEvent, StatsReport } from "./observe/events.ts";
 import { threadPool } from "./pool/build.ts";
@@ -108,7 +108,8 @@ export class WorkerServer implements Server {
       return this.#fail(error);
     }
     if (this.#stopRequested) return; // stopped while starting: #stop() ends it
-    this.#url = urlOf(data.config.hostname, data.port, data.config.cert !== undefined);
+    const { config } = data;
+    this.#url = urlOf(config.hostname, data.port, config.cert !== undefined, unixSocketOf(config));
     await parent.send({ multiserve: "listening", port: data.port });
   }
 
@@ -120,7 +121,7 @@ export class WorkerServer implements Server {
     this.#serving = await serveChain(
       adapter,
       served,
-      { hostname: config.hostname, port, shared: true },
+      { hostname: config.hostname, port, shared: true, unix: unixSocketOf(config) },
       config,
       this.#data.id,
       (requests) => void parent.send({ multiserve: "retire", requests }),

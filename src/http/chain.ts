@@ -96,6 +96,15 @@ export interface Address {
   port: number;
   /** Other workers bind the same port. */
   shared: boolean;
+  /** A unix socket instead of `hostname:port`. */
+  unix?: { path: string; mode: number };
+}
+
+/** The unix socket the options bind, if any. */
+export function unixSocketOf(config: WorkerConfig): { path: string; mode: number } | undefined {
+  return config.bind !== undefined && "path" in config.bind
+    ? { path: config.bind.path, mode: config.unixMode }
+    : undefined;
 }
 
 /** A chain serving on a socket: the port bound, and the graceful stop. */
@@ -179,8 +188,9 @@ export async function serveChain(
   };
 }
 
-/** The URL a server at `hostname:port` answers on (`secure`: over TLS). */
-export function urlOf(hostname: string, port: number, secure = false): string {
+/** The URL a server at `hostname:port` answers on (`secure`: over TLS); `unix:PATH` for a socket. */
+export function urlOf(hostname: string, port: number, secure = false, unix?: { path: string }): string {
+  if (unix !== undefined) return `unix:${unix.path}`;
   return `http${secure ? "s" : ""}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
 }
 

@@ -21,7 +21,9 @@ export function forwarded(app: FetchHandler, trust: Trust): AfterGuard {
   return (request, info, { forwardedFor, forwardedProto: proto }) => {
     if (forwardedFor === null && proto === null) return app(request, info);
     let trusted: boolean | undefined;
-    const fromTrusted = () => (trusted ??= trust(info.peerAddr.hostname));
+    // A unix socket's peer (no address) is trusted: only local processes its file
+    // permissions admit can connect, the proxy in front above all.
+    const fromTrusted = () => (trusted ??= info.peerAddr.hostname === "" || trust(info.peerAddr.hostname));
     if (proto !== null) {
       // Only a scheme that differs needs anything (most proxies send the one it already is),
       // and then it is worked out when the app reads `request.url`, on the request the runtime

@@ -1,0 +1,129 @@
+/**
+ * Where a server listens: `--bind` in gunicorn's syntax. A unix socket is served with its
+ * mode, believed as a proxy's link, replaced when a dead server left it, refused when a live
+ * one holds it, and removed on exit; workers share one only as Node processes, and every
+ * other shape is refused with exit 2 rather than left idle. TCP binds are host and port.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { Child, cliTs, fixture, MODES, runtime, startServer } from "./_harness.ts";
+
+const socketPath = (name = "app.sock") => join(mkdtempSync(join(tmpdir(), "multiserve-unix-")), name);
+
+/** One request over the unix socket at `path`. */
+function overSocket(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: path, path: "/token", agent: false, headers: { host: "app.local", ...headers } },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, text }));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error("no answer within 10 s")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Start the CLI on unix socket `path` and wait until it says so. */
+async function serveOn(path: string, args: string[] = []): Promise<Child> {
+  const child = new Child(cliTs, ["--bind", `unix:${path}`, ...args, fixture("app.ts")]);
+  await child.waitFor(new RegExp(`listening on unix:${path.replaceAll("/", "\\/")}`));
+  return child;
+}
+
+describe(`${runtime}: --bind`, { concurrency: 3 }, () => {
+  it("unix:PATH serves with mode 0660, believes its peer's X-Forwarded-For, and is removed on exit", async () => {
+    const path = socketPath();
+    const child = await serveOn(path);
+    try {
+      assert.equal(statSync(path).mode & 0o777, 0o660);
+      const reply = await overSocket(path, {
+        "x-forwarded-for": "203.0.113.9",
+        "x-forwarded-proto": "https",
+      });
+      assert.equal(reply.status, 200);
+      const seen = JSON.parse(reply.text);
+      assert.equal(seen.remote.hostname, "203.0.113.9", "a unix socket's peer is a trusted proxy");
+      assert.equal(seen.url, "https://app.local/token");
+      child.signal("SIGTERM");
+      assert.equal((await child.exit()).code, 0);
+      assert.equal(existsSync(path), false, "the socket is removed on exit");
+    } finally {
+      child.killTree();
+    }
+  });
+
+  it("a socket a dead server left is replaced; one a live server holds is refused (exit 3) and kept", async () => {
+    const path = socketPath();
+    // A socket file nobody answers on, as a killed server leaves it.
+    const python = `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path)})`;
+    assert.equal(spawnSync("python3", ["-c", python]).status, 0);
+    assert.ok(statSync(path).isSocket());
+    const child = await serveOn(path, ["--unix-mode", "600"]);
+    try {
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      const second = new Child(cliTs, ["--bind", `unix:${path}`, fixture("app.ts")]);
+      assert.equal((await second.exit()).code, 3);
+      assert.match(second.stderr, /unix:.*app\.sock is in use: a server answers on it/);
+      assert.equal((await overSocket(path)).status, 200, "the first server still serves on its socket");
+    } finally {
+      child.killTree();
+    }
+  });
+
+  const shared = runtime === "node" ? [] : [MODES[2]];
+  for (const mode of [MODES[1], ...shared]) {
+    it(`one unix socket for ${mode.name}: refused, exit 2, naming the alternatives`, async () => {
+      const child = new Child(cliTs, ["--bind", `unix:${socketPath()}`, ...mode.args, fixture("app.ts")]);
+      assert.equal((await child.exit()).code, 2);
+      assert.match(
+        child.stderr,
+        new RegExp(`${runtime} cannot share one unix socket among (threads|processes)`),
+      );
+    });
+  }
+
+  if (runtime === "node") {
+    it("Node processes share one unix socket through node:cluster", async () => {
+      const path = socketPath();
+      const child = await serveOn(path, [...MODES[2].args]);
+      try {
+        const tokens = new Set<string>();
+        for (let i = 0; i < 40 && tokens.size < 2; i++) {
+          tokens.add(JSON.parse((await overSocket(path)).text).token);
+        }
+        assert.equal(tokens.size, 2);
+      } finally {
+        child.killTree();
+      }
+    });
+  }
+
+  it("HOST:PORT is host and port; fd:// and HTTPS on a unix socket are refused, exit 2", async () => {
+    const { child, url } = await startServer(cliTs, ["--bind", "127.0.0.1:0", fixture("app.ts")]);
+    child.killTree();
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    for (
+      const [args, message] of [
+        [["--bind", "fd://3"], /"fd:\/\/3": listening on an inherited socket .*is not done yet/],
+        [["--bind", "localhost"], /flag --bind must be an address/],
+        [["--bind", `unix:${socketPath()}`, "--cert", "c.pem", "--key", "k.pem"], /HTTPS on a TCP port/],
+      ] as const
+    ) {
+      const refused = new Child(cliTs, [...args, fixture("app.ts")]);
+      assert.equal((await refused.exit()).code, 2, refused.stderr);
+      assert.match(refused.stderr, message);
+    }
+  });
+});
