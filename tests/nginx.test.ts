@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { eventually, fixture, MODES, modTs, runtime, startServer } from "./_harness.ts";
+import { Child, eventually, fixture, MODES, modTs, runtime, startServer } from "./_harness.ts";
 
 const NGINX =
   spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout.trim()
@@ -29,8 +29,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** nginx in front of `upstreamPort`, on a port of its own, until `stop()`. */
-async function nginx(upstreamPort: number): Promise<{ url: string; stop(): Promise<void>; log(): string }> {
+/** nginx in front of `upstream` ("127.0.0.1:PORT" or "unix:PATH"), on a port of its own, until `stop()`. */
+async function nginx(upstream: string): Promise<{ url: string; stop(): Promise<void>; log(): string }> {
   assert.ok(NGINX, "nginx (Debian's package) must be installed: .ci/run installs it");
   const dir = mkdtempSync(join(tmpdir(), "multiserve-nginx-"));
   for (const sub of ["body", "proxy"]) mkdirSync(join(dir, sub));
@@ -48,7 +48,7 @@ http {
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   upstream app {
-    server 127.0.0.1:${upstreamPort};
+    server ${upstream};
     keepalive 16;
   }
   server {
@@ -141,7 +141,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
   for (const mode of [MODES[1], MODES[2]]) {
     it(`the client and scheme nginx forwards reach the app; SIGHUP under load through nginx fails nothing (${mode.name})`, async () => {
       const { child, url: direct } = await startServer(modTs, ["-p", "0", ...mode.args, fixture("app.ts")]);
-      const proxy = await nginx(Number(new URL(direct).port));
+      const proxy = await nginx(new URL(direct).host);
       try {
         const seen = JSON.parse((await get(proxy.url, "/token")).text);
         assert.equal(seen.remote.hostname, "127.0.0.2", "the client nginx names");
@@ -174,10 +174,30 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
     });
   }
 
+  it(`a unix-socket upstream (${runtime === "node" ? "processes 2" : "one isolate"}): served, the client and scheme forwarded`, async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "multiserve-nginx-unix-")), "app.sock");
+    const args = ["--bind", `unix:${path}`, ...(runtime === "node" ? MODES[2].args : []), fixture("app.ts")];
+    const child = new Child(modTs, args);
+    await child.waitFor(/listening on unix:/);
+    const proxy = await nginx(`unix:${path}`);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const reply = await get(proxy.url, "/token");
+        assert.equal(reply.status, 200, reply.text);
+        const seen = JSON.parse(reply.text);
+        assert.equal(seen.remote.hostname, "127.0.0.2", "a unix socket's peer is believed");
+        assert.equal(seen.url, "https://127.0.0.1/token");
+      }
+    } finally {
+      await proxy.stop();
+      child.killTree();
+    }
+  });
+
   it("recycling under load through nginx fails nothing", async () => {
     const args = ["-p", "0", ...MODES[2].args, "--max-requests", "150", fixture("app.ts")];
     const { child, url: direct } = await startServer(modTs, args);
-    const proxy = await nginx(Number(new URL(direct).port));
+    const proxy = await nginx(new URL(direct).host);
     try {
       const traffic = load(proxy.url);
       await eventually(
