@@ -83,7 +83,7 @@ async function start(
         clearTimeout(timer);
         resolve({
           child,
-          url: `http://127.0.0.1:${port}/`,
+          url: `${env.BENCH_TLS_CERT ? "https" : "http"}://127.0.0.1:${port}/`,
           startMs: performance.now() - began,
           output: () => output,
         });
@@ -674,6 +674,47 @@ async function main() {
         value: `${fmt(rps)} req/s`,
         ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× serve()`,
         target: "≥ 0.80",
+      });
+    }
+  }
+
+  console.error("(m) HTTPS hello, one isolate: serve() against the runtime's own HTTPS server");
+  if (runs("m")) {
+    const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-tls-`);
+    const [cert, key] = [`${dir}/cert.pem`, `${dir}/key.pem`];
+    spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+    ]);
+    const env = { BENCH_TLS_CERT: cert, BENCH_TLS_KEY: key };
+    for (const runtime of RUNTIMES) {
+      const baseline = rawBaseline(runtime);
+      const targets = [
+        { ...raw(runtime, "hello", baseline), env },
+        { ...multiserve(runtime, "hello", ["--cert", cert, "--key", key], "serve()"), env },
+      ];
+      const r = await compareIsolates(targets, LOAD.hello, 3);
+      const base = r.get(baseline)!.rounds;
+      results[`m.${runtime}`] = Object.fromEntries(r);
+      const { rps, rounds } = r.get("serve()")!;
+      rows.push({
+        section: "(m) HTTPS hello, 1 isolate",
+        runtime,
+        what: "serve(), --cert --key",
+        value: `${fmt(rps)} req/s`,
+        ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline} over HTTPS`,
+        target: "≥ 0.90",
       });
     }
   }

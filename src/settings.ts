@@ -91,6 +91,35 @@ export const SETTINGS = {
       'Interface to bind. Safe by default: only this machine can connect unless you ask for\n`"0.0.0.0"` (every IPv4 interface) or `"::"`.',
     example: '"0.0.0.0"',
   }),
+  threaded: setting({
+    kind: kinds.threads,
+    default: 0,
+    defaultText: "`false`",
+    flags: ["--threads", "-t"],
+    arg: "N|auto",
+    section: "serving",
+    help: "worker threads per process; auto (true in code) = one per CPU",
+    type: "boolean | number",
+    doc: "Serve from worker threads, each with its own isolate and its own listening socket.\n" +
+      "`true` starts one thread per CPU; a number starts that many; `false` serves from the\n" +
+      "main thread of each process. On Deno, threads without `processes` run in one worker\n" +
+      "process of their own, because Deno can end a hung thread only by ending its process.",
+    example: "true",
+  }),
+  processes: setting({
+    kind: kinds.processes,
+    default: 1,
+    env: "WEB_CONCURRENCY",
+    flags: ["--processes", "-w", "--workers"],
+    arg: "N|auto",
+    section: "serving",
+    help: "worker processes, supervised by this one; with threads, processes × threads workers",
+    type: "number",
+    doc: "Number of worker processes, supervised by this one. With `threaded`, every process\n" +
+      "runs that many threads: processes × threads isolates in all (gunicorn's workers × threads).\n" +
+      "On the command line, `auto` is one per CPU.",
+    example: "4",
+  }),
   bind: setting({
     kind: kinds.bindAddress,
     default: undefined,
@@ -120,35 +149,6 @@ export const SETTINGS = {
     doc: "Permissions of the unix socket `bind` makes (octal on the command line): by default its\n" +
       "owner and group (nginx's, with `chgrp`) may connect, no one else.",
     example: "0o666",
-  }),
-  threaded: setting({
-    kind: kinds.threads,
-    default: 0,
-    defaultText: "`false`",
-    flags: ["--threads", "-t"],
-    arg: "N|auto",
-    section: "serving",
-    help: "worker threads per process; auto (true in code) = one per CPU",
-    type: "boolean | number",
-    doc: "Serve from worker threads, each with its own isolate and its own listening socket.\n" +
-      "`true` starts one thread per CPU; a number starts that many; `false` serves from the\n" +
-      "main thread of each process. On Deno, threads without `processes` run in one worker\n" +
-      "process of their own, because Deno can end a hung thread only by ending its process.",
-    example: "true",
-  }),
-  processes: setting({
-    kind: kinds.processes,
-    default: 1,
-    env: "WEB_CONCURRENCY",
-    flags: ["--processes", "-w", "--workers"],
-    arg: "N|auto",
-    section: "serving",
-    help: "worker processes, supervised by this one; with threads, processes × threads workers",
-    type: "number",
-    doc: "Number of worker processes, supervised by this one. With `threaded`, every process\n" +
-      "runs that many threads: processes × threads isolates in all (gunicorn's workers × threads).\n" +
-      "On the command line, `auto` is one per CPU.",
-    example: "4",
   }),
   cert: setting({
     kind: kinds.path,

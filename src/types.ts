@@ -115,6 +115,23 @@ export interface ServeOptions {
    */
   hostname?: string;
   /**
+   * Serve from worker threads, each with its own isolate and its own listening socket.
+   * `true` starts one thread per CPU; a number starts that many; `false` serves from the
+   * main thread of each process. On Deno, threads without `processes` run in one worker
+   * process of their own, because Deno can end a hung thread only by ending its process.
+   * @default `false`
+   * @example true
+   */
+  threaded?: boolean | number;
+  /**
+   * Number of worker processes, supervised by this one. With `threaded`, every process
+   * runs that many threads: processes × threads isolates in all (gunicorn's workers × threads).
+   * On the command line, `auto` is one per CPU.
+   * @default env `WEB_CONCURRENCY`, else `1`
+   * @example 4
+   */
+  processes?: number;
+  /**
    * Where to listen, in gunicorn's syntax, instead of `hostname` and `port`: `"HOST:PORT"`,
    * `"[::1]:PORT"`, or `"unix:/run/app.sock"`. A unix socket is made with `unixMode`; one
    * left by a dead server is replaced, one a live server holds is refused (exit 3), and it is
@@ -132,23 +149,6 @@ export interface ServeOptions {
    * @example 0o666
    */
   unixMode?: number;
-  /**
-   * Serve from worker threads, each with its own isolate and its own listening socket.
-   * `true` starts one thread per CPU; a number starts that many; `false` serves from the
-   * main thread of each process. On Deno, threads without `processes` run in one worker
-   * process of their own, because Deno can end a hung thread only by ending its process.
-   * @default `false`
-   * @example true
-   */
-  threaded?: boolean | number;
-  /**
-   * Number of worker processes, supervised by this one. With `threaded`, every process
-   * runs that many threads: processes × threads isolates in all (gunicorn's workers × threads).
-   * On the command line, `auto` is one per CPU.
-   * @default env `WEB_CONCURRENCY`, else `1`
-   * @example 4
-   */
-  processes?: number;
   /**
    * Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.
    * Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed

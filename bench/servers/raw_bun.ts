@@ -1,4 +1,8 @@
-/** Baseline: Bun.serve on its own. Args: port, app ("hello" | "cpu" | "bytes"). */
+/**
+ * Baseline: Bun.serve on its own. Args: port, app ("hello" | "cpu" | "bytes"). With
+ * BENCH_TLS_CERT and BENCH_TLS_KEY set, HTTPS with those files.
+ */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { bytes } from "./bytes.ts";
 import { burn } from "./cpu.ts";
@@ -7,7 +11,12 @@ import { burn } from "./cpu.ts";
 const Bun = (globalThis as unknown as {
   Bun: {
     serve(
-      options: { port: number; hostname: string; fetch(r: Request): Response | Promise<Response> },
+      options: {
+        port: number;
+        hostname: string;
+        fetch(r: Request): Response | Promise<Response>;
+        tls?: { cert: string; key: string };
+      },
     ): unknown;
   };
 }).Bun;
@@ -17,5 +26,9 @@ const fetch = app === "cpu"
   : app === "bytes"
   ? bytes
   : () => new Response("Hello, World!");
-Bun.serve({ port: Number(port), hostname: "127.0.0.1", fetch });
+const { BENCH_TLS_CERT: certFile, BENCH_TLS_KEY: keyFile } = process.env;
+const tls = certFile && keyFile
+  ? { tls: { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") } }
+  : {};
+Bun.serve({ port: Number(port), hostname: "127.0.0.1", fetch, ...tls });
 console.log("listening on");

@@ -1,11 +1,14 @@
 /**
  * Baselines on Node. Args: port, app ("hello" | "cpu" | "bytes"), kind:
  * "http" (node:http alone), "bridge" (node:http + @hono/node-server, what serve() uses),
- * "cluster" (hand-written node:cluster, 2 workers, with the bridge).
+ * "cluster" (hand-written node:cluster, 2 workers, with the bridge). With BENCH_TLS_CERT and
+ * BENCH_TLS_KEY set, the bridge serves HTTPS (node:https) with those files.
  */
 import { getRequestListener } from "@hono/node-server";
 import cluster from "node:cluster";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import process from "node:process";
 import { bytes } from "./bytes.ts";
 import { burn } from "./cpu.ts";
@@ -27,6 +30,13 @@ if (kind === "cluster" && cluster.isPrimary) {
   listen(createServer((_req, res) => res.end(body())));
 } else if (app === "bytes") {
   listen(createServer(getRequestListener(bytes)));
+} else if (process.env.BENCH_TLS_CERT && process.env.BENCH_TLS_KEY) {
+  const tls = {
+    cert: readFileSync(process.env.BENCH_TLS_CERT, "utf8"),
+    key: readFileSync(process.env.BENCH_TLS_KEY, "utf8"),
+  };
+  const server = createHttpsServer(tls, getRequestListener(() => new Response(body())));
+  listen(server as unknown as ReturnType<typeof createServer>);
 } else {
   listen(createServer(getRequestListener(() => new Response(body()))));
 }
