@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,8 +29,16 @@ function freePort(): Promise<number> {
   });
 }
 
-/** nginx in front of `upstream` ("127.0.0.1:PORT" or "unix:PATH"), on a port of its own, until `stop()`. */
-async function nginx(upstream: string): Promise<{ url: string; stop(): Promise<void>; log(): string }> {
+/**
+ * nginx in front of `upstream` ("127.0.0.1:PORT", "unix:PATH", or several servers, each
+ * tried in turn when one refuses), on a port of its own, until `stop()`.
+ */
+async function nginx(
+  upstream: string | string[],
+): Promise<{ url: string; stop(): Promise<void>; log(): string }> {
+  const servers = (Array.isArray(upstream) ? upstream : [upstream]).map((server) => `server ${server};`).join(
+    "\n    ",
+  );
   assert.ok(NGINX, "nginx (Debian's package) must be installed: .ci/run installs it");
   const dir = mkdtempSync(join(tmpdir(), "multiserve-nginx-"));
   for (const sub of ["body", "proxy"]) mkdirSync(join(dir, sub));
@@ -48,7 +56,7 @@ http {
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   upstream app {
-    server ${upstream};
+    ${servers}
     keepalive 16;
   }
   server {
@@ -80,11 +88,43 @@ http {
   }
   return {
     url,
-    log: () => stderr,
+    log: () =>
+      `${stderr}${
+        existsSync(join(dir, "error.log")) ? readFileSync(join(dir, "error.log"), "utf8").slice(0, 3000) : ""
+      }`,
     async stop() {
       child.kill("SIGQUIT");
       await exited;
     },
+  };
+}
+
+/** Can this user make network namespaces (root, with iproute2)? */
+const canMakeHosts = process.getuid?.() === 0 &&
+  spawnSync("ip", ["netns", "list"], { stdio: "ignore" }).status === 0;
+
+/** A "host": network namespace `name`, reached from here at 10.`net`.`n`.2 over a veth pair. */
+function makeHost(name: string, net: number, n: number): { address: string; remove(): void } {
+  const sh = (script: string) => {
+    const result = spawnSync("sh", ["-c", script], { encoding: "utf8" });
+    assert.equal(result.status, 0, `${script}\n${result.stderr}`);
+  };
+  sh(`ip netns del ${name} 2>/dev/null; ip link del ${name}-out 2>/dev/null; true`);
+  sh(
+    [
+      `ip netns add ${name}`,
+      `ip link add ${name}-out type veth peer name ${name}-in`,
+      `ip link set ${name}-in netns ${name}`,
+      `ip addr add 10.${net}.${n}.1/24 dev ${name}-out`,
+      `ip link set ${name}-out up`,
+      `ip netns exec ${name} ip addr add 10.${net}.${n}.2/24 dev ${name}-in`,
+      `ip netns exec ${name} ip link set ${name}-in up`,
+      `ip netns exec ${name} ip link set lo up`,
+    ].join(" && "),
+  );
+  return {
+    address: `10.${net}.${n}.2`,
+    remove: () => sh(`ip netns del ${name}; ip link del ${name}-out 2>/dev/null; true`),
   };
 }
 
@@ -94,13 +134,17 @@ interface Reply {
 }
 
 /** One request to `url` + `path` on a new connection, from 127.0.0.2 (so nginx's client is not nginx). */
-function get(url: string, path: string): Promise<Reply> {
+function get(url: string, path: string, localAddress: string | null = "127.0.0.2"): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), { agent: false, localAddress: "127.0.0.2" }, (res) => {
-      let text = "";
-      res.on("data", (chunk) => (text += chunk));
-      res.on("end", () => resolve({ status: res.statusCode!, text }));
-    });
+    const req = request(
+      new URL(path, url),
+      { agent: false, localAddress: localAddress ?? undefined },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, text }));
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error("no answer within 10 s")));
     req.on("error", reject);
     req.end();
@@ -129,6 +173,8 @@ function load(url: string, loops = 4) {
   const all = Array.from({ length: loops }, loop);
   return {
     done: () => ok,
+    /** Has an isolate with this token answered through nginx? */
+    seen: (token: string) => tokens.has(token),
     async stop() {
       running = false;
       await Promise.all(all);
@@ -191,6 +237,58 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
     } finally {
       await proxy.stop();
       child.killTree();
+    }
+  });
+
+  it("two hosts behind one nginx: stopping and restarting each in turn under load fails nothing", async (t) => {
+    if (!canMakeHosts) return void t.skip("needs root and iproute2 to make network namespaces for the hosts");
+    const net = { deno: 201, bun: 202, node: 203 }[runtime];
+    const names = [`msa-${runtime}`, `msb-${runtime}`];
+    const hosts = names.map((name, i) => makeHost(name, net, i + 1));
+    // As the README advises: idle upstream connections outlive nginx's keepalive_timeout (60 s),
+    // so that nginx never sends on one a host is closing (with two servers, one such error
+    // would leave a host out for fail_timeout).
+    const start = async (i: number) => {
+      const args = [
+        ...["--host", hosts[i].address, "-p", "8000", "--keep-alive-timeout", "75"],
+        ...["--forwarded-allow-ips", "10.0.0.0/8", fixture("app.ts")],
+      ];
+      const child = new Child(modTs, args, {}, undefined, { wrap: ["ip", "netns", "exec", names[i]] });
+      const url = (await child.waitFor(/listening on (http:\/\/\S+)/))[1];
+      return { child, token: JSON.parse((await get(url, "/token", null)).text).token as string };
+    };
+    const servers: { child: Child; token: string }[] = [];
+    let proxy: Awaited<ReturnType<typeof nginx>> | undefined;
+    try {
+      servers.push(await start(0), await start(1));
+      // A host that refuses connections is left for a second, its requests tried on the other.
+      proxy = await nginx(hosts.map((host) => `${host.address}:8000 max_fails=1 fail_timeout=1s`));
+      const traffic = load(proxy.url);
+      const more = async (n: number) => {
+        const from = traffic.done();
+        await eventually(() => traffic.done() >= from + n, `${n} more requests`, 20_000);
+      };
+      await more(40);
+      // A rolling restart, host by host: the next one stops only once nginx serves from the
+      // restarted one again (it leaves a host that refused alone for fail_timeout).
+      for (const i of [0, 1]) {
+        servers[i].child.signal("SIGTERM");
+        assert.equal((await servers[i].child.exit()).code, 0, servers[i].child.stderr);
+        await more(40); // the other host serves alone
+        servers[i] = await start(i);
+        await eventually(
+          () => traffic.seen(servers[i].token),
+          "nginx serving from the restarted host",
+          20_000,
+        );
+      }
+      const { ok, failures, tokens } = await traffic.stop();
+      assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} failed\n${proxy.log()}`);
+      assert.ok(tokens.size >= 3, `the hosts and their restarts answered (${tokens.size})`);
+    } finally {
+      await proxy?.stop();
+      for (const server of servers) server.child.killTree();
+      for (const host of hosts) host.remove();
     }
   });
 
