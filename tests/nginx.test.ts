@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { Child, eventually, fixture, MODES, modTs, runtime, startServer } from "./_harness.ts";
+import { Child, eventually, fixture, MODES, modTs, runtime } from "./_harness.ts";
 
 const NGINX =
   spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout.trim()
