@@ -44,15 +44,18 @@ export function parseArgs(args: string[]): CliRequest {
   const request: CliRequest = { action: "serve", options: {} };
   const options = request.options as Record<string, unknown>;
   const rest = [...args];
+  /** An optional-value flag just before this argument; and the one before the module. */
   let optionalBefore: string | undefined;
+  let beforeModule: string | undefined;
   while (rest.length > 0) {
     const arg = rest.shift()!;
     if (arg === "--") {
-      for (const path of rest.splice(0)) setModule(request, path);
+      for (const path of rest.splice(0)) setModule(request, path, beforeModule);
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
-      setModule(request, arg, optionalBefore);
+      if (request.module === undefined) beforeModule = optionalBefore;
+      setModule(request, arg, beforeModule);
       optionalBefore = undefined;
       continue;
     }
@@ -84,18 +87,13 @@ export function parseArgs(args: string[]): CliRequest {
   return request;
 }
 
-/** The flag just before the module, when it takes its value only as `--flag=VALUE`. */
-const optionalFlagBefore = new WeakMap<CliRequest, string>();
-
-/** `after`: the flag just before `path`, when it takes its value only as `--flag=VALUE`. */
-function setModule(request: CliRequest, path: string, after?: string): void {
+/** `flag`: the flag just before the first module, when it takes its value only as `--flag=VALUE`. */
+function setModule(request: CliRequest, path: string, flag?: string): void {
   if (request.module !== undefined) {
     // `--access-log access.log app.ts`: the first "module" was meant as the flag's value.
-    const flag = optionalFlagBefore.get(request);
     const hint = flag === undefined ? "" : ` (a value of ${flag} is written ${flag}=VALUE)`;
     throw new OptionError(`only one module can be served; got ${request.module} and ${path}${hint}`);
   }
-  if (after !== undefined) optionalFlagBefore.set(request, after);
   request.module = path;
 }
 

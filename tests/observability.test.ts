@@ -8,24 +8,23 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { Child, cliTs, fetchFresh, fixture, MODES, root, runtime, startServer } from "./_harness.ts";
+import {
+  Child,
+  cliTs,
+  fetchFresh,
+  fixture,
+  freePort,
+  MODES,
+  root,
+  runtime,
+  startServer,
+} from "./_harness.ts";
 
 const MODES_OBSERVED = [MODES[1], MODES[2]];
-
-/** A port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Wait until `check` resolves true, asking every 50 ms for up to `ms`. */
 async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
