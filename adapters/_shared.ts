@@ -8,11 +8,26 @@ import type { ParentLink } from "../src/adapter.ts";
 import { BootError, messageOf, OptionError } from "../src/errors.ts";
 import { isStopMessage } from "../src/protocol.ts";
 
-/** A `BootError` for a failed bind (of `hostname:port`, or of unix socket `path`), naming what to do. */
-export function listenError(error: unknown, hostname: string, port: number, path?: string): BootError {
+/**
+ * A `BootError` for a failed bind (of `hostname:port`, of unix socket `path`, or of inherited
+ * socket `fd`), naming what to do.
+ */
+export function listenError(
+  error: unknown,
+  hostname: string,
+  port: number,
+  path?: string,
+  fd?: number,
+): BootError {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { name?: unknown } | null)?.name;
   const message = messageOf(error);
+  if (fd !== undefined) {
+    return new BootError(
+      `cannot listen on fd://${fd}: ${message} (is file descriptor ${fd} a listening socket this process inherited?)`,
+      { cause: error },
+    );
+  }
   const where = path === undefined ? `${hostname}:${port}` : `unix:${path}`;
   if (code === "EADDRINUSE" || name === "AddrInUse" || /address already in use|EADDRINUSE/i.test(message)) {
     return new BootError(
@@ -38,14 +53,31 @@ export function listenError(error: unknown, hostname: string, port: number, path
  * Why workers of this plan could not all get connections on this runtime and OS, or
  * undefined when they can. Every multi-worker shape binds with SO_REUSEPORT, which only
  * Linux balances, except Node processes without threads: node:cluster balances anywhere.
+ * `sockets` says what the options bind besides TCP ports: a unix socket, an inherited one.
  */
 export function spreadProblem(
   runtime: string,
   platform: string,
   plan: { processes: number; threads: number },
   nodeVersion = "",
-  unix = false,
+  sockets: { unix?: boolean; fd?: boolean } = {},
 ): BootError | OptionError | undefined {
+  // Only Node's listen() takes a file descriptor. Its threads would each wrap the same one,
+  // and the first to stop would close it for all: only node:cluster shares it safely.
+  if (sockets.fd && runtime !== "node") {
+    return new OptionError(
+      `${runtime} cannot listen on an inherited socket (fd://N, systemd's LISTEN_FDS): it has no API to serve a file descriptor (${
+        runtime === "deno" ? "denoland/deno#14006" : "not in Bun's listen options yet"
+      }). Let multiserve bind the port itself (--bind HOST:PORT or unix:PATH), or serve on Node`,
+    );
+  }
+  if (sockets.fd && plan.threads > 0) {
+    return new OptionError(
+      "node threads cannot share an inherited socket (fd://N, systemd's LISTEN_FDS): each would close it for all when it stops. Use --processes without --threads (node:cluster shares it), or one isolate",
+    );
+  }
+  const unix = sockets.unix === true;
+  if (plan.processes === 1 && plan.threads === 0) return undefined;
   // Only node:cluster hands one socket's connections to several processes; SO_REUSEPORT does
   // not spread a unix socket's (Linux balances only TCP and UDP that way).
   if (unix && (plan.threads > 0 || runtime !== "node")) {

@@ -138,8 +138,8 @@ export const adapter: Adapter = {
 
   releaseUnixSocket,
 
-  checkSpread(plan, unix) {
-    const problem = spreadProblem("bun", process.platform, plan, "", unix);
+  checkSpread(plan, sockets) {
+    const problem = spreadProblem("bun", process.platform, plan, "", sockets);
     if (problem) throw problem;
   },
 

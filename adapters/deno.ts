@@ -74,7 +74,10 @@ function permissionFlags(data: WorkerData): string[] {
   const flags = all.filter((name) => granted(name)).map((name) => `--allow-${name}`);
   // Narrow grants cannot be listed back; give the child at least what serving needs.
   if (!granted("env")) flags.push(`--allow-env=${WORKER_ENV}`);
-  if (!granted("net")) flags.push(`--allow-net=${data.config.hostname}:${data.port}`);
+  if (!granted("net")) {
+    const tcp = data.addresses.filter((address) => address.unix === undefined);
+    flags.push(`--allow-net=${tcp.map(({ hostname, port }) => `${hostname}:${port}`).join(",")}`);
+  }
   return flags;
 }
 
@@ -177,8 +180,8 @@ export const adapter: Adapter = {
 
   releaseUnixSocket,
 
-  checkSpread({ processes, threads }, unix) {
-    const problem = spreadProblem("deno", Deno.build.os, { processes, threads }, "", unix);
+  checkSpread({ processes, threads }, sockets) {
+    const problem = spreadProblem("deno", Deno.build.os, { processes, threads }, "", sockets);
     if (problem) throw problem;
   },
 

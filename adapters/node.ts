@@ -125,7 +125,7 @@ export const adapter: Adapter = {
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, unix, onError, onRefused }) {
+  listen(handler, { hostname, port, shared, limits, tls, unix, fd, onError, onRefused }) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
     // The chain answers what the app throws; a sync answer stays sync (no promise per request).
@@ -193,10 +193,13 @@ export const adapter: Adapter = {
     // listener (threads) binds its own with SO_REUSEPORT.
     const clusterShared = shared && cluster.isWorker && isMainThread;
     return new Promise<Listener>((resolve, reject) => {
-      server.once("error", (error) => reject(listenError(error, hostname, port, unix?.path)));
-      const where = unix === undefined
-        ? { host: hostname, port, reusePort: shared && !clusterShared }
-        : { path: unix.path };
+      server.once("error", (error) => reject(listenError(error, hostname, port, unix?.path, fd)));
+      // An inherited socket in a cluster worker: the primary, which holds the descriptor, shares it.
+      const where = unix !== undefined
+        ? { path: unix.path }
+        : fd !== undefined
+        ? { fd }
+        : { host: hostname, port, reusePort: shared && !clusterShared };
       server.listen(where, () => {
         if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
         const address = server.address();
@@ -225,8 +228,8 @@ export const adapter: Adapter = {
 
   releaseUnixSocket,
 
-  checkSpread(plan, unix) {
-    const problem = spreadProblem("node", process.platform, plan, process.versions.node, unix);
+  checkSpread(plan, sockets) {
+    const problem = spreadProblem("node", process.platform, plan, process.versions.node, sockets);
     if (problem) throw problem;
   },
 

@@ -72,6 +72,11 @@ export interface ListenOptions {
    * adapter sets once it listens). Shared by workers only through node:cluster.
    */
   unix?: { path: string; mode: number };
+  /**
+   * Listen on the socket this process inherited on this file descriptor (`fd://N`, systemd's
+   * socket activation) instead of `hostname:port`: Node only.
+   */
+  fd?: number;
   /** Turns an error thrown by the app into the response sent. */
   onError: (error: unknown) => Response;
   /**
@@ -190,10 +195,10 @@ export interface Adapter {
   /** Remove the unix socket at `path` (on exit). */
   releaseUnixSocket(path: string): void;
   /**
-   * Throw a `BootError` when these workers could not all get connections here (`unix`: on
-   * one unix socket).
+   * Throw a `BootError` (or `OptionError`) when these workers could not all get connections
+   * here, on the sockets the options bind (`unix`: a unix socket; `fd`: an inherited one).
    */
-  checkSpread(plan: { processes: number; threads: number }, unix: boolean): void;
+  checkSpread(plan: { processes: number; threads: number }, sockets: { unix: boolean; fd: boolean }): void;
   /** Advice to log at start when closing a worker's socket could drop connections here. */
   closeHint(plan: { processes: number; threads: number }): string | undefined;
   /** Advice to log at start when this runtime cannot apply a connection limit as asked (`unix`: on a unix socket). */

@@ -9,7 +9,7 @@ import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, OptionError } from "./errors.ts";
 import { cwd, exitProcess, programArgs, siblingModule } from "./host.ts";
 import { loadApp, type ServedApp } from "./app.ts";
-import { urlOf } from "./http/chain.ts";
+import { addressesOf, urlOf } from "./addresses.ts";
 import { checked, resolveOptions } from "./options.ts";
 import { detectRuntime } from "./runtime.ts";
 import { serve } from "./serve.ts";
@@ -229,7 +229,7 @@ async function check(request: CliRequest): Promise<number> {
     `  exports: ${exported.join(", ")}`,
     `  runtime: ${detectRuntime()} ${versionOf()}`,
     `  serving: ${
-      urlOf(config.hostname, config.port, config.cert !== undefined)
+      addressesOf(config).map((address) => urlOf(address, config.cert !== undefined)).join(" and ")
     }, ${config.processes} process${config.processes === 1 ? "" : "es"} × ${config.threaded || "no"} thread${
       config.threaded === 1 ? "" : "s"
     }: ${workers} worker${workers === 1 ? "" : "s"}${config.watch ? ", watching for changes" : ""}`,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { systemdSockets } from "./addresses.ts";
 import { OptionError } from "./errors.ts";
 import { readEnv } from "./host.ts";
 import { detectRuntime } from "./runtime.ts";
@@ -42,15 +43,19 @@ export function resolveOptions(options: ServeOptions = {}): Config {
       }
     }
   }
-  if (resolved.bind !== undefined && "path" in resolved.bind && resolved.cert !== undefined) {
+  // systemd's socket activation names where to listen when the options do not.
+  if (resolved.bind.length === 0) resolved.bind = systemdSockets();
+  if (resolved.bind.some((bind) => "path" in bind) && resolved.cert !== undefined) {
     throw new OptionError(
       `option "cert" with a unix socket: serve HTTPS on a TCP port; a unix socket is local (the proxy in front terminates TLS)`,
     );
   }
-  // A TCP bind is host and port by other names; a unix socket stays in `bind`.
-  if (resolved.bind !== undefined && "port" in resolved.bind) {
-    resolved.hostname = resolved.bind.hostname;
-    resolved.port = resolved.bind.port;
+  // The first TCP bind is host and port by other names (what `--check` and a Deno child's
+  // permissions name).
+  const tcp = resolved.bind.find((bind) => "port" in bind);
+  if (tcp !== undefined) {
+    resolved.hostname = tcp.hostname;
+    resolved.port = tcp.port;
   }
   if ((resolved.cert === undefined) !== (resolved.key === undefined)) {
     throw new OptionError(

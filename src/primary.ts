@@ -9,11 +9,12 @@
  * @module
  */
 import type { Adapter, Listener } from "./adapter.ts";
+import { type Address, addressesOf, urlOf } from "./addresses.ts";
 import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
-import { serveChain, type Serving, tlsOf, unixSocketOf, urlOf } from "./http/chain.ts";
+import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
@@ -44,15 +45,15 @@ export class Primary implements Server {
   #admin: Listener | undefined;
   #stopObserving: (() => void) | undefined;
   #sampler: ReturnType<typeof setInterval> | undefined;
-  /** The unix socket this server claimed, to remove on exit. */
-  #socket: { adapter: Adapter; path: string } | undefined;
+  /** The unix sockets this server claimed, to remove on exit. */
+  #sockets: { adapter: Adapter; paths: string[] } | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
     configureLog(config);
-    const unix = unixSocketOf(config);
-    if (config.port !== 0 || unix) {
-      this.#url = urlOf(config.hostname, config.port, config.cert !== undefined, unix);
+    const [first] = addressesOf(config);
+    if (first.port !== 0 || first.unix !== undefined || first.fd !== undefined) {
+      this.#url = urlOf(first, config.cert !== undefined);
     }
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#ready = this.#start(app).then(() => this, (error) => {
@@ -100,7 +101,7 @@ export class Primary implements Server {
       await this.#serving?.stop(false);
       this.#unwatch?.();
       // Only the socket this server made: a refused start must not remove another server's.
-      if (this.#socket) this.#socket.adapter.releaseUnixSocket(this.#socket.path);
+      for (const path of this.#sockets?.paths ?? []) this.#sockets!.adapter.releaseUnixSocket(path);
       clearInterval(this.#sampler);
       await this.#admin?.close(0, 1001);
       this.#registry?.close();
@@ -139,7 +140,9 @@ export class Primary implements Server {
     const adapter = await loadAdapter();
     const config = this.#config;
     const plan = { processes: config.processes, threads: config.threaded };
-    const unix = unixSocketOf(config);
+    let addresses = addressesOf(config);
+    const unix = addresses.some((address) => address.unix !== undefined);
+    const fd = addresses.some((address) => address.fd !== undefined);
     this.#trapStopSignals(adapter);
     // Bad certificate files stop the start here, before any worker (exit 2, naming the file).
     tlsOf(adapter, config);
@@ -147,17 +150,16 @@ export class Primary implements Server {
     let admin: string | undefined;
     if (config.adminPort !== undefined) {
       this.#admin = await serveAdmin(adapter, registry, config);
-      admin = urlOf(config.adminHost, this.#admin.port);
+      admin = urlOf({ hostname: config.adminHost, port: this.#admin.port });
     }
-    let port: number;
     let watching: string[] = [];
     if (plan.processes === 1 && plan.threads === 0) {
       const served = await this.#withinBootTimeout(servedApp(app));
       if (this.#closing) throw new StoppedError();
-      if (unix) await this.#claim(adapter, unix.path);
-      const address = { hostname: config.hostname, port: config.port, shared: false, unix };
-      const serving = this.#serving = await serveChain(adapter, served, address, config, undefined);
-      port = serving.port;
+      adapter.checkSpread(plan, { unix, fd });
+      await this.#claim(adapter, addresses);
+      const serving = this.#serving = await serveChain(adapter, served, addresses, false, config, undefined);
+      addresses = addresses.map((address, i) => ({ ...address, port: serving.ports[i] }));
       registry.observe({ type: "state", key: "main", state: "listening" });
       if (config.stats) {
         this.#sampler = setInterval(() => {
@@ -170,11 +172,16 @@ export class Primary implements Server {
       if (config.accessLog !== undefined && config.accessLog !== "-") {
         adapter.openLog(config.accessLog).close();
       }
-      adapter.checkSpread(plan, unix !== undefined);
-      if (unix) await this.#claim(adapter, unix.path);
-      port = unix ? 0 : await adapter.reservePort(config.hostname, config.port);
+      adapter.checkSpread(plan, { unix, fd });
+      await this.#claim(adapter, addresses);
+      // Port 0 is one free port every worker shares: choose it here, once.
+      for (const address of addresses) {
+        if (address.unix === undefined && address.fd === undefined) {
+          address.port = await adapter.reservePort(address.hostname, address.port);
+        }
+      }
       const { onListen: _, ...workerConfig } = config;
-      const base = { port, config: workerConfig, module: app instanceof URL ? app.href : undefined };
+      const base = { addresses, config: workerConfig, module: app instanceof URL ? app.href : undefined };
       const pool = this.#pool = primaryPool(adapter, app, base, plan, {
         ...config,
         onFatal: (error) => {
@@ -194,13 +201,15 @@ export class Primary implements Server {
         this.#unwatch = reloadOnChange(adapter, pool, watching, config.watchExclude, log);
       }
     }
-    this.#url = registry.url = urlOf(config.hostname, port, config.cert !== undefined, unix);
+    const urls = addresses.map((address) => urlOf(address, config.cert !== undefined));
+    this.#url = registry.url = urls[0];
     registry.started = true;
-    const limitsHint = adapter.limitsHint(config, unix !== undefined);
+    const limitsHint = adapter.limitsHint(config, unix);
     if (limitsHint) logAt("warning", limitsHint);
     const info: ListenInfo = {
       url: this.#url,
-      port,
+      urls,
+      port: addresses[0].port,
       hostname: config.hostname,
       runtime: adapter.runtime,
       ...plan,
@@ -210,9 +219,11 @@ export class Primary implements Server {
     else if (config.onListen === undefined) announce(startupLine(info, adapter.version, watching));
   }
 
-  async #claim(adapter: Adapter, path: string): Promise<void> {
-    await adapter.claimUnixSocket(path);
-    this.#socket = { adapter, path };
+  /** Make way for the unix sockets among `addresses`, and remember them, to remove on exit. */
+  async #claim(adapter: Adapter, addresses: Address[]): Promise<void> {
+    const paths = addresses.flatMap((address) => address.unix === undefined ? [] : [address.unix.path]);
+    for (const path of paths) await adapter.claimUnixSocket(path);
+    this.#sockets = { adapter, paths };
   }
 
   /** The registry of this server, following its pool (or this isolate serving alone) and its log. */
@@ -301,7 +312,7 @@ function startupLine(info: ListenInfo, version: string, watching: string[]): str
   const workers = info.processes * Math.max(info.threads, 1);
   const watch = watching.length > 0 ? `; watching ${watching.join(", ")} for changes` : "";
   const admin = info.admin === undefined ? "" : `; admin on ${info.admin}`;
-  return `listening on ${info.url} (${info.runtime} ${version}, ${shape}: ${workers} worker${
+  return `listening on ${info.urls.join(" and ")} (${info.runtime} ${version}, ${shape}: ${workers} worker${
     workers === 1 ? "" : "s"
   }${watch}${admin})`;
 }

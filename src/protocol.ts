@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Address } from "./addresses.ts";
 import type { PoolEvent, StatsReport } from "./observe/events.ts";
 import type { WorkerConfig } from "./settings.ts";
 
@@ -47,8 +48,8 @@ export type CommandMessage =
 export interface WorkerData {
   /** "2" for the second worker, "2.1" for thread 1 of process 2. */
   id: string;
-  /** The port to bind: the one the primary reserved (the options may say 0). */
-  port: number;
+  /** Where to listen, as the primary resolved it (with the ports it reserved where the options say 0). */
+  addresses: Address[];
   /** Threads this worker runs itself (processes only; 0 = its main thread serves). */
   threads: number;
   /** The primary's resolved options. */

@@ -121,21 +121,26 @@ export const SETTINGS = {
     example: "4",
   }),
   bind: setting({
-    kind: kinds.bindAddress,
-    default: undefined,
+    kind: kinds.bindAddresses,
+    default: [],
     defaultText: "`--host`:`--port`",
     flags: ["--bind", "-b"],
     arg: "ADDR",
+    repeatable: true,
     section: "serving",
-    help: "where to listen instead of host and port: HOST:PORT, [::1]:PORT, or unix:PATH",
-    type: "string",
+    help: "where to listen instead of host and port: HOST:PORT, [::1]:PORT, unix:PATH or fd://N (repeatable)",
+    type: "string | string[]",
     doc: 'Where to listen, in gunicorn\'s syntax, instead of `hostname` and `port`: `"HOST:PORT"`,\n' +
-      '`"[::1]:PORT"`, or `"unix:/run/app.sock"`. A unix socket is made with `unixMode`; one\n' +
-      "left by a dead server is replaced, one a live server holds is refused (exit 3), and it is\n" +
-      "removed on exit. Workers share it only as Node processes (node:cluster): Linux does not\n" +
-      "spread a unix socket's connections over SO_REUSEPORT sockets, so threads, and Deno or Bun\n" +
-      "processes, are refused with exit 2 rather than left idle.",
-    example: '"unix:/run/app.sock"',
+      '`"[::1]:PORT"`, `"unix:/run/app.sock"` or `"fd://3"`; a list listens on each, serving the\n' +
+      "same app. A unix socket is made with `unixMode`; one left by a dead server is replaced,\n" +
+      "one a live server holds is refused (exit 3), and it is removed on exit. Workers share it\n" +
+      "only as Node processes (node:cluster): Linux does not spread a unix socket's connections\n" +
+      "over SO_REUSEPORT sockets, so threads, and Deno or Bun processes, are refused with exit 2\n" +
+      "rather than left idle. `fd://N` listens on a socket this process inherited, open on file\n" +
+      "descriptor N; systemd's socket activation (`LISTEN_FDS`, `LISTEN_PID`) binds its sockets\n" +
+      "so when `bind` is not given. Only Node can listen on an inherited socket (one isolate, or\n" +
+      "processes through node:cluster); elsewhere it is refused with exit 2.",
+    example: '["127.0.0.1:8000", "unix:/run/app.sock"]',
   }),
   unixMode: setting({
     kind: kinds.fileMode,

@@ -78,9 +78,14 @@ export type App = FetchHandler | ({ fetch: FetchHandler; websocket?: unknown } &
 
 /** What `onListen` receives once every worker listens. */
 export interface ListenInfo {
-  /** The URL the server answers on, e.g. `"http://127.0.0.1:8000/"`. */
+  /**
+   * The URL the server answers on, e.g. `"http://127.0.0.1:8000/"`: of the first address
+   * when `bind` names several; `"unix:PATH"` for a unix socket, `"fd://N"` for an inherited one.
+   */
   url: string;
-  /** The port actually bound (useful with `port: 0`). */
+  /** The URL of every address, in `bind`'s order. */
+  urls: string[];
+  /** The port actually bound at the first address (useful with `port: 0`); 0 for a socket. */
   port: number;
   /** The hostname bound. */
   hostname: string;
@@ -133,15 +138,19 @@ export interface ServeOptions {
   processes?: number;
   /**
    * Where to listen, in gunicorn's syntax, instead of `hostname` and `port`: `"HOST:PORT"`,
-   * `"[::1]:PORT"`, or `"unix:/run/app.sock"`. A unix socket is made with `unixMode`; one
-   * left by a dead server is replaced, one a live server holds is refused (exit 3), and it is
-   * removed on exit. Workers share it only as Node processes (node:cluster): Linux does not
-   * spread a unix socket's connections over SO_REUSEPORT sockets, so threads, and Deno or Bun
-   * processes, are refused with exit 2 rather than left idle.
+   * `"[::1]:PORT"`, `"unix:/run/app.sock"` or `"fd://3"`; a list listens on each, serving the
+   * same app. A unix socket is made with `unixMode`; one left by a dead server is replaced,
+   * one a live server holds is refused (exit 3), and it is removed on exit. Workers share it
+   * only as Node processes (node:cluster): Linux does not spread a unix socket's connections
+   * over SO_REUSEPORT sockets, so threads, and Deno or Bun processes, are refused with exit 2
+   * rather than left idle. `fd://N` listens on a socket this process inherited, open on file
+   * descriptor N; systemd's socket activation (`LISTEN_FDS`, `LISTEN_PID`) binds its sockets
+   * so when `bind` is not given. Only Node can listen on an inherited socket (one isolate, or
+   * processes through node:cluster); elsewhere it is refused with exit 2.
    * @default `--host`:`--port`
-   * @example "unix:/run/app.sock"
+   * @example ["127.0.0.1:8000", "unix:/run/app.sock"]
    */
-  bind?: string;
+  bind?: string | string[];
   /**
    * Permissions of the unix socket `bind` makes (octal on the command line): by default its
    * owner and group (nginx's, with `chgrp`) may connect, no one else.

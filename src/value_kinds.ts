@@ -151,28 +151,40 @@ export const optionalPort: Kind<number, number | undefined> = {
   fromText: port.fromText,
 };
 
-/** Where to listen, as `bind` names it: a TCP host and port, or a unix socket's path. */
-export type Bind = { hostname: string; port: number } | { path: string };
+/** Where to listen, as `bind` names it: a TCP host and port, a unix socket's path, or an inherited socket. */
+export type Bind = { hostname: string; port: number } | { path: string } | { fd: number };
 
-/** gunicorn's bind syntax: `HOST:PORT`, `[IPv6]:PORT`, `unix:PATH` (`fd://N` is refused, naming why). */
-export const bindAddress: Kind<string, Bind | undefined> = {
-  expects: 'an address: "HOST:PORT", "[::1]:PORT" or "unix:PATH"',
+/** One address in gunicorn's bind syntax: `HOST:PORT`, `[IPv6]:PORT`, `unix:PATH`, `fd://N`. */
+function parseBind(v: string): Bind | Invalid {
+  if (v.startsWith("unix:")) {
+    const path = v.slice("unix:".length);
+    return path === "" ? new Invalid('"unix:" needs a path: unix:/run/app.sock') : { path };
+  }
+  if (v.startsWith("fd://")) {
+    const fd = v.slice("fd://".length);
+    // 0 to 2 are stdin, stdout and stderr; systemd passes sockets from 3.
+    return /^\d+$/.test(fd) && Number(fd) >= 3 ? { fd: Number(fd) } : new Invalid(
+      `${JSON.stringify(v)}: fd:// needs a file descriptor number from 3 (systemd passes sockets from 3)`,
+    );
+  }
+  const match = v.match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/);
+  if (match === null || Number(match[3]) > 65535) return new Invalid();
+  return { hostname: match[1] ?? match[2], port: Number(match[3]) };
+}
+
+/** Addresses in gunicorn's bind syntax: one, or a list in code; the flag may repeat. */
+export const bindAddresses: Kind<string | string[], Bind[]> = {
+  expects: 'an address ("HOST:PORT", "[::1]:PORT", "unix:PATH" or "fd://N") or a list of them',
   fromValue(v) {
-    if (typeof v !== "string") return new Invalid();
-    if (v.startsWith("unix:")) {
-      const path = v.slice("unix:".length);
-      return path === "" ? new Invalid('"unix:" needs a path: unix:/run/app.sock') : { path };
+    const list = typeof v === "string" ? [v] : v;
+    if (!Array.isArray(list) || list.some((item) => typeof item !== "string")) return new Invalid();
+    const binds: Bind[] = [];
+    for (const item of list) {
+      const bind = parseBind(item);
+      if (bind instanceof Invalid) return bind;
+      binds.push(bind);
     }
-    if (v.startsWith("fd://")) {
-      return new Invalid(
-        `${
-          JSON.stringify(v)
-        }: listening on an inherited socket (fd://, systemd socket activation) is not done yet; bind HOST:PORT or unix:PATH`,
-      );
-    }
-    const match = v.match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d+)$/);
-    if (match === null || Number(match[3]) > 65535) return new Invalid();
-    return { hostname: match[1] ?? match[2], port: Number(match[3]) };
+    return binds;
   },
   fromText: (t) => t,
 };

@@ -10,7 +10,8 @@
 import type { Adapter, ParentLink } from "./adapter.ts";
 import { servedApp } from "./app.ts";
 import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
-import { serveChain, type Serving, unixSocketOf, urlOf } from "./http/chain.ts";
+import { urlOf } from "./addresses.ts";
+import { serveChain, type Serving } from "./http/chain.ts";
 import { configureLog, logAt, logger } from "./log.ts";
 import type { PoolEvent, StatsReport } from "./observe/events.ts";
 import { threadPool } from "./pool/build.ts";
@@ -108,20 +109,20 @@ export class WorkerServer implements Server {
       return this.#fail(error);
     }
     if (this.#stopRequested) return; // stopped while starting: #stop() ends it
-    const { config } = data;
-    this.#url = urlOf(config.hostname, data.port, config.cert !== undefined, unixSocketOf(config));
-    await parent.send({ multiserve: "listening", port: data.port });
+    this.#url = urlOf(data.addresses[0], data.config.cert !== undefined);
+    await parent.send({ multiserve: "listening", port: data.addresses[0].port });
   }
 
   /** Serve the app through the request chain, on the port every worker shares. */
   async #serve(adapter: Adapter, app: App | URL | undefined, parent: ParentLink): Promise<void> {
-    const { config, module, port } = this.#data;
+    const { config, module, addresses } = this.#data;
     const served = await servedApp(app, module);
     if (this.#stopRequested) return;
     this.#serving = await serveChain(
       adapter,
       served,
-      { hostname: config.hostname, port, shared: true, unix: unixSocketOf(config) },
+      addresses,
+      true,
       config,
       this.#data.id,
       (requests) => void parent.send({ multiserve: "retire", requests }),

@@ -14,7 +14,15 @@ import { type Setting, SETTINGS } from "../src/settings.ts";
 import type { ServeOptions } from "../src/types.ts";
 import { root, runtime } from "./_harness.ts";
 
-const ENV = ["PORT", "HOST", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"];
+const ENV = [
+  "PORT",
+  "HOST",
+  "WEB_CONCURRENCY",
+  "FORWARDED_ALLOW_IPS",
+  "LISTEN_PID",
+  "LISTEN_FDS",
+  "LISTEN_FDNAMES",
+];
 const saved = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
 function setEnv(values: Record<string, string | undefined>): void {
   for (const name of ENV) delete process.env[name];
@@ -132,6 +140,35 @@ describe(`${runtime}: options`, () => {
   it("timeout 0 and maxRequests 0 are allowed with one isolate: they ask for nothing", () => {
     setEnv({});
     assert.equal(resolveOptions({ timeout: 0, maxRequests: 0 }).timeout, 0);
+  });
+
+  it("bind takes one address or several, in gunicorn's syntax, and names a bad one", () => {
+    setEnv({});
+    assert.deepEqual(resolveOptions({ bind: ["[::1]:8080", "unix:/run/a.sock", "fd://3"] }).bind, [
+      { hostname: "::1", port: 8080 },
+      { path: "/run/a.sock" },
+      { fd: 3 },
+    ]);
+    const tcp = resolveOptions({ bind: "0.0.0.0:9000" });
+    assert.deepEqual([tcp.hostname, tcp.port], ["0.0.0.0", 9000]);
+    refuses(
+      () => resolveOptions({ bind: ["127.0.0.1:80", "fd://0"] }),
+      /fd:\/\/ needs a file descriptor number from 3/,
+    );
+    refuses(() => resolveOptions({ bind: "localhost" }), /option "bind" must be an address/);
+  });
+
+  it("systemd's LISTEN_FDS binds its sockets from fd 3 when LISTEN_PID is this process, and is unset", () => {
+    setEnv({ LISTEN_PID: String(process.pid), LISTEN_FDS: "2", LISTEN_FDNAMES: "web:web" });
+    assert.deepEqual(resolveOptions().bind, [{ fd: 3 }, { fd: 4 }]);
+    assert.equal(process.env.LISTEN_FDS, undefined, "workers must not take them for their own");
+    assert.equal(process.env.LISTEN_PID, undefined);
+    // Another process's sockets (LISTEN_PID not ours), or a bind given: left alone.
+    setEnv({ LISTEN_PID: String(process.pid + 1), LISTEN_FDS: "1" });
+    assert.deepEqual(resolveOptions().bind, []);
+    assert.equal(process.env.LISTEN_FDS, "1");
+    setEnv({ LISTEN_PID: String(process.pid), LISTEN_FDS: "1" });
+    assert.deepEqual(resolveOptions({ bind: "127.0.0.1:0" }).bind, [{ hostname: "127.0.0.1", port: 0 }]);
   });
 });
 

@@ -56,4 +56,31 @@ describe(`${runtime}: where connections cannot be spread`, () => {
       assert.equal(spreadProblem("node", "linux", threads, ok), undefined);
     }
   });
+
+  it("an inherited socket: Node one isolate or processes; Node threads, Deno and Bun refused", () => {
+    const single = { processes: 1, threads: 0 };
+    const fd = { fd: true };
+    assert.equal(spreadProblem("node", "linux", single, "24.0.0", fd), undefined);
+    assert.equal(spreadProblem("node", "linux", processes, "24.0.0", fd), undefined);
+    for (const plan of [threads, both]) {
+      assert.match(
+        spreadProblem("node", "linux", plan, "24.0.0", fd)?.message ?? "",
+        /node threads cannot share/,
+      );
+    }
+    for (const rt of ["deno", "bun"]) {
+      for (const plan of [single, threads, processes]) {
+        assert.match(
+          spreadProblem(rt, "linux", plan, "", fd)?.message ?? "",
+          /cannot listen on an inherited socket/,
+        );
+      }
+    }
+  });
+
+  it("one isolate needs no spreading, on any OS", () => {
+    for (const rt of ["deno", "bun", "node"]) {
+      assert.equal(spreadProblem(rt, "darwin", { processes: 1, threads: 0 }, "20.0.0"), undefined);
+    }
+  });
 });

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import type { Adapter, NativeChecks, TlsPem } from "../adapter.ts";
+import type { Adapter, Listener, NativeChecks, TlsPem } from "../adapter.ts";
+import type { Address } from "../addresses.ts";
 import type { ServedApp } from "../app.ts";
 import { settlesWithin } from "../deadline.ts";
 import { BootError, messageOf } from "../errors.ts";
@@ -90,26 +91,9 @@ function webSocketGate(next: AfterGuard, max: number, open: () => number): After
   };
 }
 
-/** Where a chain listens. */
-export interface Address {
-  hostname: string;
-  port: number;
-  /** Other workers bind the same port. */
-  shared: boolean;
-  /** A unix socket instead of `hostname:port`. */
-  unix?: { path: string; mode: number };
-}
-
-/** The unix socket the options bind, if any. */
-export function unixSocketOf(config: WorkerConfig): { path: string; mode: number } | undefined {
-  return config.bind !== undefined && "path" in config.bind
-    ? { path: config.bind.path, mode: config.unixMode }
-    : undefined;
-}
-
-/** A chain serving on a socket: the port bound, and the graceful stop. */
+/** A chain serving on its sockets: the port bound at each address, and the graceful stop. */
 export interface Serving {
-  port: number;
+  ports: number[];
   /** WebSockets open now. */
   readonly webSockets: number;
   /** What was counted since the last report (with `stats` on; else undefined). */
@@ -122,13 +106,15 @@ export interface Serving {
 }
 
 /**
- * Serve `app` through the whole chain at `address`, then run its `onStart` hook (worker
- * `id`). Rejects with a `BootError` if it cannot listen or `onStart` fails.
+ * Serve `app` through the whole chain at each of `addresses` (`shared`: other workers bind
+ * them too), then run its `onStart` hook (worker `id`). Rejects with a `BootError` if it
+ * cannot listen or `onStart` fails.
  */
 export async function serveChain(
   adapter: Adapter,
   app: ServedApp,
-  address: Address,
+  addresses: Address[],
+  shared: boolean,
   config: WorkerConfig,
   id: string | undefined,
   onQuota?: (requests: number) => void,
@@ -147,15 +133,17 @@ export async function serveChain(
     tally,
     accessLog,
   });
-  const listener = await adapter.listen(chain.handler, {
-    ...address,
-    onRefused: tally || accessLog ? refusalObserver(tally, accessLog) : undefined,
-    // Read as this worker starts: a reload serves renewed files.
-    tls: tlsOf(adapter, config),
-    limits: config,
-    onError: appErrorResponse(config.debug),
-    websocket: app.websocket,
-  });
+  const { listener, ports } = await listenOnEach(addresses, (address) =>
+    adapter.listen(chain.handler, {
+      ...address,
+      shared,
+      onRefused: tally || accessLog ? refusalObserver(tally, accessLog) : undefined,
+      // Read as this worker starts: a reload serves renewed files.
+      tls: tlsOf(adapter, config),
+      limits: config,
+      onError: appErrorResponse(config.debug),
+      websocket: app.websocket,
+    }));
   webSockets = () => listener.webSockets;
   const draining = new AbortController();
   const worker = { id, signal: draining.signal };
@@ -168,7 +156,7 @@ export async function serveChain(
     throw new BootError(`the app's onStart failed: ${messageOf(error)}`, { cause: error });
   }
   return {
-    port: listener.port,
+    ports,
     get webSockets() {
       return listener.webSockets;
     },
@@ -188,10 +176,33 @@ export async function serveChain(
   };
 }
 
-/** The URL a server at `hostname:port` answers on (`secure`: over TLS); `unix:PATH` for a socket. */
-export function urlOf(hostname: string, port: number, secure = false, unix?: { path: string }): string {
-  if (unix !== undefined) return `unix:${unix.path}`;
-  return `http${secure ? "s" : ""}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+/**
+ * Listen on every address, as one listener (the WebSockets of all, one close for all), and
+ * the port each bound. If one cannot listen, those already listening are closed.
+ */
+async function listenOnEach(
+  addresses: Address[],
+  listen: (address: Address) => Promise<Listener>,
+): Promise<{ listener: Listener; ports: number[] }> {
+  const listeners: Listener[] = [];
+  try {
+    for (const address of addresses) listeners.push(await listen(address));
+  } catch (error) {
+    await Promise.all(listeners.map((listener) => listener.close(0, CLOSE_CODES.goingAway)));
+    throw error;
+  }
+  const ports = listeners.map((listener) => listener.port);
+  if (listeners.length === 1) return { listener: listeners[0], ports };
+  const listener: Listener = {
+    port: ports[0],
+    get webSockets() {
+      return listeners.reduce((sum, listener) => sum + listener.webSockets, 0);
+    },
+    close: async (timeoutMs, closeCode) => {
+      await Promise.all(listeners.map((listener) => listener.close(timeoutMs, closeCode)));
+    },
+  };
+  return { listener, ports };
 }
 
 /** The certificate and key the options name, read now (a worker reads them as it starts). */
