@@ -8,8 +8,7 @@
  * @module
  */
 import type { ConnectionLimits } from "../src/adapter.ts";
-import type { FetchHandler } from "../src/types.ts";
-import type { DenoListener } from "./_deno_api.ts";
+import type { DenoListener, DenoServeInfo } from "./_deno_api.ts";
 
 /** How long a draining server waits for the first request of a connection it just accepted. */
 const FRESH_GRACE_MS = 1_000;
@@ -24,7 +23,7 @@ interface ConnectionServer {
 export type ServeOnConnection = (
   connection: unknown,
   signal: AbortSignal | undefined,
-  handler: (request: Request, info: { completed: Promise<void> }) => Response | Promise<Response>,
+  handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   onError: (error: unknown) => Response,
   onListen: () => void,
 ) => ConnectionServer;
@@ -37,9 +36,24 @@ export function serveOnConnection(deno: object): ServeOnConnection | undefined {
   return typeof serve === "function" ? serve as ServeOnConnection : undefined;
 }
 
+/** The handler of one request, told whether its connection speaks HTTP/2. */
+export type ConnectionHandler = (
+  request: Request,
+  info: DenoServeInfo,
+  http2: boolean,
+) => Response | Promise<Response>;
+
+/** An accepted connection as Deno gives it: over TLS, with its handshake. */
+interface DenoConn {
+  close(): void;
+  handshake?: () => Promise<{ alpnProtocol: string | null }>;
+}
+
 /** One accepted connection and its clock. */
 interface Connection {
-  server: ConnectionServer;
+  socket: DenoConn;
+  /** Deno's server on it; undefined while its TLS handshake goes on. */
+  server: ConnectionServer | undefined;
   /** Requests whose response is not yet fully sent. */
   active: number;
   /** Responses fully sent. */
@@ -65,7 +79,7 @@ function noteClose(connection: Connection, response: Response): Response {
 export function serveConnections(
   listener: DenoListener,
   serveOn: ServeOnConnection,
-  handler: FetchHandler,
+  handler: ConnectionHandler,
   onError: (error: unknown) => Response,
   limits: ConnectionLimits,
 ): (timeoutMs: number) => Promise<void> {
@@ -75,7 +89,12 @@ export function serveConnections(
 
   const shutdown = (connection: Connection) => {
     connection.deadline = 0;
-    connection.server.shutdown().catch(() => {});
+    if (connection.server === undefined) connection.socket.close(); // still in its TLS handshake
+    else connection.server.shutdown().catch(() => {});
+  };
+  const forget = (connection: Connection) => {
+    connections.delete(connection);
+    if (connections.size === 0) allClosed?.();
   };
   // One clock for all connections, not a timer per request: a sweep every quarter of the
   // shorter timeout (at most each second) closes those past their deadline.
@@ -86,14 +105,7 @@ export function serveConnections(
       if (connection.deadline !== 0 && now >= connection.deadline) shutdown(connection);
     }
   }, tick);
-  const track = (socket: unknown) => {
-    const connection: Connection = {
-      server: undefined!,
-      active: 0,
-      served: 0,
-      deadline: Date.now() + limits.headerTimeout * 1_000,
-      closeAfter: false,
-    };
+  const serve = (connection: Connection, http2: boolean) => {
     const ended = () => {
       connection.active--;
       connection.served++;
@@ -103,14 +115,14 @@ export function serveConnections(
       if (closing || connection.closeAfter) shutdown(connection);
       else connection.deadline = Date.now() + limits.keepAliveTimeout * 1_000;
     };
-    connection.server = serveOn(
-      socket,
+    const server = connection.server = serveOn(
+      connection.socket,
       undefined,
       (request, info) => {
         connection.deadline = 0;
         connection.active++;
         info.completed.then(ended, ended);
-        const response = handler(request, info);
+        const response = handler(request, info, http2);
         return response instanceof Promise
           ? response.then((ready) => noteClose(connection, ready))
           : noteClose(connection, response);
@@ -118,18 +130,42 @@ export function serveConnections(
       onError,
       () => {},
     );
+    server.finished.catch(() => {}).then(() => forget(connection));
+  };
+  const track = (socket: DenoConn) => {
+    const connection: Connection = {
+      socket,
+      server: undefined,
+      active: 0,
+      served: 0,
+      // The TLS handshake, then the first request head, within headerTimeout.
+      deadline: Date.now() + limits.headerTimeout * 1_000,
+      closeAfter: false,
+    };
     connections.add(connection);
-    connection.server.finished.catch(() => {}).then(() => {
-      connections.delete(connection);
-      if (connections.size === 0) allClosed?.();
-    });
+    if (socket.handshake === undefined) return serve(connection, false);
+    // Over TLS, ALPN may choose HTTP/2: the handshake comes first, so that each request can
+    // be told (Deno's server would otherwise do it, and two at once fail with "Busy").
+    socket.handshake().then(
+      ({ alpnProtocol }) => {
+        if (connection.deadline === 0) return forget(connection); // closed meanwhile
+        serve(connection, alpnProtocol === "h2");
+      },
+      () => {
+        // A client that failed its handshake: nothing was served.
+        try {
+          socket.close();
+        } catch { /* closed already */ }
+        forget(connection);
+      },
+    );
   };
 
   const accepting = (async () => {
     while (!closing) {
-      let socket: unknown;
+      let socket: DenoConn;
       try {
-        socket = await listener.accept();
+        socket = await listener.accept() as DenoConn;
       } catch (error) {
         if (closing || (error as Error)?.name === "BadResource") return;
         // Out of file descriptors, say: keep accepting once some are free.

@@ -42,9 +42,12 @@ class DenoRequestInfo extends ForwardableInfo {
     return Deno.upgradeWebSocket(request, protocol === undefined ? {} : { protocol });
   }
   readonly #info: DenoServeInfo;
-  constructor(info: DenoServeInfo) {
+  /** HTTP/2 (or, served by Deno.serve over TLS, perhaps HTTP/2): the host is in the URL. */
+  readonly hostInUrl: boolean;
+  constructor(info: DenoServeInfo, hostInUrl: boolean) {
     super();
     this.#info = info;
+    this.hostInUrl = hostInUrl;
   }
   override get peerAddr(): { hostname: string; port: number } {
     const addr = this.#info.remoteAddr;
@@ -91,6 +94,7 @@ export const adapter: Adapter = {
     hostAndLength: false,
     // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
     clientErrorStatus: (error) => isBodyCutShort(error) ? 400 : undefined,
+    hostInUrl: (info) => (info as DenoRequestInfo).hostInUrl,
   },
   // terminate() cannot end a busy Worker (denoland/deno#35657), but ending its process can.
   hostsThreads: true,
@@ -103,13 +107,18 @@ export const adapter: Adapter = {
       : processParentLink(),
 
   listen(app, { hostname, port, shared, limits, tls, unix, onError: appError }) {
+    // Deno.serve over TLS speaks HTTP/2 to those who ask, and does not say to whom: a
+    // request without Host is let through there (Deno makes its URL from :authority, or
+    // from its own address for an HTTP/1.1 request without Host).
+    const tlsServe = tls !== undefined;
     const handler = unix === undefined
-      ? (request: Request, info: DenoServeInfo) => app(request, new DenoRequestInfo(info))
+      ? (request: Request, info: DenoServeInfo, http2 = tlsServe) =>
+        app(request, new DenoRequestInfo(info, http2))
       : (request: Request, info: DenoServeInfo) => {
         // Deno names a unix socket's requests http+unix://; the app sees http://, as on Bun and Node.
         const url = request.url.replace(/^http\+unix:/, "http:");
         Object.defineProperty(request, "url", { configurable: true, get: () => url });
-        return app(request, new DenoRequestInfo(info));
+        return app(request, new DenoRequestInfo(info, false));
       };
     const onError = (error: unknown) =>
       isBodyCutShort(error)

@@ -1,7 +1,8 @@
 /**
- * Node adapter: `node:http` with @hono/node-server's Request/Response bridge; processes
- * are `node:cluster` workers (its primary round-robins connections on every OS); threads
- * are `worker_threads`, each listening with SO_REUSEPORT (Node ≥ 22.12, Linux).
+ * Node adapter: `node:http` (over TLS, `node:http2` with HTTP/1.1 beside it) with
+ * @hono/node-server's Request/Response bridge; processes are `node:cluster` workers (its
+ * primary round-robins connections on every OS); threads are `worker_threads`, each
+ * listening with SO_REUSEPORT (Node ≥ 22.12, Linux).
  *
  * @module
  */
@@ -15,7 +16,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
 import type { Socket } from "node:net";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -26,6 +27,7 @@ import type {
   Listener,
   ParentLink,
   Refused,
+  TlsPem,
   WorkerHandle,
 } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
@@ -162,9 +164,10 @@ export const adapter: Adapter = {
       } as ServerOptions,
       createServer:
         ((options: ServerOptions, bridge: (incoming: IncomingMessage, outgoing: ServerResponse) => void) =>
-          // HTTPS: node:https's server is node:http's over TLS, the same options and events.
-          (tls === undefined ? createServer : createHttpsServer as unknown as typeof createServer)(
-            { ...options, ...tls },
+          serverOf(
+            options,
+            tls,
+            limits,
             (incoming, outgoing) => {
               const refused = nodeRefusal(incoming, limits);
               if (refused === undefined) {
@@ -186,7 +189,7 @@ export const adapter: Adapter = {
                 remote: incoming.socket.remoteAddress ?? "",
               });
             },
-          )) as typeof createServer,
+          )) as unknown as typeof createServer,
     }) as Server;
     if (onRefused) answerParseErrors(server, onRefused);
     // A cluster worker's main thread shares the primary's socket; every other shared
@@ -303,6 +306,49 @@ export const adapter: Adapter = {
   exit: (code) => process.exit(code),
 };
 
+/**
+ * The server: node:http's, or over TLS node:http2's, which speaks HTTP/2 to a client that
+ * asks for it by ALPN and HTTP/1.1 to the rest (`allowHTTP1`), as Deno does. Its HTTP/1.1
+ * connections go through node:http's own connection handling, which reads the HTTP/1
+ * options (timeouts, header size, upgrades) from the server object: they are set there.
+ */
+function serverOf(
+  options: ServerOptions,
+  tls: TlsPem | undefined,
+  limits: ConnectionLimits,
+  handler: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
+): Server | Http2SecureServer {
+  if (tls === undefined) return createServer(options, handler);
+  const server = createSecureServer({
+    ...tls,
+    allowHTTP1: true,
+    // HTTP/2's header limits, as HTTP/1's: pairs (with room for the four pseudo-headers) and bytes.
+    ...(limits.maxHeaderCount > 0 ? { maxHeaderListPairs: limits.maxHeaderCount + PSEUDO_HEADERS } : {}),
+    ...(limits.maxHeaderSize > 0 ? { settings: { maxHeaderListSize: limits.maxHeaderSize } } : {}),
+  }, handler as unknown as Parameters<typeof createSecureServer>[1]);
+  // It has no closeAllConnections(): what closeGracefully() must tell and cut, kept here.
+  const open: OpenConnections = { sessions: new Set(), sockets: new Set() };
+  server.on("session", (session) => {
+    open.sessions.add(session);
+    session.once("close", () => open.sessions.delete(session));
+  });
+  server.on("secureConnection", (socket) => {
+    open.sockets.add(socket);
+    socket.once("close", () => open.sockets.delete(socket));
+  });
+  Object.assign(server, options, { [OPEN]: open });
+  return server;
+}
+
+/** `:method`, `:scheme`, `:path` and `:authority`. */
+const PSEUDO_HEADERS = 4;
+/** The HTTP/2 sessions and TLS sockets a node:http2 server has open. */
+interface OpenConnections {
+  sessions: Set<import("node:http2").ServerHttp2Session>;
+  sockets: Set<Socket>;
+}
+const OPEN = Symbol("multiserve.open");
+
 /** A connection as Node's http server keeps it: the response in progress, if any. */
 type ParsingSocket = Socket & { _httpMessage?: { _headerSent?: boolean } | null };
 
@@ -336,14 +382,17 @@ function answerParseErrors(server: Server, onRefused: (refused: Refused) => void
  */
 function nodeRefusal(incoming: IncomingMessage, limits: ConnectionLimits): [number, string] | undefined {
   const version = incoming.httpVersion;
-  if (version !== "1.1" && version !== "1.0") return [400, `HTTP/${version} is not served`];
+  // HTTP/2.0 is served only as real HTTP/2 (node:http2's request has a stream), not as an
+  // HTTP/1 request line that says "HTTP/2.0".
+  const h2 = version === "2.0" && "stream" in incoming;
+  if (version !== "1.1" && version !== "1.0" && !h2) return [400, `HTTP/${version} is not served`];
   // The bridge builds a URL from the target: what it cannot parse would throw (a 500).
   if (incoming.url?.charCodeAt(0) !== SLASH) {
     const problem = targetProblem(incoming);
     if (problem !== undefined) return [400, problem];
   }
   const raw = incoming.rawHeaders;
-  if (limits.maxHeaderCount > 0 && raw.length > limits.maxHeaderCount * 2) {
+  if (limits.maxHeaderCount > 0 && raw.length > (limits.maxHeaderCount + (h2 ? PSEUDO_HEADERS : 0)) * 2) {
     return [431, `more than ${limits.maxHeaderCount} header fields`];
   }
   // One pass over the raw fields, keeping those the guard asks for: cheaper than
@@ -358,6 +407,11 @@ function nodeRefusal(incoming: IncomingMessage, limits: ConnectionLimits): [numb
     if (!GUARD_FIELDS.has(lower)) continue;
     if (lower === "host") hosts++;
     fields[lower] = fields[lower] === undefined ? raw[i + 1] : `${fields[lower]}, ${raw[i + 1]}`;
+  }
+  // HTTP/2 names the host in :authority (RFC 9113 §8.3.1), which Host may repeat.
+  if (h2 && hosts === 0 && (incoming as unknown as { authority?: string }).authority) {
+    fields.host = (incoming as unknown as { authority: string }).authority;
+    hosts = 1;
   }
   if (hosts === 0 || fields.host === "") return [400, "the request has no Host header"];
   if (hosts > 1) return [400, "the request has more than one Host header"];
@@ -436,16 +490,26 @@ function clusterQuiet(): Promise<void> {
   });
 }
 
-/** Stop accepting, let in-flight requests end, cut what is left after `timeoutMs`. */
+/**
+ * Stop accepting, let in-flight requests end, cut what is left after `timeoutMs`. HTTP/2
+ * sessions are told GOAWAY at once (their clients open no new streams, and reconnect for
+ * the next request), and destroyed at the deadline with the HTTP/1.1 connections.
+ */
 function closeGracefully(server: ReturnType<typeof createServer>, timeoutMs: number): Promise<void> {
+  const open = (server as { [OPEN]?: OpenConnections })[OPEN];
   return new Promise((resolve) => {
     server.close(() => {
       clearInterval(idle);
       clearTimeout(deadline);
       resolve();
     });
+    for (const session of open?.sessions ?? []) session.close();
     // Keep-alive connections go idle after their response: close them as they do.
     const idle = setInterval(() => server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    const deadline = setTimeout(() => {
+      if (open === undefined) return server.closeAllConnections();
+      for (const session of open.sessions) session.destroy();
+      for (const socket of open.sockets) socket.destroy();
+    }, timeoutMs);
   });
 }

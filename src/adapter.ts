@@ -112,6 +112,12 @@ export interface NativeChecks {
   /** A missing or repeated Host and a malformed or repeated Content-Length are refused. */
   hostAndLength: boolean;
   /**
+   * The request came where a missing Host field is no fault: HTTP/2, which names the host in
+   * `:authority` (the runtime puts it in the URL, not in a Host field). Asked only of a
+   * request without Host, where the runtime does not check Host itself (Deno).
+   */
+  hostInUrl?: (info: unknown) => boolean;
+  /**
    * The status of an error a request's body raised that is the client's doing although the
    * body guard did not raise it (Deno: a body cut short of its Content-Length is 400);
    * undefined for any other error. The adapter answers with it, and the access log says it.

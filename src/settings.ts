@@ -167,7 +167,7 @@ export const SETTINGS = {
     doc: "Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.\n" +
       "Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed\n" +
       "files with no failed request. Files that cannot be read, are not PEM or do not match stop\n" +
-      "the start with exit 2, naming the file. Deno also offers HTTP/2 (ALPN); Bun and Node serve\n" +
+      "the start with exit 2, naming the file. Deno and Node also offer HTTP/2 (ALPN); Bun serves\n" +
       "HTTP/1.1 over TLS.",
     example: '"/etc/ssl/example.com/fullchain.pem"',
   }),

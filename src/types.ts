@@ -162,7 +162,7 @@ export interface ServeOptions {
    * Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.
    * Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed
    * files with no failed request. Files that cannot be read, are not PEM or do not match stop
-   * the start with exit 2, naming the file. Deno also offers HTTP/2 (ALPN); Bun and Node serve
+   * the start with exit 2, naming the file. Deno and Node also offer HTTP/2 (ALPN); Bun serves
    * HTTP/1.1 over TLS.
    * @default none (plain HTTP)
    * @example "/etc/ssl/example.com/fullchain.pem"

@@ -1,16 +1,18 @@
 /**
  * HTTPS: served with a certificate made here by openssl, in threads and in processes, with
- * the app seeing https URLs; HTTP/2 by ALPN on Deno; an encrypted key unlocked from the
+ * the app seeing https URLs; HTTP/2 by ALPN on Deno and Node; an encrypted key unlocked from the
  * environment; bad files refused before any worker starts, naming the file (exit 2); and a
  * renewed certificate served after SIGHUP, under load, with no failed request.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { type ClientHttp2Session, connect } from "node:http2";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { WebSocket as WsClient } from "ws";
 import { Child, cliTs, eventually, fixture, MODES, runtime, startServer } from "./_harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "multiserve-tls-"));
@@ -88,7 +90,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
           tokens.add(body.token);
         }
         assert.equal(tokens.size, 2, "both workers served over TLS");
-        // HTTP/2 by ALPN where the runtime serves it (Deno); HTTP/1.1 over TLS elsewhere.
+        // HTTP/2 by ALPN where the runtime serves it (Deno, Node); HTTP/1.1 over TLS on Bun.
         const curl = spawnSync("curl", [
           "-s",
           "--cacert",
@@ -97,10 +99,10 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
           "-o",
           "/dev/null",
           "-w",
-          "%{http_version}",
+          "%{http_version} %{http_code}",
           `${url}token`,
         ], { encoding: "utf8" });
-        assert.equal(curl.stdout, runtime === "deno" ? "2" : "1.1", curl.stderr);
+        assert.equal(curl.stdout, `${runtime === "bun" ? "1.1" : "2"} 200`, curl.stderr);
       } finally {
         child.killTree();
       }
@@ -210,6 +212,100 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         new Set(["renewed"]),
         "new connections get the renewed certificate",
       );
+    } finally {
+      child.killTree();
+    }
+  });
+
+  if (runtime !== "bun") {
+    it("HTTP/2: streams on one session go on through a SIGHUP reload with no failed request (processes 2)", async () => {
+      const args = [...MODES[2].args, "--cert", file("first.pem"), "--key", file("first.key")];
+      const { child, url } = await serveTls(args);
+      let session: ClientHttp2Session | undefined;
+      try {
+        const failures: string[] = [];
+        let answered = 0;
+        let running = true;
+        // One request as a stream of the current session; a session told GOAWAY (a draining
+        // worker) or closed is replaced, as browsers do, and the request goes on a new one.
+        const once = () =>
+          new Promise<void>((resolve) => {
+            if (session === undefined || session.closed || session.destroyed) {
+              session = connect(url, { ca: trusted });
+              session.on("error", () => {});
+              session.on("goaway", () => (session = undefined));
+            }
+            const stream = session.request({ ":path": "/token" });
+            stream.on("response", (headers) => {
+              if (headers[":status"] !== 200) failures.push(`status ${headers[":status"]}`);
+            });
+            stream.on("data", () => {});
+            stream.on("end", () => {
+              answered++;
+              resolve();
+            });
+            stream.on("error", (error) => {
+              // A stream refused before the worker saw it (GOAWAY's last stream id) is safe to
+              // retry, and clients do: only a stream the server began to answer is a failure.
+              if ((error as { code?: string }).code !== "ERR_HTTP2_GOAWAY_SESSION") {
+                failures.push(String(error));
+              }
+              resolve();
+            });
+            stream.end();
+          });
+        const loop = async () => {
+          while (running) await once();
+        };
+        const loops = [loop(), loop(), loop()];
+        await eventually(() => answered >= 30, "answers before the reload", 10_000);
+        const mark = child.mark();
+        child.signal("SIGHUP");
+        await child.waitFor(/reload done/, 20_000, mark);
+        await eventually(
+          () => child.count(/exited \(exit code 0; reloaded\)/g) >= 2,
+          "the old workers' exit",
+          20_000,
+        );
+        const after = answered;
+        await eventually(() => answered >= after + 30, "answers after the reload", 10_000);
+        running = false;
+        await Promise.all(loops);
+        assert.deepEqual(failures, []);
+      } finally {
+        session?.destroy();
+        child.killTree();
+      }
+    });
+  }
+
+  it("a WebSocket over TLS (wss://) echoes, beside HTTP/2 where it is served (threaded 2)", async () => {
+    const webSockets = runtime === "deno" ? ["--max-web-sockets", "10"] : [];
+    const { child, url } = await startServer(cliTs, [
+      "-p",
+      "0",
+      ...MODES[1].args,
+      ...webSockets,
+      "--cert",
+      file("first.pem"),
+      "--key",
+      file("first.key"),
+      fixture("ws_app.ts"),
+    ]);
+    try {
+      const socket = new WsClient(`${url.replace(/^https/, "wss")}ws/plain`, { ca: trusted });
+      const messages: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        socket.on("message", (data) => {
+          messages.push(String(data));
+          if (messages.length === 1) socket.send("over tls");
+          else socket.close(1000);
+        });
+        socket.on("close", () => resolve());
+        socket.on("error", reject);
+      });
+      assert.match(messages[0], /^hello from /);
+      assert.equal(messages[1], "over tls");
     } finally {
       child.killTree();
     }

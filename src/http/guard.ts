@@ -81,7 +81,7 @@ export function guard(
   const done = () => void active--;
   return (request, info) => {
     const fields = fieldsOf(request, info);
-    const problem = requestProblem(request, fields, limits, native);
+    const problem = requestProblem(request, info, fields, limits, native);
     if (problem !== undefined) return problem;
     // A chunked body: count it as it is read, and tell a client's framing error from the app's.
     // (A GET or HEAD may say chunked, but the runtime hands it on with no body.)
@@ -155,6 +155,7 @@ function walkFields(request: Request, control: RegExp | undefined): Walked {
 /** The refusal a request has earned, or undefined when it may go on. */
 function requestProblem(
   request: Request,
+  info: unknown,
   fields: Fields | Walked,
   limits: RequestLimits,
   native: NativeChecks,
@@ -163,8 +164,9 @@ function requestProblem(
     const host = fields.host;
     // RFC 9112 §3.2: exactly one Host. HTTP/1.0 may omit it, but the request URL is built
     // from it, and not every runtime tells the handler the version: every request needs one.
-    if (host === null || host === "") return refusal(400, "the request has no Host header");
-    if (host.includes(",")) return refusal(400, "the request has more than one Host header");
+    if (host === null || host === "") {
+      if (!native.hostInUrl?.(info)) return refusal(400, "the request has no Host header");
+    } else if (host.includes(",")) return refusal(400, "the request has more than one Host header");
   }
   const length = fields.contentLength;
   if (length !== null) {
