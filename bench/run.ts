@@ -52,6 +52,8 @@ function freePort(): Promise<number> {
 interface Running {
   child: ChildProcess;
   url: string;
+  /** An nginx in front of a server, not a server. */
+  isFront?: boolean;
   startMs: number;
   /** Everything it printed so far, stdout and stderr. */
   output: () => string;
@@ -192,6 +194,8 @@ interface Target {
   runtime: Runtime;
   cmd: (port: number) => [string, string[]];
   env?: Record<string, string>;
+  /** Measured through an nginx of its own in front (section (n)). */
+  behindNginx?: boolean;
 }
 
 const LOAD = {
@@ -232,12 +236,19 @@ async function compareIsolates(
     try {
       for (const target of targets) {
         const port = await freePort();
-        running.push(await start(pinned(target.cmd(port), 0), port, target.env));
+        const server = await start(pinned(target.cmd(port), 0), port, target.env);
+        running.push(server);
+        if (target.behindNginx) {
+          const front = await nginxFront(port);
+          running.push(front);
+          server.url = front.url; // load goes through nginx; both are stopped after the round
+        }
       }
-      for (const r of running) await wrk(r.url, load.threads, load.connections, WARMUP_SECONDS, 1);
+      const served = running.filter((r) => !r.isFront);
+      for (const r of served) await wrk(r.url, load.threads, load.connections, WARMUP_SECONDS, 1);
       const sums = targets.map(() => 0);
       for (let burst = 0; burst < BURSTS; burst++) {
-        for (const [i, r] of running.entries()) {
+        for (const [i, r] of served.entries()) {
           const result = await wrk(r.url, load.threads, load.connections, burstSeconds, 1, wrkArgs);
           sums[i] += result.rps / BURSTS;
           errors.set(targets[i].label, errors.get(targets[i].label)! + result.errors);
@@ -322,6 +333,70 @@ const rawBaseline = (runtime: Runtime) =>
   runtime === "node" ? "node:http + @hono/node-server" : runtime === "deno" ? "Deno.serve" : "Bun.serve";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const NGINX = spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout
+  .trim();
+
+/**
+ * Debian's nginx in front of the server on `upstreamPort`, pinned with the servers (CPU 0), as
+ * the README's site has it: upstream keep-alive, and the client and scheme forwarded as after
+ * TLS termination (X-Forwarded-Proto: https), which multiserve believes from loopback.
+ */
+async function nginxFront(upstreamPort: number): Promise<Running> {
+  const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-nginx-`);
+  const port = await freePort();
+  writeFileSync(
+    `${dir}/nginx.conf`,
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto https;
+    }
+  }
+}
+`,
+  );
+  const [exe, args] = pinned([NGINX, ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"]], 0);
+  const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (c) => (output += c));
+  child.stderr!.on("data", (c) => (output += c));
+  const url = `http://127.0.0.1:${port}/`;
+  for (let i = 0; i < 100; i++) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const req = httpRequest(url, { agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on("error", () => resolve(false));
+      req.end();
+    });
+    if (answered) return { child, url, startMs: 0, output: () => output, isFront: true };
+    await sleep(50);
+  }
+  killTree(child.pid!);
+  throw new Error(`nginx in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
+}
 
 /**
  * Server CPU time per request, in µs: the server (and its children) pinned to CPU 0, wrk to
@@ -714,6 +789,29 @@ async function main() {
         what: "serve(), --cert --key",
         value: `${fmt(rps)} req/s`,
         ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× ${baseline} over HTTPS`,
+        target: "≥ 0.90",
+      });
+    }
+  }
+
+  if (runs("n") && NGINX !== "") {
+    console.error("(n) behind nginx: nginx → serve() against nginx → the runtime's own server");
+    for (const runtime of RUNTIMES) {
+      const baseline = rawBaseline(runtime);
+      const targets = [
+        { ...raw(runtime, "hello", baseline), behindNginx: true },
+        { ...multiserve(runtime, "hello", [], "serve()"), behindNginx: true },
+      ];
+      const r = await compareIsolates(targets, LOAD.hello, 3);
+      const base = r.get(baseline)!.rounds;
+      results[`n.${runtime}`] = Object.fromEntries(r);
+      const { rps, rounds, errors } = r.get("serve()")!;
+      rows.push({
+        section: "(n) behind nginx, hello, 1 isolate",
+        runtime,
+        what: "nginx (keepalive, X-Forwarded-For/-Proto: https) → serve()",
+        value: `${fmt(rps)} req/s${errors ? `, ${errors} errors` : ""}`,
+        ratio: `${median(rounds.map((x, i) => x / base[i])).toFixed(2)}× nginx → ${baseline}`,
         target: "≥ 0.90",
       });
     }
