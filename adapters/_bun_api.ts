@@ -47,7 +47,7 @@ export interface BunApi {
     maxRequestBodySize: number;
     fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
     error: (error: Error) => Response;
-    websocket: BunWebSocketHandler;
+    websocket?: BunWebSocketHandler;
   }): BunServer;
 }
 

@@ -8,17 +8,23 @@
  */
 import type { ConnectionLimits } from "../src/adapter.ts";
 import { CLOSE_CODES, closeReason, type OpenSockets } from "../src/websocket/open_sockets.ts";
+import { WebSocketsOffError } from "../src/websocket/upgrade.ts";
 import type { DenoApi } from "./_deno_api.ts";
 
 /** What the wrapper counts into, set when the worker listens. */
 let current: { sockets: OpenSockets; limits: ConnectionLimits } | undefined;
 
-/** Count the sockets `Deno.upgradeWebSocket` makes from now on into `sockets`. */
+/**
+ * Count the sockets `Deno.upgradeWebSocket` makes from now on into `sockets`; with
+ * `maxWebSockets` 0, make it throw `WebSocketsOffError` (Deno's per-connection server would
+ * send the 101 and then drop the connection).
+ */
 export function trackUpgrades(deno: DenoApi, sockets: OpenSockets, limits: ConnectionLimits): void {
   if (current === undefined) {
     const native = deno.upgradeWebSocket.bind(deno);
     deno.upgradeWebSocket = (request, options) => {
       const { sockets, limits } = current!;
+      if (limits.maxWebSockets === 0) throw new WebSocketsOffError();
       const upgraded = native(request, { idleTimeout: limits.webSocketIdleTimeout, ...options });
       watch(upgraded.socket, sockets, limits.maxWebSocketMessage);
       return upgraded;

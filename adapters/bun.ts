@@ -12,7 +12,12 @@ import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
-import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
+import {
+  UPGRADE,
+  type UpgradedWebSocket,
+  type UpgradeWebSocketOptions,
+  WebSocketsOffError,
+} from "../src/websocket/upgrade.ts";
 import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
 import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
 import {
@@ -54,6 +59,24 @@ class BunRequestInfo extends ForwardableInfo {
     const ip = this.server.requestIP(this.#request);
     return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
+}
+
+/**
+ * The server as the app sees it while WebSockets are off (`maxWebSockets` 0): `upgrade()`,
+ * which hono/bun's helper, the app itself and `upgradeWebSocket()` call, throws
+ * `WebSocketsOffError` (a 503 naming the option); the rest is the server's own.
+ */
+function withoutWebSockets(server: BunServer): BunServer {
+  const refuse = () => {
+    throw new WebSocketsOffError();
+  };
+  return new Proxy(server, {
+    get(target, key) {
+      if (key === "upgrade") return refuse;
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** `response`, once the connection's idle timer runs again (for the keep-alive wait). */
@@ -98,7 +121,7 @@ export const adapter: Adapter = {
         // default, with a bare 413) must not come first. Bun streams bodies: nothing buffers.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch: (request, server) => {
-          const response = handler(request, new BunRequestInfo(server, request));
+          const response = handler(request, new BunRequestInfo(exposed, request));
           if (!(response instanceof Promise)) return response;
           // A request that takes the app longer than the idle timeout must not be cut:
           // liveness is the supervisor's business, not a per-request clock. (An answer
@@ -107,11 +130,15 @@ export const adapter: Adapter = {
           return response.then((ready) => idleAgain(server, request, ready, idleTimeout));
         },
         error: onError,
-        websocket: webSocketHandler(websocket as BunWebSocketHandler | undefined, sockets, limits),
+        websocket: limits.maxWebSockets > 0
+          ? webSocketHandler(websocket as BunWebSocketHandler | undefined, sockets, limits)
+          : undefined,
       });
     } catch (error) {
       return Promise.reject(listenError(error, hostname, port, unix?.path));
     }
+    // The server the app is handed (requests come only once Bun.serve() has returned).
+    const exposed = limits.maxWebSockets > 0 ? server : withoutWebSockets(server);
     if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
     const listener: Listener = {
       port: unix === undefined ? server.port : 0,

@@ -128,6 +128,9 @@ export const adapter: Adapter = {
     // upgrade (it ends the connection's context, and the socket with it, once the 101 is
     // out): with WebSockets on, Deno.serve's own connection handling serves.
     // Nor can it serve a unix socket's connections (it looks for a TCP address): Deno.serve does.
+    // (With WebSockets off, Deno.upgradeWebSocket is made to say so: see trackUpgrades.)
+    const sockets = new OpenSockets();
+    trackUpgrades(Deno, sockets, limits);
     if (serveOn !== undefined && limits.maxWebSockets === 0 && unix === undefined) {
       try {
         // Over TLS, ALPN offers HTTP/2 too, which Deno's HTTP server then speaks.
@@ -140,8 +143,6 @@ export const adapter: Adapter = {
         return Promise.reject(listenError(error, hostname, port));
       }
     }
-    const sockets = new OpenSockets();
-    trackUpgrades(Deno, sockets, limits);
     return new Promise<Listener>((resolve, reject) => {
       try {
         const server = Deno.serve(

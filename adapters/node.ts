@@ -36,7 +36,12 @@ import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isStopMessage, isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
-import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
+import {
+  UPGRADE,
+  type UpgradedWebSocket,
+  type UpgradeWebSocketOptions,
+  WebSocketsOffError,
+} from "../src/websocket/upgrade.ts";
 import {
   chmodUnixSocket,
   claimUnixSocket,
@@ -53,8 +58,12 @@ import { listenError, spreadProblem } from "./_shared.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
 class NodeRequestInfo extends ForwardableInfo {
-  /** `upgradeWebSocket()`: only for a request that came as an upgrade (see upgradeInfo()). */
+  /**
+   * `upgradeWebSocket()`: only for a request that came as an upgrade (see upgradeInfo()).
+   * One that asked for a WebSocket but came here was served as plain HTTP: WebSockets are off.
+   */
   [UPGRADE](_request: Request, _options: UpgradeWebSocketOptions): UpgradedWebSocket {
+    if (this.incoming.headers.upgrade?.toLowerCase() === "websocket") throw new WebSocketsOffError();
     throw new TypeError(
       "upgradeWebSocket(): this request did not ask for a WebSocket (no Upgrade: websocket)",
     );
@@ -158,9 +167,10 @@ export const adapter: Adapter = {
         keepAliveTimeout: limits.keepAliveTimeout * 1_000,
         // How often Node looks for connections past headersTimeout (30 s by default).
         connectionsCheckingInterval: Math.min(1_000, limits.headerTimeout * 250),
-        // Upgrades to anything but a WebSocket are served as plain requests (Node ≥ 24.9).
+        // Upgrades to anything but a WebSocket are served as plain requests (Node ≥ 24.9), and
+        // WebSocket upgrades too while WebSockets are off.
         shouldUpgradeCallback: (incoming: IncomingMessage) =>
-          incoming.headers.upgrade?.toLowerCase() === "websocket",
+          limits.maxWebSockets > 0 && incoming.headers.upgrade?.toLowerCase() === "websocket",
       } as ServerOptions,
       createServer:
         ((options: ServerOptions, bridge: (incoming: IncomingMessage, outgoing: ServerResponse) => void) =>

@@ -37,7 +37,10 @@ export interface ConnectionLimits {
   headerTimeout: number;
   /** Seconds an idle keep-alive connection stays open. */
   keepAliveTimeout: number;
-  /** WebSockets one worker keeps open; 0 = none (upgrades are refused before the app). */
+  /**
+   * WebSockets one worker keeps open; 0 = none: an Upgrade is served as plain HTTP, and the
+   * adapter makes an attempt to upgrade throw `WebSocketsOffError`.
+   */
   maxWebSockets: number;
   /** Bytes of the largest WebSocket message; a larger one closes its socket with 1009. */
   maxWebSocketMessage: number;

@@ -383,13 +383,15 @@ export const SETTINGS = {
     flags: ["--max-web-sockets"],
     arg: "N",
     section: "requests",
-    help: "WebSockets one worker keeps open at once; beyond, an upgrade gets 503; 0 = WebSockets off " +
+    help:
+      "WebSockets one worker keeps open at once; beyond, an upgrade gets 503; 0 = off (Upgrade ignored) " +
       "(Deno's default: with them on, Deno loses the connection timeouts, see the README)",
     type: "number",
     doc: "Most WebSockets one worker keeps open at once; beyond it, an upgrade request gets 503 with\n" +
       "`Retry-After: 1`. Open sockets are in-flight work: a graceful stop closes them with 1001, a\n" +
-      "reload, recycling or scaling down with 1012, and `gracefulTimeout` bounds the close. `0`\n" +
-      "refuses every upgrade. On Deno it is `0` unless you set it: WebSockets there need\n" +
+      "reload, recycling or scaling down with 1012, and `gracefulTimeout` bounds the close. With\n" +
+      "`0`, an Upgrade is ignored (the request is served as plain HTTP) and an attempt to upgrade\n" +
+      "gets 503 naming this option. On Deno it is `0` unless you set it: WebSockets there need\n" +
       "`Deno.serve`'s own connection handling, which has no header or keep-alive timeouts, keeps a\n" +
       "connection open after a refusal, and can reset a connection accepted in the instant a\n" +
       "worker stops (denoland/deno#31959); with `0`, Deno serves HTTP with all three covered.",

@@ -264,27 +264,35 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
     });
   }
 
-  if (runtime === "deno") {
-    it("on Deno, WebSockets are off unless asked for: 503, naming the option", async () => {
-      const { child, url } = await startServer(cliTs, ["-p", "0", fixture("ws_app.ts")]);
-      try {
-        const refused = await fetchFresh(`${url}ws/plain`, {
-          headers: {
-            upgrade: "websocket",
-            connection: "upgrade",
-            "sec-websocket-version": "13",
-            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-          },
-        });
-        assert.equal(refused.status, 503);
-        assert.match(refused.text, /maxWebSockets is 0/);
-        assert.doesNotMatch(child.stderr, /Deno serves WebSockets/);
-      } finally {
-        child.signal("SIGTERM");
-        await child.exit();
+  it("with WebSockets off (Deno's default, else maxWebSockets 0) an Upgrade is served as plain HTTP, and an attempt to upgrade gets 503 naming the option", async () => {
+    const off = runtime === "deno" ? [] : ["--max-web-sockets", "0"];
+    const { child, url } = await startServer(cliTs, ["-p", "0", ...off, fixture("ws_app.ts")]);
+    const asking = {
+      upgrade: "websocket",
+      connection: "upgrade",
+      "sec-websocket-version": "13",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+    };
+    try {
+      // A route that does not upgrade answers as it would (RFC 9110 §7.8: Upgrade may be ignored).
+      const plain = await fetchFresh(`${url}token`, { headers: asking });
+      assert.equal(plain.status, 200);
+      assert.ok(JSON.parse(plain.text).token);
+      // @hono/node-server's own helper answers a bare 500 when no upgrade came: its behaviour.
+      const routes = ["hono", "plain", ...(runtime === "node" ? [] : ["native", "runtime"])];
+      for (const route of routes) {
+        const refused = await fetchFresh(`${url}ws/${route}`, { headers: asking });
+        assert.equal(refused.status, 503, route);
+        assert.match(refused.text, /maxWebSockets is 0.*--max-web-sockets N/, route);
       }
-    });
+      assert.doesNotMatch(child.stderr, /Deno serves WebSockets/);
+    } finally {
+      child.signal("SIGTERM");
+      await child.exit();
+    }
+  });
 
+  if (runtime === "deno") {
     it("on Deno, asking for WebSockets says at start what Deno.serve's handling costs", async () => {
       const { child } = await startServer(cliTs, ["-p", "0", ...ON, fixture("ws_app.ts")]);
       child.signal("SIGTERM");

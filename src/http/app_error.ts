@@ -7,12 +7,18 @@
  */
 import { logAt } from "../log.ts";
 import { requestBodyError } from "./body.ts";
+import type { WebSocketsOffError } from "../websocket/upgrade.ts";
 
 /** The response for an error thrown by the app (every adapter's `onError`). */
 export function appErrorResponse(debug: boolean): (error: unknown) => Response {
   return (error) => {
     const clientError = requestBodyError(error);
     if (clientError) return clientError.getResponse();
+    // The app tried to upgrade while WebSockets are off: the server's setting, said as such.
+    // By name: the app may have thrown it from another copy of this package.
+    if ((error as Error | null)?.name === "WebSocketsOffError") {
+      return (error as WebSocketsOffError).getResponse();
+    }
     logAt("error", "the app threw while handling a request:", undefined, error);
     const detail = debug
       ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`

@@ -55,8 +55,10 @@ export function requestChain(
 ): Drainable {
   const trusted = config.forwardedAllowIps;
   const proxy: AfterGuard = trusted.length > 0 ? forwarded(app, trustOf(trusted)) : app;
+  // With WebSockets off, an Upgrade is ignored (RFC 9110 §7.8) and the request served as
+  // plain HTTP; an app that tries to upgrade gets 503 from its adapter (WebSocketsOffError).
   let handler = guard(
-    webSocketGate(proxy, config.maxWebSockets, hooks.webSockets),
+    config.maxWebSockets > 0 ? webSocketGate(proxy, config.maxWebSockets, hooks.webSockets) : proxy,
     config,
     native,
     trusted.length > 0,
@@ -78,16 +80,13 @@ function counted(handler: FetchHandler, quota: number, onQuota: (requests: numbe
   };
 }
 
-/** `next`, behind a limit on open WebSockets: an upgrade past `max` (or any, with 0) gets 503. */
+/** `next`, behind a limit on open WebSockets: an upgrade past `max` gets 503. */
 function webSocketGate(next: AfterGuard, max: number, open: () => number): AfterGuard {
   return (request, info, fields) => {
     if (fields.upgrade === null || fields.upgrade.toLowerCase() !== "websocket" || open() < max) {
       return next(request, info, fields);
     }
-    const reason = max === 0
-      ? "WebSockets are off here (maxWebSockets is 0, the default on Deno)"
-      : `this worker has its limit of ${max} WebSockets open`;
-    return refusal(503, reason, { "retry-after": "1" });
+    return refusal(503, `this worker has its limit of ${max} WebSockets open`, { "retry-after": "1" });
   };
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { refusal } from "../http/refusal.ts";
 import type { RequestInfo } from "../types.ts";
 
 /** Where an adapter's request info keeps its upgrade. Global, so that copies of this module agree. */
@@ -26,6 +27,23 @@ export interface UpgradedWebSocket {
   socket: WebSocket;
   /** Return this from the handler. */
   response: Response;
+}
+
+/**
+ * Thrown by an attempt to upgrade while WebSockets are off (`maxWebSockets` 0, Deno's
+ * default). Its answer is a 503 that names the option: from `getResponse()`, which Hono's
+ * error handler uses (as for its HTTPException), or from ours (src/http/app_error.ts).
+ */
+export class WebSocketsOffError extends Error {
+  override name = "WebSocketsOffError";
+  constructor() {
+    super(
+      "WebSockets are off here (maxWebSockets is 0, the default on Deno): start the server with --max-web-sockets N",
+    );
+  }
+  getResponse(): Response {
+    return refusal(503, this.message);
+  }
 }
 
 /** The upgrade an adapter's request info offers. */
