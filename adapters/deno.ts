@@ -10,6 +10,7 @@ import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { OptionError } from "../src/errors.ts";
 import { refusal } from "../src/http/refusal.ts";
+import { forwardedUrlOf } from "../src/http/proxy.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
@@ -115,9 +116,13 @@ export const adapter: Adapter = {
       ? (request: Request, info: DenoServeInfo, http2 = tlsServe) =>
         app(request, new DenoRequestInfo(info, http2))
       : (request: Request, info: DenoServeInfo) => {
-        // Deno names a unix socket's requests http+unix://; the app sees http://, as on Bun and Node.
+        // Deno names a unix socket's requests http+unix://; the app sees http://, as on Bun and
+        // Node (or the scheme a proxy forwarded, which this own `url` must apply itself).
         const url = request.url.replace(/^http\+unix:/, "http:");
-        Object.defineProperty(request, "url", { configurable: true, get: () => url });
+        Object.defineProperty(request, "url", {
+          configurable: true,
+          get: () => forwardedUrlOf(request, url),
+        });
         return app(request, new DenoRequestInfo(info, false));
       };
     const onError = (error: unknown) =>

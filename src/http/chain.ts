@@ -54,7 +54,9 @@ export function requestChain(
   hooks: ChainHooks,
 ): Drainable {
   const trusted = config.forwardedAllowIps;
-  const proxy: AfterGuard = trusted.length > 0 ? forwarded(app, trustOf(trusted)) : app;
+  const proxy: AfterGuard = trusted.length > 0
+    ? forwarded(app, trustOf(trusted), config.cert !== undefined)
+    : app;
   // With WebSockets off, an Upgrade is ignored (RFC 9110 §7.8) and the request served as
   // plain HTTP; an app that tries to upgrade gets 503 from its adapter (WebSocketsOffError).
   let handler = guard(
