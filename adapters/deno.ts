@@ -65,6 +65,26 @@ function isBodyCutShort(error: unknown): boolean {
   return (error as Error | null)?.name === "BadResource" && /read body/i.test((error as Error).message);
 }
 
+/** The symbol under which Deno's Request keeps its inner request; null once known absent. */
+let innerRequest: symbol | null | undefined;
+
+/**
+ * The header fields Deno received, from its inner request's `headerList` (internal, as
+ * `serveHttpOnConnection` is): one op and a plain array, where iterating `request.headers`
+ * sorts and combines the fields first, which took the guard half of Deno's time per request
+ * with ten browser headers. Undefined (the guard then iterates) if this Deno has no such list.
+ */
+function headerListOf(request: Request): ReadonlyArray<readonly [string, string]> | undefined {
+  if (innerRequest === undefined) {
+    innerRequest = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === "request") ??
+      null;
+  }
+  if (innerRequest === null) return undefined;
+  const list = (request as unknown as Record<symbol, { headerList?: unknown } | undefined>)[innerRequest]
+    ?.headerList;
+  return Array.isArray(list) ? list : undefined;
+}
+
 /** Deno Workers have no exit event: a thread announces its end with this message. */
 interface ThreadExit {
   multiserveExit: number;
@@ -96,6 +116,7 @@ export const adapter: Adapter = {
     // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
     clientErrorStatus: (error) => isBodyCutShort(error) ? 400 : undefined,
     hostInUrl: (info) => (info as DenoRequestInfo).hostInUrl,
+    headerList: headerListOf,
   },
   // terminate() cannot end a busy Worker (denoland/deno#35657), but ending its process can.
   hostsThreads: true,

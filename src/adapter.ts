@@ -127,6 +127,12 @@ export interface NativeChecks {
    */
   clientErrorStatus?: (error: unknown) => number | undefined;
   /**
+   * The request's header fields as the runtime received them (names in any case, a repeated
+   * field once per line), more cheaply than iterating `request.headers` (Deno's sorts and
+   * combines them first); undefined where the runtime offers no such list.
+   */
+  headerList?: (request: Request) => ReadonlyArray<readonly [string, string]> | undefined;
+  /**
    * Reads one request header more cheaply than `request.headers`, which on Node builds a
    * whole `Headers` object. Lower-case `name`; null when absent.
    */

@@ -67,7 +67,7 @@ export function guard(
   const walk = control !== undefined ||
     (!native.headerFields && (limits.maxHeaderCount > 0 || limits.maxHeaderSize > 0));
   const fieldsOf = (request: Request, info: unknown): Fields | Walked =>
-    walk ? walkFields(request, control) : {
+    walk ? walkFields(request, control, native.headerList) : {
       host: native.hostAndLength ? null : header(request, info, "host"),
       contentLength: header(request, info, "content-length"),
       // Asked of the headers: touching `request.body` costs a whole Request on Node.
@@ -107,10 +107,15 @@ export function guard(
 }
 
 /**
- * Every field in one pass. forEach, not for…of: Deno's iterator sorts and copies the
- * fields (ten times slower). Repeated fields come joined with ", ", as `get()` gives them.
+ * Every field in one pass: from the runtime's own list where it has one (`headerList`),
+ * else `forEach` (not for…of: Deno's iterator sorts and copies the fields, ten times
+ * slower). Repeated fields come joined with ", ", as `get()` gives them.
  */
-function walkFields(request: Request, control: RegExp | undefined): Walked {
+function walkFields(
+  request: Request,
+  control: RegExp | undefined,
+  headerList: NativeChecks["headerList"],
+): Walked {
   const walked: Walked = {
     host: null,
     contentLength: null,
@@ -122,34 +127,70 @@ function walkFields(request: Request, control: RegExp | undefined): Walked {
     size: 0,
     controlIn: undefined,
   };
-  request.headers.forEach((value, name) => {
-    walked.count++;
-    walked.size += name.length + value.length + 4; // ": " and CRLF
-    if (control !== undefined && walked.controlIn === undefined && control.test(value)) {
-      walked.controlIn = name;
+  const list = headerList?.(request);
+  if (list !== undefined) {
+    for (let i = 0; i < list.length; i++) {
+      const name = list[i][0];
+      // Names come as the client wrote them: only those as long as a kept one need lower case.
+      visitField(
+        walked,
+        list[i][1],
+        KEPT_LENGTHS.has(name.length) ? name.toLowerCase() : name,
+        control,
+        true,
+      );
     }
-    switch (name) {
-      case "host":
-        walked.host = value;
-        break;
-      case "content-length":
-        walked.contentLength = value;
-        break;
-      case "transfer-encoding":
-        walked.transferEncoding = value;
-        break;
-      case "upgrade":
-        walked.upgrade = value;
-        break;
-      case "x-forwarded-for":
-        walked.forwardedFor = value;
-        break;
-      case "x-forwarded-proto":
-        walked.forwardedProto = value;
-        break;
-    }
-  });
+    return walked;
+  }
+  request.headers.forEach((value, name) => visitField(walked, value, name, control, false));
   return walked;
+}
+
+/** Count one field into `walked`, keeping it if the guard asks for it (joining a repeated one when `join`). */
+function visitField(
+  walked: Walked,
+  value: string,
+  name: string,
+  control: RegExp | undefined,
+  join: boolean,
+): void {
+  walked.count++;
+  walked.size += name.length + value.length + 4; // ": " and CRLF
+  if (control !== undefined && walked.controlIn === undefined && control.test(value)) {
+    walked.controlIn = name;
+  }
+  switch (name) {
+    case "host":
+      walked.host = joined(walked.host, value, join);
+      break;
+    case "content-length":
+      walked.contentLength = joined(walked.contentLength, value, join);
+      break;
+    case "transfer-encoding":
+      walked.transferEncoding = joined(walked.transferEncoding, value, join);
+      break;
+    case "upgrade":
+      walked.upgrade = joined(walked.upgrade, value, join);
+      break;
+    case "x-forwarded-for":
+      walked.forwardedFor = joined(walked.forwardedFor, value, join);
+      break;
+    case "x-forwarded-proto":
+      walked.forwardedProto = joined(walked.forwardedProto, value, join);
+      break;
+  }
+}
+
+/** The lengths of the names `Fields` keeps. */
+const KEPT_LENGTHS = new Set(
+  ["host", "content-length", "transfer-encoding", "upgrade", "x-forwarded-for", "x-forwarded-proto"].map((
+    name,
+  ) => name.length),
+);
+
+/** `value`, after `kept` when `join` and a field of the name came before. */
+function joined(kept: string | null, value: string, join: boolean): string {
+  return join && kept !== null ? `${kept}, ${value}` : value;
 }
 
 /** The refusal a request has earned, or undefined when it may go on. */

@@ -11,13 +11,8 @@ import type { RemoteAddr } from "../types.ts";
 import type { Trust } from "./ip.ts";
 
 export class ForwardableInfo {
-  #trust: Trust | undefined = undefined;
-  /** `X-Forwarded-For` as received, or null. */
-  #forwardedFor: string | null = null;
-  /** The scheme `X-Forwarded-Proto` names where it differs from the connection's, else undefined. */
-  #scheme: "http" | "https" | undefined = undefined;
-  #trusted: boolean | undefined = undefined;
-  #client: RemoteAddr | undefined = undefined;
+  /** What a proxy forwarded, if it forwarded anything: one slot, so that the rest pay nothing. */
+  #forwarded: Forwarded | undefined = undefined;
 
   /** The other end of the connection: the client, or the proxy in front of it. */
   get peerAddr(): RemoteAddr {
@@ -26,10 +21,13 @@ export class ForwardableInfo {
 
   /** The client's address: the peer, or whom a trusted proxy named in `X-Forwarded-For`. */
   get remoteAddr(): RemoteAddr {
-    if (this.#forwardedFor === null) return this.peerAddr;
-    if (this.#client !== undefined) return this.#client;
-    const forwarded = this.#fromTrusted() ? clientOf(this.#forwardedFor, this.#trust!) : undefined;
-    return (this.#client = forwarded === undefined ? this.peerAddr : { hostname: forwarded, port: 0 });
+    const forwarded = this.#forwarded;
+    if (forwarded === undefined || forwarded.forwardedFor === null) return this.peerAddr;
+    if (forwarded.client !== undefined) return forwarded.client;
+    const client = this.#fromTrusted(forwarded)
+      ? clientOf(forwarded.forwardedFor, forwarded.trust)
+      : undefined;
+    return (forwarded.client = client === undefined ? this.peerAddr : { hostname: client, port: 0 });
   }
 
   /**
@@ -37,24 +35,34 @@ export class ForwardableInfo {
    * (`X-Forwarded-For`, or null) and a scheme other than the connection's (or undefined).
    */
   forwarded(trust: Trust, forwardedFor: string | null, scheme: "http" | "https" | undefined): void {
-    this.#trust = trust;
-    this.#forwardedFor = forwardedFor;
-    this.#scheme = scheme;
+    this.#forwarded = { trust, forwardedFor, scheme, trusted: undefined, client: undefined };
   }
 
   /** `url` (the request's, as the runtime made it) with the scheme a trusted proxy forwarded. */
   forwardedUrl(url: string): string {
-    if (this.#scheme === undefined || !this.#fromTrusted()) return url;
-    return this.#scheme + url.slice(url.indexOf(":"));
+    const forwarded = this.#forwarded;
+    if (forwarded?.scheme === undefined || !this.#fromTrusted(forwarded)) return url;
+    return forwarded.scheme + url.slice(url.indexOf(":"));
   }
 
   /**
-   * A unix socket's peer (no address) is trusted: only local processes its file
-   * permissions admit can connect, the proxy in front above all.
+   * Is the peer a trusted proxy? A unix socket's peer (no address) is: only local processes
+   * its file permissions admit can connect, the proxy in front above all.
    */
-  #fromTrusted(): boolean {
-    return this.#trusted ??= this.peerAddr.hostname === "" || this.#trust!(this.peerAddr.hostname);
+  #fromTrusted(forwarded: Forwarded): boolean {
+    return forwarded.trusted ??= this.peerAddr.hostname === "" || forwarded.trust(this.peerAddr.hostname);
   }
+}
+
+/** What a proxy forwarded for one request, and what was worked out from it. */
+interface Forwarded {
+  trust: Trust;
+  /** `X-Forwarded-For` as received, or null. */
+  forwardedFor: string | null;
+  /** The scheme `X-Forwarded-Proto` names where it differs from the connection's. */
+  scheme: "http" | "https" | undefined;
+  trusted: boolean | undefined;
+  client: RemoteAddr | undefined;
 }
 
 /**
