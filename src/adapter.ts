@@ -108,6 +108,16 @@ export interface NativeChecks {
   /** `maxHeaderSize` and `maxHeaderCount` are enforced (Node: by llhttp and the adapter). */
   headerFields: boolean;
   /**
+   * Bytes of request head beyond which the runtime's parser answers 431 itself (Bun: 16 KiB):
+   * a `maxHeaderSize` at least this large needs no check of ours.
+   */
+  headerSizeLimit?: number;
+  /**
+   * The number of header fields, more cheaply than walking them (Bun: `headers.count`, which
+   * counts a repeated name once; its parser refuses more than 200 lines itself).
+   */
+  headerCount?: (request: Request) => number;
+  /**
    * The characters the parser lets through in header values although RFC 9110 §5.5 forbids
    * them (Bun: DEL), for the guard to refuse; undefined when it lets none through.
    */

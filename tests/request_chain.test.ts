@@ -48,6 +48,22 @@ describe(`${runtime}: the guard as a function`, () => {
     assert.equal((await call(chain(ok, off, walking), request())).status, 200);
   });
 
+  it("where the runtime counts fields cheaply and bounds the head itself (Bun), the count is asked, not walked", async () => {
+    let asked = 0;
+    const counting = {
+      ...walking,
+      headerSizeLimit: 16 * 1024,
+      headerCount: (request: Request) => (asked++, [...request.headers].length),
+    };
+    const request = (n: number) => new Request("http://example.test/", { headers: fields(n) });
+    assert.equal((await call(chain(ok, {}, counting), request(150))).status, 431);
+    assert.equal((await call(chain(ok, {}, counting), request(20))).status, 200);
+    assert.equal(asked, 2);
+    // A maxHeaderSize below the runtime's own bound is measured by walking the fields again.
+    const small = { maxHeaderSize: 100 };
+    assert.equal((await call(chain(ok, small, counting), request(20))).status, 431);
+  });
+
   it("a DEL in a value is refused only where the runtime lets it through", async () => {
     const request = () =>
       new Request("http://example.test/", { headers: { host: "example.test", "x-a": "a\x7fb" } });

@@ -62,10 +62,15 @@ export function guard(
   const header = native.header ??
     ((request: Request, _info: unknown, name: string) => request.headers.get(name));
   const control = native.controlChars;
-  // Walk every field where the runtime does not count them, or lets bad characters through;
-  // the walk then also picks up the fields below, cheaper than looking each one up.
-  const walk = control !== undefined ||
-    (!native.headerFields && (limits.maxHeaderCount > 0 || limits.maxHeaderSize > 0));
+  // Walk every field where the runtime neither counts nor measures them (or lets bad
+  // characters through); the walk then also picks up the fields below, cheaper than looking
+  // each one up. Where the runtime can count them cheaply and refuses a head too large
+  // itself (Bun), the fields are looked up one by one: walking them all cost Bun a third of
+  // its requests per second with ten browser headers.
+  const countHere = limits.maxHeaderCount > 0 && native.headerCount === undefined;
+  const sizeHere = limits.maxHeaderSize > 0 &&
+    !(native.headerSizeLimit !== undefined && native.headerSizeLimit <= limits.maxHeaderSize);
+  const walk = control !== undefined || (!native.headerFields && (countHere || sizeHere));
   const fieldsOf = (request: Request, info: unknown): Fields | Walked =>
     walk ? walkFields(request, control, native.headerList) : {
       host: native.hostAndLength ? null : header(request, info, "host"),
@@ -232,7 +237,14 @@ function requestProblem(
   if (target > limits.maxUrlLength) {
     return refusal(414, `the request target is longer than ${limits.maxUrlLength} characters`);
   }
-  if (!("count" in fields)) return undefined;
+  if (!("count" in fields)) {
+    if (native.headerFields || native.headerCount === undefined || limits.maxHeaderCount === 0) {
+      return undefined;
+    }
+    return native.headerCount(request) > limits.maxHeaderCount
+      ? refusal(431, `more than ${limits.maxHeaderCount} header fields`)
+      : undefined;
+  }
   if (fields.controlIn !== undefined) {
     return refusal(400, `header ${fields.controlIn} has a control character in its value`);
   }
