@@ -245,11 +245,13 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
               resolve();
             });
             stream.on("error", (error) => {
-              // A stream refused before the worker saw it (GOAWAY's last stream id) is safe to
-              // retry, and clients do: only a stream the server began to answer is a failure.
-              if ((error as { code?: string }).code !== "ERR_HTTP2_GOAWAY_SESSION") {
-                failures.push(String(error));
-              }
+              // A stream refused before the server processed it (past GOAWAY's last stream id,
+              // or REFUSED_STREAM: RFC 9113 §8.7) is safe to retry, and clients do, on a new
+              // session: the loop sends the request again. Anything else is a failure.
+              const refused = (error as { code?: string }).code === "ERR_HTTP2_GOAWAY_SESSION" ||
+                /NGHTTP2_REFUSED_STREAM/.test(String(error));
+              if (refused) session = undefined;
+              else failures.push(String(error));
               resolve();
             });
             stream.end();
