@@ -117,11 +117,6 @@ export interface NativeChecks {
    * counts a repeated name once; its parser refuses more than 200 lines itself).
    */
   headerCount?: (request: Request) => number;
-  /**
-   * The characters the parser lets through in header values although RFC 9110 §5.5 forbids
-   * them (Bun: DEL), for the guard to refuse; undefined when it lets none through.
-   */
-  controlChars?: RegExp;
   /** A missing or repeated Host and a malformed or repeated Content-Length are refused. */
   hostAndLength: boolean;
   /**

@@ -1,8 +1,8 @@
 /**
  * The checks a request passes before the app sees it, so that an app answers alike on
  * Deno, Bun and Node: what one runtime's parser lets through (a missing or doubled Host, a
- * repeated Content-Length, a DEL in a header value) is refused here, and the size and
- * concurrency limits hold on every runtime. What a runtime's parser (with its adapter)
+ * repeated Content-Length) is refused here, and the size and concurrency limits hold on
+ * every runtime. What a runtime's parser (with its adapter)
  * already refuses is not checked again: the adapter says so in `NativeChecks`.
  *
  * @module
@@ -43,8 +43,6 @@ interface Walked extends Fields {
   count: number;
   /** Bytes of the field lines. */
   size: number;
-  /** The first field whose value has a character the runtime let through. */
-  controlIn: string | undefined;
 }
 
 const DIGITS = /^\d+$/;
@@ -61,18 +59,16 @@ export function guard(
 ): FetchHandler {
   const header = native.header ??
     ((request: Request, _info: unknown, name: string) => request.headers.get(name));
-  const control = native.controlChars;
-  // Walk every field where the runtime neither counts nor measures them (or lets bad
-  // characters through); the walk then also picks up the fields below, cheaper than looking
+  // Walk every field where the runtime neither counts nor measures them; the walk then also picks up the fields below, cheaper than looking
   // each one up. Where the runtime can count them cheaply and refuses a head too large
   // itself (Bun), the fields are looked up one by one: walking them all cost Bun a third of
   // its requests per second with ten browser headers.
   const countHere = limits.maxHeaderCount > 0 && native.headerCount === undefined;
   const sizeHere = limits.maxHeaderSize > 0 &&
     !(native.headerSizeLimit !== undefined && native.headerSizeLimit <= limits.maxHeaderSize);
-  const walk = control !== undefined || (!native.headerFields && (countHere || sizeHere));
+  const walk = !native.headerFields && (countHere || sizeHere);
   const fieldsOf = (request: Request, info: unknown): Fields | Walked =>
-    walk ? walkFields(request, control, native.headerList) : {
+    walk ? walkFields(request, native.headerList) : {
       host: native.hostAndLength ? null : header(request, info, "host"),
       contentLength: header(request, info, "content-length"),
       // Asked of the headers: touching `request.body` costs a whole Request on Node.
@@ -116,11 +112,7 @@ export function guard(
  * else `forEach` (not for…of: Deno's iterator sorts and copies the fields, ten times
  * slower). Repeated fields come joined with ", ", as `get()` gives them.
  */
-function walkFields(
-  request: Request,
-  control: RegExp | undefined,
-  headerList: NativeChecks["headerList"],
-): Walked {
+function walkFields(request: Request, headerList: NativeChecks["headerList"]): Walked {
   const walked: Walked = {
     host: null,
     contentLength: null,
@@ -130,7 +122,6 @@ function walkFields(
     forwardedProto: null,
     count: 0,
     size: 0,
-    controlIn: undefined,
   };
   const list = headerList?.(request);
   if (list !== undefined) {
@@ -141,13 +132,12 @@ function walkFields(
         walked,
         list[i][1],
         KEPT_LENGTHS.has(name.length) ? name.toLowerCase() : name,
-        control,
         true,
       );
     }
     return walked;
   }
-  request.headers.forEach((value, name) => visitField(walked, value, name, control, false));
+  request.headers.forEach((value, name) => visitField(walked, value, name, false));
   return walked;
 }
 
@@ -156,14 +146,10 @@ function visitField(
   walked: Walked,
   value: string,
   name: string,
-  control: RegExp | undefined,
   join: boolean,
 ): void {
   walked.count++;
   walked.size += name.length + value.length + 4; // ": " and CRLF
-  if (control !== undefined && walked.controlIn === undefined && control.test(value)) {
-    walked.controlIn = name;
-  }
   switch (name) {
     case "host":
       walked.host = joined(walked.host, value, join);
@@ -244,9 +230,6 @@ function requestProblem(
     return native.headerCount(request) > limits.maxHeaderCount
       ? refusal(431, `more than ${limits.maxHeaderCount} header fields`)
       : undefined;
-  }
-  if (fields.controlIn !== undefined) {
-    return refusal(400, `header ${fields.controlIn} has a control character in its value`);
   }
   if (native.headerFields) return undefined;
   if (limits.maxHeaderCount > 0 && fields.count > limits.maxHeaderCount) {
