@@ -179,6 +179,26 @@ describe(`${runtime}: the supervisor (fake workers)`, () => {
     await supervisor.stop();
   });
 
+  it("a failed reload kills a new worker that hangs while starting within moments, not after gracefulTimeout", async () => {
+    const { supervisor, spawned, options } = supervise(
+      2,
+      (id, nth) =>
+        nth !== 2 ? {} : id === 1 ? { boot: "fail", code: EXIT.appLoad } : { boot: "hang", onStop: "ignore" },
+      { gracefulTimeout: 30 },
+    );
+    await supervisor.start();
+    const began = Date.now();
+    await assert.rejects(supervisor.reload(), AppLoadError);
+    const took = Date.now() - began;
+    assert.ok(took < 5_000, `the failed reload ended in ${took} ms, not after the 30 s graceful timeout`);
+    assert.ok(spawned[3].worker.killed, "the new worker that hung while starting was killed");
+    assert.ok(options.lines.some((line) => line.includes("killed: still starting after it was stopped")));
+    assert.ok(!spawned[0].worker.stopped && !spawned[1].worker.stopped, "the old ones keep serving");
+    await supervisor.reload();
+    await until(() => spawned[0].worker.exited && spawned[1].worker.exited, "the old generation to end");
+    await supervisor.stop();
+  });
+
   it("scales up into free places and down by stopping the oldest, never below 1; signals add up", async () => {
     const { supervisor, spawned } = supervise(2);
     await supervisor.start();

@@ -141,8 +141,7 @@ export class Supervisor implements WorkerPool {
       } catch (error) {
         this.#options.log("error", `reload failed, the current ${plural} keep serving: ${messageOf(error)}`);
         this.#generation = generation - 1; // the old generation is the current one again
-        for (const worker of fresh) this.#retire(worker, "its reload failed");
-        await this.#killAfterGrace(fresh);
+        await this.#abandon(fresh, "its reload failed");
         throw error;
       }
       if (this.#stopping) return;
@@ -178,8 +177,7 @@ export class Supervisor implements WorkerPool {
           await allListening(added);
         } catch (error) {
           this.#options.log("error", `scaling up failed: ${messageOf(error)}`);
-          for (const worker of added) this.#retire(worker, "scaling up failed");
-          await this.#killAfterGrace(added);
+          await this.#abandon(added, "scaling up failed");
           throw error;
         }
       } else {
@@ -401,16 +399,36 @@ export class Supervisor implements WorkerPool {
   }
 
   /** Wait for `workers` to exit; kill those still there past the graceful timeout. */
-  async #killAfterGrace(workers: Worker[]): Promise<void> {
+  async #killAfterGrace(
+    workers: Worker[],
+    graceMs = this.#options.gracefulTimeout * 1_000 + KILL_MARGIN_MS,
+    because = "killed: still running past the graceful timeout",
+  ): Promise<void> {
     const exits = Promise.all(workers.map((w) => w.exited));
-    if (await settlesWithin(exits, this.#options.gracefulTimeout * 1_000 + KILL_MARGIN_MS)) return;
+    if (await settlesWithin(exits, graceMs)) return;
     for (const worker of workers) {
       if (this.#workers.has(worker)) {
-        worker.endedBecause = "killed: still running past the graceful timeout";
+        worker.endedBecause = because;
         worker.handle.kill();
       }
     }
     await exits;
+  }
+
+  /**
+   * Stop the new workers of a reload or scaling that failed. Those that listen drain like any
+   * other; those still starting have nothing to drain, so they get `KILL_MARGIN_MS` to go:
+   * one whose start hangs (an import that never settles) must not hold the next reload or
+   * scaling, which wait their turn, for the whole graceful timeout.
+   */
+  async #abandon(workers: Worker[], because: string): Promise<void> {
+    const starting = workers.filter((w) => w.state === "starting");
+    const others = workers.filter((w) => w.state !== "starting");
+    for (const worker of workers) this.#retire(worker, because);
+    await Promise.all([
+      this.#killAfterGrace(others),
+      this.#killAfterGrace(starting, KILL_MARGIN_MS, "killed: still starting after it was stopped"),
+    ]);
   }
 
   /**
