@@ -2,8 +2,8 @@
  * The checks a request passes before the app sees it, so that an app answers alike on
  * Deno, Bun and Node: what one runtime's parser lets through (a missing or doubled Host, a
  * repeated Content-Length) is refused here, and the size and concurrency limits hold on
- * every runtime. What a runtime's parser (with its adapter)
- * already refuses is not checked again: the adapter says so in `NativeChecks`.
+ * every runtime. What a runtime's parser (with its adapter) already refuses is not checked
+ * again: the adapter says so in `NativeChecks`.
  *
  * @module
  */
@@ -59,10 +59,10 @@ export function guard(
 ): FetchHandler {
   const header = native.header ??
     ((request: Request, _info: unknown, name: string) => request.headers.get(name));
-  // Walk every field where the runtime neither counts nor measures them; the walk then also picks up the fields below, cheaper than looking
-  // each one up. Where the runtime can count them cheaply and refuses a head too large
-  // itself (Bun), the fields are looked up one by one: walking them all cost Bun a third of
-  // its requests per second with ten browser headers.
+  // Walk every field where the runtime neither counts nor measures them; the walk then also
+  // picks up the fields below, cheaper than looking each one up. Where the runtime can count
+  // them cheaply and refuses a head too large itself (Bun), the fields are looked up one by
+  // one: walking them all cost Bun a third of its requests per second with ten browser headers.
   const countHere = limits.maxHeaderCount > 0 && native.headerCount === undefined;
   const sizeHere = limits.maxHeaderSize > 0 &&
     !(native.headerSizeLimit !== undefined && native.headerSizeLimit <= limits.maxHeaderSize);

@@ -398,7 +398,7 @@ export class Supervisor implements WorkerPool {
     worker.handle.stop(because !== undefined);
   }
 
-  /** Wait for `workers` to exit; kill those still there past the graceful timeout. */
+  /** Wait for `workers` to exit; kill those still there after `graceMs` (the graceful timeout and a margin). */
   async #killAfterGrace(
     workers: Worker[],
     graceMs = this.#options.gracefulTimeout * 1_000 + KILL_MARGIN_MS,
