@@ -67,6 +67,7 @@ describe(`${runtime}: the guard as a function`, () => {
   it("forwarded headers: believed from a trusted peer, lazily; ignored from others", async () => {
     const seen: string[] = [];
     const app = (request: Request, info: { remoteAddr: { hostname: string } }) => {
+      assert.ok(request instanceof Request, "still a Request");
       seen.push(`${info.remoteAddr.hostname} ${new URL(request.url).protocol}`);
       return ok();
     };
