@@ -337,10 +337,13 @@ function serverOf(
     ...(limits.maxHeaderSize > 0 ? { settings: { maxHeaderListSize: limits.maxHeaderSize } } : {}),
   }, handler as unknown as Parameters<typeof createSecureServer>[1]);
   // It has no closeAllConnections(): what closeGracefully() must tell and cut, kept here.
-  const open: OpenConnections = { sessions: new Set(), sockets: new Set() };
+  const open: OpenConnections = { sessions: new Set(), sockets: new Set(), draining: false };
   server.on("session", (session) => {
     open.sessions.add(session);
     session.once("close", () => open.sessions.delete(session));
+    // A connection taken before the drain began can finish its TLS handshake after it: its
+    // session is told GOAWAY as it opens, or its client would keep the worker to the deadline.
+    if (open.draining) session.close();
   });
   server.on("secureConnection", (socket) => {
     open.sockets.add(socket);
@@ -356,6 +359,8 @@ const PSEUDO_HEADERS = 4;
 interface OpenConnections {
   sessions: Set<import("node:http2").ServerHttp2Session>;
   sockets: Set<Socket>;
+  /** closeGracefully() has begun: a session that opens now is told GOAWAY at once. */
+  draining: boolean;
 }
 const OPEN = Symbol("multiserve.open");
 
@@ -502,8 +507,9 @@ function clusterQuiet(): Promise<void> {
 
 /**
  * Stop accepting, let in-flight requests end, cut what is left after `timeoutMs`. HTTP/2
- * sessions are told GOAWAY at once (their clients open no new streams, and reconnect for
- * the next request), and destroyed at the deadline with the HTTP/1.1 connections.
+ * sessions are told GOAWAY at once, and so is one that opens later on a connection taken
+ * before (their clients open no new streams, and reconnect for the next request); they are
+ * destroyed at the deadline with the HTTP/1.1 connections.
  */
 function closeGracefully(server: ReturnType<typeof createServer>, timeoutMs: number): Promise<void> {
   const open = (server as { [OPEN]?: OpenConnections })[OPEN];
@@ -513,6 +519,7 @@ function closeGracefully(server: ReturnType<typeof createServer>, timeoutMs: num
       clearTimeout(deadline);
       resolve();
     });
+    if (open !== undefined) open.draining = true;
     for (const session of open?.sessions ?? []) session.close();
     // Keep-alive connections go idle after their response: close them as they do.
     const idle = setInterval(() => server.closeIdleConnections(), 50);

@@ -231,13 +231,14 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
         host.remove();
         throw error;
       });
+      let started: ReturnType<typeof load> | undefined;
       try {
         const seen = JSON.parse((await get(proxy.url, "/token")).text);
         assert.equal(seen.remote.hostname, "127.0.0.2", "the client nginx names");
         assert.equal(seen.peer.hostname, host.nginxAddress, "the peer is nginx");
         assert.equal(seen.url, "https://127.0.0.1/token", "the scheme and host nginx was reached by");
 
-        const traffic = load(proxy.url);
+        const traffic = started = load(proxy.url);
         await eventually(() => traffic.done() >= 50, "load through nginx");
         const mark = child.mark();
         child.signal("SIGHUP");
@@ -257,6 +258,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
         );
         assert.ok(tokens.size >= 3, "old and new workers both answered");
       } finally {
+        await started?.stop(); // a failed wait must not leave the loops running
         await proxy.stop();
         host.remove();
       }
@@ -302,11 +304,12 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
     };
     const servers: { child: Child; token: string }[] = [];
     let proxy: Awaited<ReturnType<typeof nginx>> | undefined;
+    let started: ReturnType<typeof load> | undefined;
     try {
       servers.push(await start(0), await start(1));
       // A host that refuses connections is left for a second, its requests tried on the other.
       proxy = await nginx(hosts.map((host) => `${host.address}:8000 max_fails=1 fail_timeout=1s`));
-      const traffic = load(proxy.url);
+      const traffic = started = load(proxy.url);
       const more = async (n: number) => {
         const from = traffic.done();
         await eventually(() => traffic.done() >= from + n, `${n} more requests`, 20_000);
@@ -329,6 +332,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
       assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} failed\n${proxy.log()}`);
       assert.ok(tokens.size >= 3, `the hosts and their restarts answered (${tokens.size})`);
     } finally {
+      await started?.stop(); // a failed wait must not leave the loops running
       await proxy?.stop();
       for (const server of servers) server.child.killTree();
       for (const host of hosts) host.remove();
@@ -343,8 +347,9 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
       host.remove();
       throw error;
     });
+    let started: ReturnType<typeof load> | undefined;
     try {
-      const traffic = load(proxy.url);
+      const traffic = started = load(proxy.url);
       await eventually(
         () => child.count(/exited \(exit code 0; recycled after \d+ requests\)/g) >= 3,
         "3 recycled workers",
@@ -353,6 +358,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
       const { ok, failures } = await traffic.stop();
       assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} failed\n${proxy.log()}`);
     } finally {
+      await started?.stop(); // a failed wait must not leave the loops running
       await proxy.stop();
       host.remove();
     }

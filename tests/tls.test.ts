@@ -1,17 +1,21 @@
 /**
  * HTTPS: served with a certificate made here by openssl, in threads and in processes, with
- * the app seeing https URLs; HTTP/2 by ALPN on Deno and Node; an encrypted key unlocked from the
+ * the app seeing https URLs; HTTP/2 by ALPN on Deno and Node, drained by GOAWAY, also for a
+ * session that opens while its worker drains; an encrypted key unlocked from the
  * environment; bad files refused before any worker starts, naming the file (exit 2); and a
  * renewed certificate served after SIGHUP, under load, with no failed request.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { once } from "node:events";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { Agent, request } from "node:https";
+import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { WebSocket as WsClient } from "ws";
 import { Child, cliTs, eventually, fixture, MODES, runtime, startServer } from "./_harness.ts";
 
@@ -62,6 +66,19 @@ function get(url: string, agent: Agent | false = false): Promise<Reply> {
     req.setTimeout(10_000, () => req.destroy(new Error("no answer within 10 s")));
     req.on("error", reject);
     req.end();
+  });
+}
+
+/** The body of one GET on an HTTP/2 session. */
+function h2Text(session: ClientHttp2Session, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const stream = session.request({ ":path": path });
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk) => (text += chunk));
+    stream.on("end", () => resolve(text));
+    stream.on("error", reject);
+    stream.end();
   });
 }
 
@@ -170,8 +187,8 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
     copyFileSync(file("first.key"), join(live, "key.pem"));
     const args = [...MODES[2].args, "--cert", join(live, "cert.pem"), "--key", join(live, "key.pem")];
     const { child, url } = await serveTls(args);
+    let running = true;
     try {
-      let running = true;
       const failures: string[] = [];
       const served: string[] = [];
       // No resumed sessions: a resumed TLS session shows no certificate.
@@ -188,7 +205,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         }
       };
       const loops = [loop(), loop(), loop()];
-      while (served.length < 20) await new Promise((r) => setTimeout(r, 20));
+      await eventually(() => served.length >= 20, "answers before the reload");
       copyFileSync(file("renewed.pem"), join(live, "cert.pem"));
       copyFileSync(file("renewed.key"), join(live, "key.pem"));
       const mark = child.mark();
@@ -201,7 +218,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         20_000,
       );
       const after = served.length;
-      while (served.length < after + 30) await new Promise((r) => setTimeout(r, 20));
+      await eventually(() => served.length >= after + 30, "answers after the reload");
       running = false;
       await Promise.all(loops);
       agent.destroy();
@@ -213,6 +230,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         "new connections get the renewed certificate",
       );
     } finally {
+      running = false; // a failed wait must not leave the loops running forever
       child.killTree();
     }
   });
@@ -222,10 +240,10 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
       const args = [...MODES[2].args, "--cert", file("first.pem"), "--key", file("first.key")];
       const { child, url } = await serveTls(args);
       let session: ClientHttp2Session | undefined;
+      let running = true;
       try {
         const failures: string[] = [];
         let answered = 0;
-        let running = true;
         // One request as a stream of the current session; a session told GOAWAY (a draining
         // worker) or closed is replaced, as browsers do, and the request goes on a new one.
         const once = () =>
@@ -275,7 +293,56 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         await Promise.all(loops);
         assert.deepEqual(failures, []);
       } finally {
+        running = false; // a failed wait must not leave the loops reconnecting forever
         session?.destroy();
+        child.killTree();
+      }
+    });
+
+    it("HTTP/2: a session that opens while its worker drains is told GOAWAY, so the old workers exit without waiting out --graceful-timeout (processes 2)", async () => {
+      const { child, url } = await serveTls([
+        ...MODES[2].args,
+        "--cert",
+        file("first.pem"),
+        "--key",
+        file("first.key"),
+      ]);
+      const sessions: ClientHttp2Session[] = [];
+      const raw: Socket[] = [];
+      try {
+        // A session on each old worker: its GOAWAY says that worker has begun to drain.
+        const watched = new Map<string, ClientHttp2Session>();
+        for (let tries = 0; watched.size < 2 && tries < 50; tries++) {
+          const session = connect(url, { ca: trusted });
+          session.on("error", () => {});
+          sessions.push(session);
+          const { token } = JSON.parse(await h2Text(session, "/token"));
+          if (!watched.has(token)) watched.set(token, session);
+        }
+        assert.equal(watched.size, 2, "a session on each of the two workers");
+        // Connections the old workers take now, whose TLS handshake waits until they drain.
+        const { port } = new URL(url);
+        for (let i = 0; i < 4; i++) raw.push(netConnect(Number(port), "127.0.0.1"));
+        await Promise.all(raw.map((socket) => once(socket, "connect")));
+        let draining = 0;
+        for (const session of watched.values()) session.once("goaway", () => draining++);
+        child.signal("SIGHUP");
+        await eventually(() => draining === 2, "GOAWAY from both old workers", 20_000);
+        for (const socket of raw) {
+          const secure = tlsConnect({ socket, ca: trusted, servername: "localhost", ALPNProtocols: ["h2"] });
+          const session = connect(url, { createConnection: () => secure });
+          session.on("error", () => {});
+          sessions.push(session);
+        }
+        // Kept open and untold, these sessions would hold the old workers for 30 s.
+        await eventually(
+          () => child.count(/exited \(exit code 0; reloaded\)/g) >= 2,
+          "the old workers' exit",
+          10_000,
+        );
+      } finally {
+        for (const session of sessions) session.destroy();
+        for (const socket of raw) socket.destroy();
         child.killTree();
       }
     });
