@@ -11,10 +11,23 @@ import { Buffer } from "node:buffer";
 import { Agent, request as httpRequest } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
+import { setTimeout as later } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../src/runtime.ts";
 
 export const runtime = detectRuntime();
+
+/** Longer than any test file takes (the slowest, under a minute), far shorter than CI's limit. */
+const FILE_LIMIT_MS = 5 * 60_000;
+// Deno's runner gives a test no time limit (Node's has --test-timeout, Bun's --timeout): a
+// file still running after FILE_LIMIT_MS ends the run, which then names the tests pending,
+// instead of holding CI until its own limit.
+if (runtime === "deno") {
+  later(() => {
+    console.error(`a test file has run for ${FILE_LIMIT_MS / 60_000} minutes: ending the run`);
+    process.exit(1);
+  }, FILE_LIMIT_MS).unref();
+}
 export const root = fileURLToPath(new URL("..", import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const modTs = fileURLToPath(new URL("../mod.ts", import.meta.url));
