@@ -17,7 +17,7 @@ import { detectRuntime } from "../src/runtime.ts";
 
 export const runtime = detectRuntime();
 
-/** Longer than any test file takes (the slowest, under a minute), far shorter than CI's limit. */
+/** Longer than any test file takes (the slowest, about 80 s), far shorter than CI's limit. */
 const FILE_LIMIT_MS = 5 * 60_000;
 // Deno's runner gives a test no time limit, and Node's runner waits for a file's process to
 // end, which a client a failed test left running can keep alive for ever. A file still
@@ -27,7 +27,8 @@ const FILE_LIMIT_MS = 5 * 60_000;
 // once its tests are done, and gives each a --timeout.
 if (runtime !== "bun") {
   later(() => {
-    console.error(`a test file has run for ${FILE_LIMIT_MS / 60_000} minutes: ending the run`);
+    console.error(`a test file has run for ${FILE_LIMIT_MS / 60_000} minutes: ending it`);
+    for (const child of Child.living) child.killTree();
     process.exit(1);
   }, FILE_LIMIT_MS).unref();
 }
@@ -68,6 +69,8 @@ export function command(script: string, args: string[] = [], denoFlags = ["-A"])
 
 /** A child process whose output is collected. */
 export class Child {
+  /** Those not yet exited, for the file's time limit to end. */
+  static readonly living = new Set<Child>();
   readonly process: ChildProcess;
   stdout = "";
   stderr = "";
@@ -94,8 +97,12 @@ export class Child {
     });
     this.process.stdout!.on("data", (chunk) => (this.stdout += chunk));
     this.process.stderr!.on("data", (chunk) => (this.stderr += chunk));
+    Child.living.add(this);
     this.exited = new Promise((resolve) =>
-      this.process.on("exit", (code, signal) => resolve({ code, signal }))
+      this.process.on("exit", (code, signal) => {
+        Child.living.delete(this);
+        resolve({ code, signal });
+      })
     );
   }
 
