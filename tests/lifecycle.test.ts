@@ -1,6 +1,7 @@
 /**
  * Stopping: `close()`, SIGTERM and SIGINT each end every worker, let in-flight requests
- * finish, and leave no process behind.
+ * finish (and a request that comes on a connection taken before the socket closed, except
+ * on Bun), and leave no process behind.
  */
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -23,6 +24,18 @@ import {
   startApp,
   startServer,
 } from "./_harness.ts";
+
+/** Does something accept a connection at `port` on loopback? */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(port, "127.0.0.1");
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
+}
 
 for (const mode of MODES) {
   describe(`${runtime}, ${mode.name}: stopping`, () => {
@@ -109,6 +122,41 @@ for (const mode of MODES) {
         child.killTree();
       }
     });
+
+    // One isolate: there the worker that drains is surely the one that took the connection.
+    if (mode === MODES[0]) {
+      it("a connection made before SIGTERM whose request comes once the socket is closed is answered (on Bun, reset)", async () => {
+        const { child, url } = await startApp(mode);
+        const port = Number(new URL(url).port);
+        const socket = connect(port, "127.0.0.1");
+        try {
+          let received = "";
+          let reset = false;
+          socket.on("data", (chunk) => (received += chunk));
+          socket.on("error", () => (reset = true));
+          const closed = new Promise((resolve) => socket.on("close", resolve));
+          await new Promise((resolve) => socket.once("connect", resolve));
+          // Taken before this request, whose answer keeps the server draining a while.
+          const inFlight = fetchFresh(`${url}slow?ms=2000`);
+          await child.waitFor(/slow request started/);
+          child.signal("SIGTERM");
+          // Past the drain's notice (answered with Connection: close), the listening socket closes.
+          await eventually(async () => !(await accepts(port)), "the listening socket to close");
+          socket.write("GET /token HTTP/1.1\r\nHost: localhost\r\n\r\n");
+          await closed;
+          if (runtime === "bun") {
+            // Bun's stop() closes it as idle (README, Reloads without a failed request): should
+            // this fail, Bun has changed, and the README must too.
+            assert.ok(reset && received === "", `Bun answered: ${received}`);
+          } else assert.match(received, /^HTTP\/1\.1 200 [^]*"token"/);
+          assert.equal((await inFlight).status, 200);
+          assert.equal((await child.exit()).code, 0, child.stderr);
+        } finally {
+          socket.destroy();
+          child.killTree();
+        }
+      });
+    }
 
     it("close() stops every worker and lets the program end", async () => {
       const { child, url } = await startServer(fixture("function_form.ts"), [], {

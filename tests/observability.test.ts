@@ -15,6 +15,7 @@ import { describe, it } from "node:test";
 import {
   Child,
   cliTs,
+  eventually,
   fetchFresh,
   fixture,
   freePort,
@@ -25,15 +26,6 @@ import {
 } from "./_harness.ts";
 
 const MODES_OBSERVED = [MODES[1], MODES[2]];
-
-/** Wait until `check` resolves true, asking every 50 ms for up to `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** One access log line, read back field by field. */
 interface Line {
@@ -202,9 +194,10 @@ describe(`${runtime}: lifecycle log`, { concurrency: 2 }, () => {
     try {
       // Nothing says when it serves: ask until it does.
       const url = `http://127.0.0.1:${port}/`;
-      await until(
-        "the server",
+      await eventually(
         async () => (await fetchFresh(`${url}token`).catch(() => undefined))?.status === 200,
+        "the server",
+        15_000,
       );
       assert.equal((await fetchFresh(`${url}crash`)).status, 202);
       await child.waitFor(/exited unexpectedly/);
@@ -232,10 +225,10 @@ describe(`${runtime}: admin endpoint`, { concurrency: 2 }, () => {
           assert.ok(replies.every((r) => r.status === 200));
         }
         let text = "";
-        await until("200 requests counted", async () => {
+        await eventually(async () => {
           text = await metrics(admin);
           return sum(text, "http_server_request_duration_seconds_count") >= 200;
-        }, 10_000);
+        }, "200 requests counted");
         assert.equal(
           sum(text, "http_server_request_duration_seconds_count", 'status_class="2xx"'),
           200,
@@ -253,13 +246,17 @@ describe(`${runtime}: admin endpoint`, { concurrency: 2 }, () => {
           const { rows } = JSON.parse((await fetchFresh(`${admin}status`)).text);
           process.kill(rows[0].pid, "SIGKILL");
         } else assert.equal((await fetchFresh(`${url}crash`)).status, 202);
-        await until("the crash counted and the worker replaced", async () => {
-          text = await metrics(admin);
-          const total = sum(text, "http_server_request_duration_seconds_count");
-          assert.ok(total >= 200, `the request counter went down to ${total}`);
-          return sum(text, "multiserve_worker_restarts_total", 'reason="crash"') === 1 &&
-            sum(text, "multiserve_workers_alive") === 2;
-        });
+        await eventually(
+          async () => {
+            text = await metrics(admin);
+            const total = sum(text, "http_server_request_duration_seconds_count");
+            assert.ok(total >= 200, `the request counter went down to ${total}`);
+            return sum(text, "multiserve_worker_restarts_total", 'reason="crash"') === 1 &&
+              sum(text, "multiserve_workers_alive") === 2;
+          },
+          "the crash counted and the worker replaced",
+          15_000,
+        );
         const status = JSON.parse((await fetchFresh(`${admin}status`)).text);
         assert.equal(status.totals.restarts.crash, 1);
         const restarted = status.rows.filter((row: { restarts: number }) => row.restarts === 1);
@@ -270,10 +267,14 @@ describe(`${runtime}: admin endpoint`, { concurrency: 2 }, () => {
         const reloaded = child.mark();
         child.signal("SIGHUP");
         await child.waitFor(/reload done/, 20_000, reloaded);
-        await until("the reload counted", async () => {
-          text = await metrics(admin);
-          return sum(text, "multiserve_worker_restarts_total", 'reason="reload"') === 2;
-        });
+        await eventually(
+          async () => {
+            text = await metrics(admin);
+            return sum(text, "multiserve_worker_restarts_total", 'reason="reload"') === 2;
+          },
+          "the reload counted",
+          15_000,
+        );
         assert.equal(sum(text, "multiserve_reloads_total"), 1);
         assert.ok(sum(text, "http_server_request_duration_seconds_count") >= 200);
 
