@@ -111,7 +111,7 @@ function makeHost(name: string, net: number, n: number): { address: string; remo
       `ip netns exec ${name} ip link set ${name}-in up`,
       `ip netns exec ${name} ip link set lo up`,
       // Its own kernel setting: connections queued on a closing SO_REUSEPORT socket move to a
-      // sibling (see the supervision tests), without touching this machine's.
+      // sibling (see graceful_restarts.test.ts), without touching this machine's.
       `ip netns exec ${name} sh -c "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"`,
     ].join(" && "),
   );

@@ -1,7 +1,8 @@
 /**
  * The supervisor and the thread host in-process, with fake workers: what they do when
  * workers listen, fail, crash, hang, retire, reload, scale and stop. The same behaviour
- * with real processes and threads is in supervision.test.ts and lifecycle.test.ts.
+ * with real processes and threads is in supervision.test.ts, graceful_restarts.test.ts and
+ * lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

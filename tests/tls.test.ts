@@ -180,7 +180,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
   }
 
   // Keep-alive clients: a new connection per request would meet SO_REUSEPORT's resets on a
-  // closing socket (Deno, Bun) unless tcp_migrate_req is on; see the supervision tests.
+  // closing socket (Deno, Bun) unless tcp_migrate_req is on; see graceful_restarts.test.ts.
   it("SIGHUP serves a renewed certificate, under HTTPS keep-alive load, with no failed request (processes 2)", async () => {
     const live = mkdtempSync(join(tmpdir(), "multiserve-tls-live-"));
     copyFileSync(file("first.pem"), join(live, "cert.pem"));
