@@ -23,6 +23,11 @@ export type WorkerMessage =
   | { multiserve: "event"; event: PoolEvent }
   /** Served its `maxRequests`: start my replacement, then stop me. */
   | { multiserve: "retire"; requests: number }
+  /**
+   * Alive but serving no more: its listener ended without being asked to (`reason` says
+   * how). The supervisor replaces it as it replaces a crashed one.
+   */
+  | { multiserve: "unserving"; reason: string }
   /** A thread host carried out command `seq`; it now runs `workers` threads. */
   | { multiserve: "done"; seq: number; workers: number; error?: string };
 
@@ -67,8 +72,7 @@ export interface WorkerData {
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   const tag = (value as { multiserve?: unknown } | null)?.multiserve;
   return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire" ||
-    tag === "done" ||
-    tag === "event";
+    tag === "unserving" || tag === "done" || tag === "event";
 }
 
 /** Is this a command for a thread host? */

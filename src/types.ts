@@ -517,7 +517,7 @@ export interface ServerStats {
     bytesIn: number;
     bytesOut: number;
     /** Workers replaced (or, for `scale`, ended) by reason. */
-    restarts: Record<"crash" | "timeout" | "recycle" | "reload" | "scale", number>;
+    restarts: Record<"crash" | "timeout" | "unserving" | "recycle" | "reload" | "scale", number>;
     bootFailures: number;
     reloads: number;
     /** The primary's resident set in bytes. */

@@ -58,6 +58,7 @@ export class Registry {
   readonly #restarts: Record<RestartReason, number> = {
     crash: 0,
     timeout: 0,
+    unserving: 0,
     recycle: 0,
     reload: 0,
     scale: 0,

@@ -308,6 +308,9 @@ export class Supervisor implements WorkerPool {
         case "retire":
           this.#recycle(worker, message.requests);
           break;
+        case "unserving":
+          this.#replaceUnserving(worker, message.reason);
+          break;
       }
     });
     handle.onExit((code, error) => {
@@ -381,6 +384,28 @@ export class Supervisor implements WorkerPool {
         // The old worker is still healthy: better it serves on than the place goes empty.
         const line = `${label} keeps serving: its replacement could not start: ${messageOf(error)}`;
         this.#options.log("error", line, fields);
+      },
+    );
+  }
+
+  /**
+   * A worker whose listener ended while it lives on (its heartbeat cannot tell): replaced as
+   * a crashed one is, but its replacement starts first and the deaf one then drains what it
+   * still has in flight. If the replacement cannot start, the place is given up as after a
+   * crash: a worker that serves nothing is no reason to keep going.
+   */
+  #replaceUnserving(worker: Worker, reason: string): void {
+    if (worker.state !== "listening" || worker.retiring || this.#stopping) return;
+    worker.retiring = true;
+    const label = this.#label(worker);
+    const fields = this.#fields(worker);
+    this.#options.log("error", `${label} stopped serving (${reason}); starting its replacement`, fields);
+    const next = this.#spawn(worker.id, worker.generation);
+    next.listening.then(
+      () => this.#retire(worker, `replaced: it stopped serving (${reason})`, "unserving"),
+      (error: MultiserveError) => {
+        this.#retire(worker, "replaced: it stopped serving");
+        this.#options.onFatal(error);
       },
     );
   }
