@@ -1,12 +1,13 @@
 /**
  * Process pieces the adapters share through `node:process` and `node:child_process`, which
  * Deno, Bun and Node all provide: a worker process with an IPC channel (Deno and Bun; Node
- * uses `node:cluster` for its balancing primary), a worker's link to its supervisor, and
- * shutdown signals.
+ * uses `node:cluster` for its balancing primary), a worker's link to its supervisor (which
+ * a dead supervisor stops), and shutdown signals.
  *
  * @module
  */
 import { spawn } from "node:child_process";
+import cluster from "node:cluster";
 import process from "node:process";
 import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
 import {
@@ -70,8 +71,20 @@ export function processParentLink(): ParentLink {
       process.on("message", (message) => {
         if (isStopMessage(message)) listener(message.restart);
       });
-      // The supervisor is gone (killed, crashed): do not linger as an orphan.
-      process.on("disconnect", () => listener(false));
+      // The supervisor is gone (killed, crashed): do not linger as an orphan. Its channel
+      // closes, or, if this process was busy when it died, a write to it fails first (EPIPE:
+      // a node:cluster worker's listen() asks its primary over the channel) and is emitted
+      // as "error" on `process`, and in a cluster worker again on `cluster.worker`, where
+      // nobody listening makes it an uncaught exception. Either means the same: stop.
+      let gone = false;
+      const orphaned = () => {
+        if (gone) return;
+        gone = true;
+        listener(false);
+      };
+      process.on("disconnect", orphaned);
+      process.on("error", orphaned);
+      cluster.worker?.on("error", orphaned);
     },
     onCommand: (listener) => {
       process.on("message", (message) => {

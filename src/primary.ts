@@ -1,10 +1,11 @@
 /**
  * The primary: the process that called `serve()` (or ran the CLI) and is no worker. It
  * serves alone (one isolate, through the request chain), or owns one pool of workers and
- * serves nothing itself (gunicorn's arbiter). It acts on the signals: SIGTERM and SIGINT
- * stop it gracefully (a second one at once), SIGHUP reloads the pool, SIGTTIN and SIGTTOU
- * scale it. It reports a start that fails, the way the CLI does, unless the caller
- * handles `ready`.
+ * serves nothing itself (gunicorn's arbiter). It traps the signals from the moment it begins
+ * to start: SIGTERM and SIGINT stop it gracefully (a second one at once), SIGHUP reloads the
+ * pool, SIGTTIN and SIGTTOU scale it; what each does while the workers boot, reload, scale
+ * or stop, and with no workers, is `PoolControl`'s (pool/control.ts). It reports a start
+ * that fails, the way the CLI does, unless the caller handles `ready`.
  *
  * @module
  */
@@ -19,10 +20,11 @@ import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
 import { primaryPool } from "./pool/build.ts";
+import { PoolControl } from "./pool/control.ts";
 import type { WorkerPool } from "./pool/pool.ts";
 import { loadAdapter } from "./runtime.ts";
 import type { Config } from "./settings.ts";
-import { SignalTraps } from "./signals.ts";
+import { PRIMARY_SIGNALS, SignalTraps } from "./signals.ts";
 import type { App, ListenInfo, Server, ServerStats } from "./types.ts";
 import { reloadOnChange } from "./watch.ts";
 
@@ -34,9 +36,14 @@ export class Primary implements Server {
   #url: string | undefined;
   #finish!: () => void;
   #traps: SignalTraps | undefined;
+  /** Runs reloads and scaling one at a time, and decides what each signal does. */
+  #control: PoolControl | undefined;
   /** Serving alone: the chain on its socket. */
   #serving: Serving | undefined;
-  /** Supervising: the workers. Set before they start, so that a stop reaches those booting. */
+  /**
+   * Supervising: the workers, through `#control`. Set before they start, so that a stop
+   * reaches those booting.
+   */
   #pool: WorkerPool | undefined;
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
@@ -96,7 +103,9 @@ export class Primary implements Server {
     if (this.#registry) this.#registry.stopping = true;
     this.#closing ??= (async () => {
       // A pool stops its workers even while they boot; serving alone, the app loads first.
-      if (this.#pool) await this.#pool.stop();
+      // Either way, what was queued is dropped and signals from now on are refused.
+      const stopping = this.#control?.stop();
+      if (this.#pool) await stopping;
       else await this.#ready.catch(() => {});
       await this.#serving?.stop(false);
       this.#unwatch?.();
@@ -143,7 +152,8 @@ export class Primary implements Server {
     let addresses = addressesOf(config);
     const unix = addresses.some((address) => address.unix !== undefined);
     const fd = addresses.some((address) => address.fd !== undefined);
-    this.#trapStopSignals(adapter);
+    const alone = plan.processes === 1 && plan.threads === 0;
+    const control = this.#trapSignals(adapter, alone);
     // Bad certificate files stop the start here, before any worker (exit 2, naming the file).
     tlsOf(adapter, config);
     const registry = this.#observe(adapter, plan);
@@ -153,7 +163,7 @@ export class Primary implements Server {
       admin = urlOf({ hostname: config.adminHost, port: this.#admin.port });
     }
     let watching: string[] = [];
-    if (plan.processes === 1 && plan.threads === 0) {
+    if (alone) {
       const served = await this.#withinBootTimeout(servedApp(app));
       if (this.#closing) throw new StoppedError();
       adapter.checkSpread(plan, { unix, fd });
@@ -161,6 +171,7 @@ export class Primary implements Server {
       const serving = this.#serving = await serveChain(adapter, served, addresses, false, config, undefined);
       addresses = addresses.map((address, i) => ({ ...address, port: serving.ports[i] }));
       registry.observe({ type: "state", key: "main", state: "listening" });
+      await control.start();
       if (config.stats) {
         this.#sampler = setInterval(() => {
           const stats = serving.report(adapter.memoryUsage("process"));
@@ -182,7 +193,9 @@ export class Primary implements Server {
       }
       const { onListen: _, ...workerConfig } = config;
       const base = { addresses, config: workerConfig, module: app instanceof URL ? app.href : undefined };
-      const pool = this.#pool = primaryPool(adapter, app, base, plan, {
+      // close() came while the addresses were claimed (it waits for this start): no worker starts.
+      if (this.#closing) throw new StoppedError();
+      control.attach(primaryPool(adapter, app, base, plan, {
         ...config,
         onFatal: (error) => {
           logAt("critical", `stopping: ${error.message}`);
@@ -190,10 +203,11 @@ export class Primary implements Server {
         },
         log: logger,
         observe: registry.observe,
-      });
+      }));
+      const pool = this.#pool = control;
+      // Signals meanwhile wait for it (a SIGHUP: one reload once every worker listens).
       await pool.start();
       if (this.#closing) throw new StoppedError();
-      this.#trapPoolSignals(pool);
       const hint = adapter.closeHint(plan);
       if (hint) logAt("warning", hint);
       if (config.watch) {
@@ -267,39 +281,29 @@ export class Primary implements Server {
     throw new BootError(`the app did not load within ${bootTimeout} s (bootTimeout)`);
   }
 
-  #trapStopSignals(adapter: Adapter): void {
+  /**
+   * Trap every signal now, so that none meets the runtime's default (for SIGHUP, SIGTTIN and
+   * SIGTTOU: the end of this process) at any point of its life; `PoolControl` decides.
+   */
+  #trapSignals(adapter: Adapter, alone: boolean): PoolControl {
     const traps = this.#traps = new SignalTraps(adapter);
-    const { gracefulTimeout } = this.#config;
-    traps.onStop((signal) => {
-      log(`${signal}: stopping gracefully (up to ${gracefulTimeout} s; send it again to stop at once)`);
-      // Serving alone and still loading the app: nothing is in flight, and the load may hang.
-      if (this.#pool === undefined && this.#serving === undefined) return adapter.exit(0);
-      this.close().then(() => adapter.exit(0));
-    }, (signal, code) => {
-      log(`${signal} again: stopping at once`);
-      this.#pool?.kill();
-      adapter.exit(code);
+    const control = this.#control = new PoolControl({
+      alone,
+      gracefulTimeout: this.#config.gracefulTimeout,
+      log: logger,
+      stop: () => {
+        // Still loading the app alone, or not yet starting workers: nothing is in flight,
+        // and the load may hang.
+        if (this.#pool === undefined && this.#serving === undefined) return adapter.exit(0);
+        this.close().then(() => adapter.exit(0));
+      },
+      stopNow: (_signal, code) => {
+        this.#pool?.kill();
+        adapter.exit(code);
+      },
     });
-  }
-
-  /** SIGHUP reloads, SIGTTIN adds a worker, SIGTTOU removes one (gunicorn's signals). */
-  #trapPoolSignals(pool: WorkerPool): void {
-    const traps = this.#traps!;
-    const report = (what: string) => (error: unknown) =>
-      logAt("error", `${what} failed: ${messageOf(error)}`);
-    traps.on("SIGHUP", () => {
-      log("SIGHUP: rolling reload");
-      pool.reload().catch(() => {}); // the pool has logged why
-    });
-    traps.on("SIGTTIN", () => {
-      log(`SIGTTIN: one worker more`);
-      pool.scale((n) => n + 1).catch(report("SIGTTIN"));
-    });
-    traps.on("SIGTTOU", () => {
-      if (pool.count <= 1) return log("SIGTTOU: already down to 1 worker; keeping it");
-      log(`SIGTTOU: one worker fewer`);
-      pool.scale((n) => n - 1).catch(report("SIGTTOU"));
-    });
+    for (const signal of PRIMARY_SIGNALS) traps.on(signal, () => control.signal(signal));
+    return control;
   }
 }
 

@@ -1,13 +1,17 @@
 /**
  * The signals a primary and its worker processes act on, trapped through the adapter and
- * untrapped together when the server ends.
+ * untrapped together when the server ends. What the primary does with each, at each point of
+ * its pool's life, is decided in `pool/control.ts`.
  *
  * @module
  */
 import type { Adapter, Signal } from "./adapter.ts";
 
 /** The shell's exit code for a process ended by each stop signal. */
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Every signal a primary traps, from the moment it begins to start. */
+export const PRIMARY_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU"] as const;
 
 export class SignalTraps {
   readonly #adapter: Adapter;

@@ -92,6 +92,11 @@ export class FakeWorker implements WorkerHandle {
     for (const listener of this.#exits) listener(code, error);
   }
 
+  /** A worker whose boot hangs listens now (its start-up was slow, not stuck). */
+  listen(): void {
+    if (!this.stopped) this.send({ multiserve: "listening", port: 8000 });
+  }
+
   /** Stop beating: its event loop is blocked. */
   block(): void {
     clearInterval(this.#beat);

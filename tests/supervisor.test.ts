@@ -248,6 +248,18 @@ describe(`${runtime}: the supervisor (fake workers)`, () => {
     assert.ok(spawned.every((s) => s.worker.stopped && s.worker.exited));
   });
 
+  it("a reload whose turn comes after the stop began starts nothing and says nothing", async () => {
+    const { supervisor, spawned, options } = supervise(2, (id) => id === 3 ? { boot: "hang" } : {});
+    await supervisor.start();
+    const scaling = supervisor.scale(3); // its third worker hangs: the reload waits behind it
+    const reloading = supervisor.reload();
+    await until(() => spawned.length === 3, "the third worker to start");
+    await supervisor.stop();
+    await Promise.all([scaling, reloading]);
+    assert.equal(spawned.length, 3);
+    assert.deepEqual(options.lines.filter((line) => line.startsWith("reload")), []);
+  });
+
   it("kill ends every worker at once", async () => {
     const { supervisor, spawned } = supervise(2);
     await supervisor.start();

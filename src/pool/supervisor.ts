@@ -130,6 +130,8 @@ export class Supervisor implements WorkerPool {
    */
   reload(): Promise<void> {
     return this.#serially(async () => {
+      // Its turn came after the stop began: there is nothing to renew.
+      if (this.#stopping) return;
       const old = this.#current();
       const generation = ++this.#generation;
       const plural = this.#plural(old.length);
