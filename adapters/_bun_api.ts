@@ -9,7 +9,7 @@ export interface BunServer {
   readonly port: number;
   requestIP(request: Request): { address: string; port: number } | null;
   timeout(request: Request, seconds: number): void;
-  upgrade(request: Request, options?: { data?: unknown; headers?: Record<string, string> }): boolean;
+  upgrade(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
@@ -45,7 +45,7 @@ export interface BunApi {
     tls?: { cert: string; key: string };
     idleTimeout: number;
     maxRequestBodySize: number;
-    fetch: (request: Request, server: BunServer) => Response | Promise<Response>;
+    fetch: (request: Request, server: BunServer) => Response | undefined | Promise<Response | undefined>;
     error: (error: Error) => Response;
     websocket?: BunWebSocketHandler;
   }): BunServer;

@@ -7,9 +7,11 @@
  * @module
  */
 import type { ConnectionLimits } from "../src/adapter.ts";
+import { refusal } from "../src/http/refusal.ts";
+import { noteHandshake } from "../src/websocket/handshakes.ts";
 import type { OpenSockets } from "../src/websocket/open_sockets.ts";
 import { ServerWebSocket } from "../src/websocket/socket.ts";
-import type { BunSocket, BunWebSocketHandler } from "./_bun_api.ts";
+import type { BunServer, BunSocket, BunWebSocketHandler } from "./_bun_api.ts";
 
 /** Where a socket `upgradeWebSocket()` made keeps its `ServerWebSocket` (in Bun's `data`). */
 const OURS = "multiserveSocket";
@@ -59,19 +61,98 @@ export function webSocketHandler(
   };
 }
 
-/** A socket for `upgradeWebSocket()`: Bun upgrades the request with it as the socket's data. */
-export function upgradeOnBun(
-  server: {
-    upgrade(request: Request, options: { data: unknown; headers?: Record<string, string> }): boolean;
-  },
-  request: Request,
-  protocol: string | undefined,
-): { socket: WebSocket; response: Response } {
+/**
+ * A socket for `upgradeWebSocket()`. Bun's `server.upgrade()` sends the 101 at once, so it
+ * waits until the handler returns its response (`upgradeDeferred()`): the headers the app
+ * put on that response then go out with the 101, as on Deno and Node.
+ */
+export function upgradeOnBun(request: Request, protocol: string | undefined): {
+  socket: WebSocket;
+  response: Response;
+} {
   const socket = new ServerWebSocket(request.url, protocol ?? "");
-  const headers = protocol ? { "sec-websocket-protocol": protocol } : undefined;
-  if (!server.upgrade(request, { data: { [OURS]: socket }, headers })) {
-    throw new TypeError("Bun refused to upgrade this request to a WebSocket");
+  const response = new Response(null);
+  deferred.set(response, { socket, protocol });
+  waiting++;
+  // The app boundary hands this response on whatever the handler does next.
+  noteHandshake(request, { response, abandon: () => socket.abandon() });
+  return { socket: socket as unknown as WebSocket, response };
+}
+
+/** Upgrades `upgradeWebSocket()` asked for, by the response that stands for each. */
+const deferred = new WeakMap<Response, { socket: ServerWebSocket; protocol: string | undefined }>();
+/** Deferred upgrades not yet carried out: while none are, a response costs one comparison. */
+let waiting = 0;
+
+/**
+ * What to answer Bun with for the handler's `response`: it as it is, or, if it stands for an
+ * upgrade, nothing once Bun has upgraded (a 400 if Bun finds the handshake invalid).
+ */
+export function afterUpgrade(
+  server: BunServer,
+  request: Request,
+  response: Response | undefined,
+): Response | undefined {
+  if (waiting === 0 || response === undefined) return response;
+  const upgrade = deferred.get(response);
+  if (upgrade === undefined) return response;
+  deferred.delete(response);
+  waiting--;
+  const headers = new Headers();
+  for (const [name, value] of response.headers) {
+    if (!HANDSHAKE_FIELDS.has(name)) headers.append(name, value);
   }
-  // Bun answers the upgrade itself; whatever the handler returns then is not sent.
-  return { socket: socket as unknown as WebSocket, response: new Response(null) };
+  if (upgrade.protocol) headers.set("sec-websocket-protocol", upgrade.protocol);
+  keepPeer(server, request);
+  if (server.upgrade(request, { data: { [OURS]: upgrade.socket }, headers })) return undefined;
+  upgrade.socket.failed(new TypeError("Bun refused to upgrade this request to a WebSocket"));
+  upgrade.socket.closed(1006, "");
+  return refusal(400, "the WebSocket handshake is not valid");
+}
+
+/** Fields the 101 carries of its own, which the app's response must not repeat. */
+const HANDSHAKE_FIELDS = new Set([
+  "connection",
+  "upgrade",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "keep-alive",
+  "sec-websocket-accept",
+  "sec-websocket-extensions",
+  "sec-websocket-protocol",
+]);
+
+/** The client of each upgraded request: Bun's `requestIP()` answers null once it is upgraded. */
+const peers = new WeakMap<Request, { address: string; port: number }>();
+
+function keepPeer(server: BunServer, request: Request): void {
+  const ip = server.requestIP(request);
+  if (ip !== null) peers.set(request, ip);
+}
+
+/** The client of `request` as it was when it was upgraded; undefined if it was not. */
+export function peerBeforeUpgrade(request: Request): { address: string; port: number } | undefined {
+  return peers.get(request);
+}
+
+/**
+ * `server` as the app sees it: `upgrade()`, which hono/bun's helper and apps call, notes the
+ * upgrade for the app boundary (Bun wants nothing from the handler after it) and keeps the
+ * client's address for `info.remoteAddr`.
+ */
+export function noticingUpgrades(server: BunServer): BunServer {
+  const upgrade: BunServer["upgrade"] = (request, options) => {
+    keepPeer(server, request);
+    if (!server.upgrade(request, options)) return false;
+    noteHandshake(request, { response: undefined, abandon() {} });
+    return true;
+  };
+  return new Proxy(server, {
+    get(target, key) {
+      if (key === "upgrade") return upgrade;
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

@@ -72,5 +72,21 @@ export interface DenoApi {
   removeSignalListener(signal: string, listener: () => void): void;
 }
 
+/** The symbol under which Deno's Request keeps its inner request; null once known absent. */
+let innerSymbol: symbol | null | undefined;
+
+/**
+ * The request Deno's server keeps inside a Request (internal: its `headerList`, its
+ * `remoteAddr` before an upgrade closes it), or undefined if this Deno keeps none.
+ */
+export function innerRequestOf(request: Request): Record<string, unknown> | undefined {
+  if (innerSymbol === undefined) {
+    innerSymbol = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === "request") ??
+      null;
+  }
+  if (innerSymbol === null) return undefined;
+  return (request as unknown as Record<symbol, Record<string, unknown> | undefined>)[innerSymbol];
+}
+
 /** `Deno`, typed. Only the Deno adapter imports this module, so it runs only on Deno. */
 export const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;

@@ -7,9 +7,18 @@
  * @module
  */
 import type { ConnectionLimits } from "../src/adapter.ts";
+import { noteHandshake } from "../src/websocket/handshakes.ts";
 import { CLOSE_CODES, closeReason, type OpenSockets } from "../src/websocket/open_sockets.ts";
 import { WebSocketsOffError } from "../src/websocket/upgrade.ts";
-import type { DenoApi } from "./_deno_api.ts";
+import { type DenoApi, innerRequestOf } from "./_deno_api.ts";
+
+/** The client of each upgraded request, read before Deno closed the request (and forgot it). */
+const peers = new WeakMap<Request, { hostname: string; port: number }>();
+
+/** The client of `request` as it was when its handler upgraded it; undefined if it was not. */
+export function peerBeforeUpgrade(request: Request): { hostname: string; port: number } | undefined {
+  return peers.get(request);
+}
 
 /** What the wrapper counts into, set when the worker listens. */
 let current: { sockets: OpenSockets; limits: ConnectionLimits } | undefined;
@@ -25,8 +34,12 @@ export function trackUpgrades(deno: DenoApi, sockets: OpenSockets, limits: Conne
     deno.upgradeWebSocket = (request, options) => {
       const { sockets, limits } = current!;
       if (limits.maxWebSockets === 0) throw new WebSocketsOffError();
+      const peer = peerOf(request);
       const upgraded = native(request, { idleTimeout: limits.webSocketIdleTimeout, ...options });
+      if (peer !== undefined) peers.set(request, peer);
       watch(upgraded.socket, sockets, limits.maxWebSocketMessage);
+      // Deno.serve must get this very 101 back, or it stops serving: the app boundary sends it.
+      noteHandshake(request, { response: upgraded.response, abandon: () => abandon(upgraded.socket) });
       return upgraded;
     };
   }
@@ -51,4 +64,21 @@ function sizeOf(data: unknown, limit: number): number {
   }
   if (data instanceof Blob) return data.size;
   return (data as ArrayBuffer).byteLength ?? 0;
+}
+
+/** The client's address from Deno's inner request, while it is open; undefined if unknown. */
+function peerOf(request: Request): { hostname: string; port: number } | undefined {
+  try {
+    const addr = innerRequestOf(request)?.remoteAddr as { hostname?: string; port: number } | undefined;
+    return addr?.hostname === undefined ? undefined : { hostname: addr.hostname, port: addr.port };
+  } catch {
+    return undefined; // closed already: Deno itself will say so when asked
+  }
+}
+
+/** Close `socket` as the handler that upgraded it failed: at once, or as soon as it opens. */
+function abandon(socket: WebSocket): void {
+  const close = () => socket.close(CLOSE_CODES.internalError, closeReason(CLOSE_CODES.internalError));
+  if (socket.readyState === WebSocket.CONNECTING) socket.addEventListener("open", close, { once: true });
+  else close();
 }

@@ -7,9 +7,10 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { IncomingMessage } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { type WebSocket as WsSocket, WebSocketServer } from "ws";
 import type { ConnectionLimits } from "../src/adapter.ts";
+import { noteHandshake } from "../src/websocket/handshakes.ts";
 import type { OpenSockets } from "../src/websocket/open_sockets.ts";
 import { ServerWebSocket } from "../src/websocket/socket.ts";
 
@@ -76,6 +77,11 @@ export function upgradeOnNode(env: UpgradeEnv, request: Request, protocol: strin
   }
   const socket = new ServerWebSocket(request.url, protocol ?? "");
   if (protocol !== undefined) chosen.set(env.incoming, protocol);
+  upgrading.add(env.incoming);
+  const response = new Response(null);
+  // The app boundary hands this response on whatever the handler does next; the upgrade
+  // handling then completes the handshake.
+  noteHandshake(request, { response, abandon: () => socket.abandon() });
   // The helper's own connection token is left unset on both sides, which the handling accepts.
   wait(env.incoming, undefined).then((ws) => {
     ws.on(
@@ -95,8 +101,61 @@ export function upgradeOnNode(env: UpgradeEnv, request: Request, protocol: strin
       },
     });
   }, (error) => socket.failed(error));
-  return { socket: socket as unknown as WebSocket, response: new Response(null) };
+  return { socket: socket as unknown as WebSocket, response };
 }
+
+/** Upgrade requests whose handler asked for the WebSocket (ours or @hono/node-server's helper). */
+const upgrading = new WeakSet<IncomingMessage>();
+
+/**
+ * A member of the upgrade handling's `env`, as the app's helpers get it: its wait for the
+ * `ws` socket (what @hono/node-server's `upgradeWebSocket` calls) marks the request as one
+ * that upgrades.
+ */
+export function envMember(env: UpgradeEnv, key: symbol): unknown {
+  const value = env[key];
+  if (key.description !== "WAIT_FOR_WEBSOCKET_SYMBOL" || typeof value !== "function") return value;
+  return (...args: unknown[]) => {
+    upgrading.add(env.incoming);
+    return value(...args);
+  };
+}
+
+/** The handler of this upgrade request did not upgrade it: its answer is a plain response. */
+export function declined(incoming: IncomingMessage): boolean {
+  return !upgrading.has(incoming);
+}
+
+/**
+ * Send `response`, whole, on the connection of an upgrade request that was not upgraded,
+ * and close it. @hono/node-server's upgrade handling would send its status and headers with
+ * an empty body; a refusal's reason (a 401 saying why) must reach the client.
+ */
+export async function sendDeclined(incoming: IncomingMessage, response: Response): Promise<void> {
+  const socket = incoming.socket;
+  const body = Buffer.from(await response.arrayBuffer());
+  const status = response.status;
+  let head = `HTTP/1.1 ${status} ${response.statusText || STATUS_CODES[status] || ""}\r\n`;
+  for (const [name, value] of response.headers) {
+    if (!FRAMING_FIELDS.has(name)) head += `${name}: ${value}\r\n`;
+  }
+  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+  if (socket.destroyed) return;
+  await new Promise<void>((resolve) =>
+    socket.end(Buffer.concat([Buffer.from(head, "latin1"), body]), resolve)
+  );
+  // Gone at once: the upgrade handling, seeing it destroyed, sends nothing of its own.
+  socket.destroy();
+}
+
+/** Fields the connection's framing decides, which the app's response must not bring. */
+const FRAMING_FIELDS = new Set([
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+  "upgrade",
+]);
 
 type Wait = (
   incoming: IncomingMessage,

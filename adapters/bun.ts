@@ -19,7 +19,13 @@ import {
   WebSocketsOffError,
 } from "../src/websocket/upgrade.ts";
 import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
-import { upgradeOnBun, webSocketHandler } from "./_bun_websockets.ts";
+import {
+  afterUpgrade,
+  noticingUpgrades,
+  peerBeforeUpgrade,
+  upgradeOnBun,
+  webSocketHandler,
+} from "./_bun_websockets.ts";
 import {
   chmodUnixSocket,
   claimUnixSocket,
@@ -49,7 +55,8 @@ const LINGER_MS = 100;
 class BunRequestInfo extends ForwardableInfo {
   /** `upgradeWebSocket()`: Bun's `server.upgrade()`, with a `ServerWebSocket` as the socket's data. */
   [UPGRADE](request: Request, { protocol }: UpgradeWebSocketOptions): UpgradedWebSocket {
-    return upgradeOnBun(this.server, request, protocol);
+    if ((this.server as { [WEBSOCKETS_OFF]?: boolean })[WEBSOCKETS_OFF]) throw new WebSocketsOffError();
+    return upgradeOnBun(request, protocol);
   }
   readonly server: BunServer;
   readonly #request: Request;
@@ -59,10 +66,13 @@ class BunRequestInfo extends ForwardableInfo {
     this.#request = request;
   }
   override get peerAddr(): { hostname: string; port: number } {
-    const ip = this.server.requestIP(this.#request);
+    const ip = this.server.requestIP(this.#request) ?? peerBeforeUpgrade(this.#request);
     return { hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
 }
+
+/** Asked of the server the app sees: true while WebSockets are off. */
+const WEBSOCKETS_OFF = Symbol("multiserve.webSocketsOff");
 
 /**
  * The server as the app sees it while WebSockets are off (`maxWebSockets` 0): `upgrade()`,
@@ -76,6 +86,7 @@ function withoutWebSockets(server: BunServer): BunServer {
   return new Proxy(server, {
     get(target, key) {
       if (key === "upgrade") return refuse;
+      if (key === WEBSOCKETS_OFF) return true;
       const value = Reflect.get(target, key);
       return typeof value === "function" ? value.bind(target) : value;
     },
@@ -83,7 +94,12 @@ function withoutWebSockets(server: BunServer): BunServer {
 }
 
 /** `response`, once the connection's idle timer runs again (for the keep-alive wait). */
-function idleAgain(server: BunServer, request: Request, response: Response, seconds: number): Response {
+function idleAgain(
+  server: BunServer,
+  request: Request,
+  response: Response | undefined,
+  seconds: number,
+): Response | undefined {
   try {
     server.timeout(request, seconds);
   } catch { /* upgraded to a WebSocket: its own idle timeout runs */ }
@@ -133,12 +149,16 @@ export const adapter: Adapter = {
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch: (request, server) => {
           const response = handler(request, new BunRequestInfo(exposed, request));
-          if (!(response instanceof Promise)) return response;
+          if (!(response instanceof Promise)) {
+            return afterUpgrade(server, request, response);
+          }
           // A request that takes the app longer than the idle timeout must not be cut:
           // liveness is the supervisor's business, not a per-request clock. (An answer
           // ready at once needs neither the pause nor the restart.)
           server.timeout(request, 0);
-          return response.then((ready) => idleAgain(server, request, ready, idleTimeout));
+          return response.then((ready) =>
+            idleAgain(server, request, afterUpgrade(server, request, ready), idleTimeout)
+          );
         },
         error: onError,
         websocket: limits.maxWebSockets > 0
@@ -149,7 +169,7 @@ export const adapter: Adapter = {
       return Promise.reject(listenError(error, hostname, port, unix?.path));
     }
     // The server the app is handed (requests come only once Bun.serve() has returned).
-    const exposed = limits.maxWebSockets > 0 ? server : withoutWebSockets(server);
+    const exposed = limits.maxWebSockets > 0 ? noticingUpgrades(server) : withoutWebSockets(server);
     if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
     const listener: Listener = {
       port: unix === undefined ? server.port : 0,

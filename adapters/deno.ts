@@ -10,15 +10,16 @@ import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
 import { OptionError } from "../src/errors.ts";
 import { refusal } from "../src/http/refusal.ts";
+import { errorOrUsed } from "../src/http/boundary.ts";
 import { forwardedUrlOf } from "../src/http/proxy.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
-import { Deno, type DenoServeInfo } from "./_deno_api.ts";
+import { Deno, type DenoServeInfo, innerRequestOf } from "./_deno_api.ts";
 import { serveConnections, serveOnConnection } from "./_deno_connections.ts";
-import { trackUpgrades } from "./_deno_websockets.ts";
+import { peerBeforeUpgrade, trackUpgrades } from "./_deno_websockets.ts";
 import {
   chmodUnixSocket,
   claimUnixSocket,
@@ -43,15 +44,26 @@ class DenoRequestInfo extends ForwardableInfo {
     return Deno.upgradeWebSocket(request, protocol === undefined ? {} : { protocol });
   }
   readonly #info: DenoServeInfo;
+  readonly #request: Request;
   /** HTTP/2 (or, served by Deno.serve over TLS, perhaps HTTP/2): the host is in the URL. */
   readonly hostInUrl: boolean;
-  constructor(info: DenoServeInfo, hostInUrl: boolean) {
+  constructor(info: DenoServeInfo, request: Request, hostInUrl: boolean) {
     super();
     this.#info = info;
+    this.#request = request;
     this.hostInUrl = hostInUrl;
   }
   override get peerAddr(): { hostname: string; port: number } {
-    const addr = this.#info.remoteAddr;
+    let addr: { hostname: string; port: number };
+    try {
+      addr = this.#info.remoteAddr;
+    } catch (error) {
+      // Deno forgets the address once the request is upgraded ("Request closed"): it was
+      // kept as the request upgraded.
+      addr = peerBeforeUpgrade(this.#request) ?? (() => {
+        throw error;
+      })();
+    }
     // A unix socket's peer has no address: "", as on Bun and Node.
     return addr.hostname === undefined ? { hostname: "", port: 0 } : addr;
   }
@@ -65,9 +77,6 @@ function isBodyCutShort(error: unknown): boolean {
   return (error as Error | null)?.name === "BadResource" && /read body/i.test((error as Error).message);
 }
 
-/** The symbol under which Deno's Request keeps its inner request; null once known absent. */
-let innerRequest: symbol | null | undefined;
-
 /**
  * The header fields Deno received, from its inner request's `headerList` (internal, as
  * `serveHttpOnConnection` is): one op and a plain array, where iterating `request.headers`
@@ -75,13 +84,7 @@ let innerRequest: symbol | null | undefined;
  * with ten browser headers. Undefined (the guard then iterates) if this Deno has no such list.
  */
 function headerListOf(request: Request): ReadonlyArray<readonly [string, string]> | undefined {
-  if (innerRequest === undefined) {
-    innerRequest = Object.getOwnPropertySymbols(request).find((symbol) => symbol.description === "request") ??
-      null;
-  }
-  if (innerRequest === null) return undefined;
-  const list = (request as unknown as Record<symbol, { headerList?: unknown } | undefined>)[innerRequest]
-    ?.headerList;
+  const list = innerRequestOf(request)?.headerList;
   return Array.isArray(list) ? list : undefined;
 }
 
@@ -116,6 +119,9 @@ export const adapter: Adapter = {
     // A body that ends before its Content-Length is the client's doing: 400, not the app's 500.
     clientErrorStatus: (error) => isBodyCutShort(error) ? 400 : undefined,
     hostInUrl: (info) => (info as DenoRequestInfo).hostInUrl,
+    // Deno checks these once a promise of the Response settles, outside any handler, where
+    // the rejection would end the isolate.
+    unsendable: errorOrUsed,
     headerList: headerListOf,
   },
   // terminate() cannot end a busy Worker (denoland/deno#35657), but ending its process can.
@@ -135,7 +141,7 @@ export const adapter: Adapter = {
     const tlsServe = tls !== undefined;
     const handler = unix === undefined
       ? (request: Request, info: DenoServeInfo, http2 = tlsServe) =>
-        app(request, new DenoRequestInfo(info, http2))
+        app(request, new DenoRequestInfo(info, request, http2))
       : (request: Request, info: DenoServeInfo) => {
         // Deno names a unix socket's requests http+unix://; the app sees http://, as on Bun and
         // Node (or the scheme a proxy forwarded, which this own `url` must apply itself).
@@ -144,7 +150,7 @@ export const adapter: Adapter = {
           configurable: true,
           get: () => forwardedUrlOf(request, url),
         });
-        return app(request, new DenoRequestInfo(info, false));
+        return app(request, new DenoRequestInfo(info, request, false));
       };
     const onError = (error: unknown) =>
       isBodyCutShort(error)

@@ -16,7 +16,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from "node:http";
-import { createSecureServer, type Http2SecureServer } from "node:http2";
+import { createSecureServer, type Http2SecureServer, type Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -31,6 +31,7 @@ import type {
   WorkerHandle,
 } from "../src/adapter.ts";
 import { BootError, messageOf } from "../src/errors.ts";
+import { errorOrUsed } from "../src/http/boundary.ts";
 import { refusal, REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isStopMessage, isWorkerMessage, type StopMessage } from "../src/protocol.ts";
@@ -49,9 +50,17 @@ import {
   reservePort,
   reusePortCloseHint,
 } from "./_net.ts";
-import { type UpgradeEnv, upgradeOnNode, webSocketServer } from "./_node_websockets.ts";
+import {
+  declined,
+  envMember,
+  sendDeclined,
+  type UpgradeEnv,
+  upgradeOnNode,
+  webSocketServer,
+} from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
+import { Http1Response, Http2Response } from "./_node_hop_by_hop.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
@@ -93,7 +102,7 @@ function upgradeInfo(incoming: IncomingMessage, env: UpgradeEnv): NodeRequestInf
   return new Proxy(info, {
     get: (target, key) => {
       if (key === UPGRADE) return upgrade;
-      if (typeof key === "symbol" && key in env) return env[key];
+      if (typeof key === "symbol" && key in env) return envMember(env, key);
       // Read on the info itself: its private fields are not the proxy's.
       const value = Reflect.get(target, key);
       return typeof value === "function" ? value.bind(target) : value;
@@ -124,6 +133,10 @@ export const adapter: Adapter = {
   nativeChecks: {
     headerFields: true,
     hostAndLength: true,
+    // The bridge would answer these with its own error's message. A light response of
+    // @hono/node-server's (the global Response once it serves) that still holds its parts is
+    // neither, and is not asked: asking would build the full Response it saves.
+    unsendable: (response) => isLight(response) ? undefined : errorOrUsed(response),
     // Every request reaching the guard went through nodeRefusal(), which kept its fields.
     header(_request, info, name) {
       const { incoming } = info as NodeRequestInfo;
@@ -148,14 +161,21 @@ export const adapter: Adapter = {
         return onError(error);
       }
     };
+    // An upgrade request: upgraded if its handler asks, else answered as any other request.
+    const answerUpgrade = async (request: Request, incoming: IncomingMessage, env: UpgradeEnv) => {
+      const refused = nodeRefusal(incoming, limits);
+      const response = refused !== undefined
+        ? refusal(...refused)
+        : await answer(request, upgradeInfo(incoming, env));
+      if (declined(incoming)) await sendDeclined(incoming, response);
+      return response;
+    };
     const server = createAdaptorServer({
       fetch: (request, env) => {
         const { incoming, outgoing } = env as { incoming: IncomingMessage; outgoing?: ServerResponse };
         if (outgoing !== undefined) return answer(request, new NodeRequestInfo(incoming, outgoing));
         // A WebSocket upgrade, which @hono/node-server's upgrade handling passes on.
-        const refused = nodeRefusal(incoming, limits);
-        if (refused !== undefined) return refusal(...refused);
-        return answer(request, upgradeInfo(incoming, env as unknown as UpgradeEnv));
+        return answerUpgrade(request, incoming, env as unknown as UpgradeEnv);
       },
       websocket: { server: wss },
       serverOptions: {
@@ -328,10 +348,13 @@ function serverOf(
   limits: ConnectionLimits,
   handler: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
 ): Server | Http2SecureServer {
-  if (tls === undefined) return createServer(options, handler);
+  if (tls === undefined) return createServer({ ...options, ServerResponse: Http1Response }, handler);
   const server = createSecureServer({
     ...tls,
     allowHTTP1: true,
+    // Typed as the classes they extend: @types/node's generics cannot see the two are alike.
+    Http1ServerResponse: Http1Response as typeof ServerResponse,
+    Http2ServerResponse: Http2Response as unknown as typeof Http2ServerResponse,
     // HTTP/2's header limits, as HTTP/1's: pairs (with room for the four pseudo-headers) and bytes.
     ...(limits.maxHeaderCount > 0 ? { maxHeaderListPairs: limits.maxHeaderCount + PSEUDO_HEADERS } : {}),
     ...(limits.maxHeaderSize > 0 ? { settings: { maxHeaderListSize: limits.maxHeaderSize } } : {}),
@@ -363,6 +386,18 @@ interface OpenConnections {
   draining: boolean;
 }
 const OPEN = Symbol("multiserve.open");
+
+/** The symbol under which @hono/node-server's light Response keeps its parts; null if none. */
+let lightParts: symbol | null | undefined;
+
+/** A light Response of @hono/node-server's that still holds its parts (no full Response made). */
+function isLight(response: Response): boolean {
+  if (lightParts === undefined) {
+    lightParts = Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "cache") ??
+      null;
+  }
+  return lightParts !== null && lightParts in response;
+}
 
 /** A connection as Node's http server keeps it: the response in progress, if any. */
 type ParsingSocket = Socket & { _httpMessage?: { _headerSent?: boolean } | null };

@@ -138,6 +138,13 @@ export interface NativeChecks {
    */
   headerList?: (request: Request) => ReadonlyArray<readonly [string, string]> | undefined;
   /**
+   * Why this runtime could not send a Response the app returned, where sending it would fail
+   * outside the app's reach (`Response.error()`, a body read already: Deno rejects them
+   * outside any handler, Node's bridge sends its own error's message); undefined when it can.
+   * Absent where the runtime answers those itself (Bun).
+   */
+  unsendable?: (response: Response) => string | undefined;
+  /**
    * Reads one request header more cheaply than `request.headers`, which on Node builds a
    * whole `Headers` object. Lower-case `name`; null when absent.
    */

@@ -1,7 +1,8 @@
 /**
  * The answer when the app throws: a request body the client got wrong (too large, bad
  * chunks) gets its 413 or 400; anything else a plain 500 whose details go to the server
- * log, and to the client only in `debug`.
+ * log, and to the client only in `debug`. The same 500 answers a handler that returned no
+ * Response it could send (src/http/boundary.ts).
  *
  * @module
  */
@@ -20,12 +21,23 @@ export function appErrorResponse(debug: boolean): (error: unknown) => Response {
       return (error as WebSocketsOffError).getResponse();
     }
     logAt("error", "the app threw while handling a request:", undefined, error);
-    const detail = debug
-      ? `\n\n${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
-      : "";
-    return new Response(`Internal Server Error${detail}`, {
-      status: 500,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
+    return internalError(
+      debug ? (error instanceof Error ? error.stack ?? error.message : String(error)) : undefined,
+    );
   };
+}
+
+/** The 500 for a handler that returned `what` (described), which is no Response to send; logged. */
+export function wrongAnswerResponse(debug: boolean, what: string): Response {
+  const line = `the app's handler returned ${what}: answered 500`;
+  logAt("error", line);
+  return internalError(debug ? line : undefined);
+}
+
+/** A plain 500, with `detail` under it (in debug only). */
+function internalError(detail: string | undefined): Response {
+  return new Response(`Internal Server Error${detail === undefined ? "" : `\n\n${detail}\n`}`, {
+    status: 500,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
 }

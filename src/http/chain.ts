@@ -9,7 +9,8 @@
  * 5. guard: header checks, size and concurrency limits, a chunked body counted as it is read;
  * 6. WebSocket gate: an upgrade beyond `maxWebSockets` gets 503;
  * 7. proxy: the client and scheme a trusted proxy forwarded;
- * 8. the app.
+ * 8. the boundary: whatever the app returns becomes a Response the runtime can send;
+ * 9. the app.
  *
  * @module
  */
@@ -27,6 +28,7 @@ import type { WorkerConfig } from "../settings.ts";
 import type { FetchHandler } from "../types.ts";
 import { CLOSE_CODES } from "../websocket/open_sockets.ts";
 import { appErrorResponse } from "./app_error.ts";
+import { bounded } from "./boundary.ts";
 import { type Drainable, drainable } from "./drain.ts";
 import { type AfterGuard, guard } from "./guard.ts";
 import { trustOf } from "./ip.ts";
@@ -54,9 +56,10 @@ export function requestChain(
   hooks: ChainHooks,
 ): Drainable {
   const trusted = config.forwardedAllowIps;
+  const answering = bounded(app, native, config.debug);
   const proxy: AfterGuard = trusted.length > 0
-    ? forwarded(app, trustOf(trusted), config.cert !== undefined)
-    : app;
+    ? forwarded(answering, trustOf(trusted), config.cert !== undefined)
+    : answering;
   // With WebSockets off, an Upgrade is ignored (RFC 9110 §7.8) and the request served as
   // plain HTTP; an app that tries to upgrade gets 503 from its adapter (WebSocketsOffError).
   let handler = guard(

@@ -17,6 +17,8 @@ export interface Closable {
 export const CLOSE_CODES = {
   goingAway: 1001,
   tooBig: 1009,
+  /** The handler that upgraded the socket failed. */
+  internalError: 1011,
   restart: 1012,
 } as const;
 
@@ -72,5 +74,7 @@ export function closeReason(code: number): string {
     ? "service restart"
     : code === CLOSE_CODES.tooBig
     ? "message too big"
+    : code === CLOSE_CODES.internalError
+    ? "internal error"
     : "going away";
 }

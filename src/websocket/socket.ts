@@ -17,6 +17,24 @@ export interface SocketLink {
 
 type Listener = ((event: Event) => void) | null;
 
+/** The standard CloseEvent, or one of the same shape where the runtime has none (Node 20, 22). */
+const CloseEventClass: typeof CloseEvent = globalThis.CloseEvent ?? class extends Event {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  constructor(type: string, init: CloseEventInit = {}) {
+    super(type, init);
+    this.code = init.code ?? 0;
+    this.reason = init.reason ?? "";
+    this.wasClean = init.wasClean ?? false;
+  }
+} as unknown as typeof CloseEvent;
+
+/** The WebSocket URL of the HTTP request that asked for it: ws:// for http://, wss:// for https://. */
+export function webSocketUrl(requestUrl: string): string {
+  return requestUrl.startsWith("http") ? `ws${requestUrl.slice(4)}` : requestUrl;
+}
+
 export class ServerWebSocket extends EventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
@@ -36,10 +54,20 @@ export class ServerWebSocket extends EventTarget {
   #readyState = 0;
   #link: SocketLink | undefined;
   readonly #handlers = new Map<string, Listener>();
+  /**
+   * Sends waiting behind a Blob whose bytes are still being read (and `close()` behind
+   * them), so that messages go out in the order they were sent; undefined while none wait.
+   */
+  #queue: Promise<void> | undefined;
+  /** Bytes of the Blobs in that queue, counted in `bufferedAmount`. */
+  #queuedBytes = 0;
+  /** The handler that upgraded this socket failed: close it with 1011 as it opens. */
+  #abandoned = false;
 
+  /** `url`: the request's (http:// or https://), shown as ws:// or wss:// as clients name it. */
   constructor(url: string, protocol: string) {
     super();
-    this.url = url;
+    this.url = webSocketUrl(url);
     this.protocol = protocol;
   }
 
@@ -48,7 +76,7 @@ export class ServerWebSocket extends EventTarget {
   }
 
   get bufferedAmount(): number {
-    return this.#link?.bufferedAmount ?? 0;
+    return (this.#link?.bufferedAmount ?? 0) + this.#queuedBytes;
   }
 
   get onopen(): Listener {
@@ -83,16 +111,34 @@ export class ServerWebSocket extends EventTarget {
     if (listener) this.addEventListener(type, listener);
   }
 
-  /** Send a message; throws before the socket opens, as the standard says. */
+  /**
+   * Send a message; throws before the socket opens, as the standard says. Messages go out in
+   * the order they were sent, whatever their type: a Blob's bytes are read first, and what
+   * is sent after it waits for them.
+   */
   send(data: string | ArrayBuffer | ArrayBufferView | Blob): void {
     if (this.#readyState === 0) throw new DOMException("the WebSocket is not open yet", "InvalidStateError");
     if (this.#readyState !== 1) return; // closing or closed: dropped, as the standard says
-    if (data instanceof Blob) {
-      void data.arrayBuffer().then((buffer) => this.#readyState === 1 && this.#link!.send(buffer));
-    } else this.#link!.send(data);
+    if (this.#queue === undefined && !(data instanceof Blob)) return this.#link!.send(data);
+    const size = data instanceof Blob ? data.size : 0;
+    this.#queuedBytes += size;
+    // Read now, sent in turn.
+    const bytes = data instanceof Blob ? data.arrayBuffer() : Promise.resolve(data);
+    this.#enqueue(async () => {
+      let ready: string | ArrayBuffer | ArrayBufferView;
+      try {
+        ready = await bytes;
+      } catch (error) {
+        return this.failed(error);
+      } finally {
+        this.#queuedBytes -= size;
+      }
+      // Sent before close() was called: it goes, unless the connection is gone.
+      if (this.#readyState !== 3) this.#link!.send(ready);
+    });
   }
 
-  /** Start the closing handshake. */
+  /** Start the closing handshake, once every message sent before has gone out. */
   close(code?: number, reason?: string): void {
     if (this.#readyState >= 2) return;
     if (this.#readyState === 0) {
@@ -100,7 +146,24 @@ export class ServerWebSocket extends EventTarget {
       return; // closed as soon as it opens
     }
     this.#readyState = 2;
-    this.#link!.close(code, reason);
+    if (this.#queue === undefined) return this.#link!.close(code, reason);
+    this.#enqueue(() => {
+      if (this.#readyState !== 3) this.#link!.close(code, reason);
+    });
+  }
+
+  /** Run `step` after everything queued before it. */
+  #enqueue(step: () => void | Promise<void>): void {
+    const queue: Promise<void> = (this.#queue ?? Promise.resolve()).then(step).finally(() => {
+      if (this.#queue === queue) this.#queue = undefined;
+    });
+    this.#queue = queue;
+  }
+
+  /** The adapter: the handler that upgraded this socket failed; it closes with 1011 as it opens. */
+  abandon(): void {
+    this.#abandoned = true;
+    if (this.#readyState === 1) this.close(1011, "internal error");
   }
 
   /**
@@ -112,6 +175,7 @@ export class ServerWebSocket extends EventTarget {
     this.#link = link;
     queueMicrotask(() => {
       if (this.#readyState === 3) return;
+      if (this.#abandoned) return link.close(1011, "internal error");
       if (this.#readyState === 2) return link.close(1000, "");
       this.#readyState = 1;
       this.dispatchEvent(new Event("open"));
@@ -133,7 +197,7 @@ export class ServerWebSocket extends EventTarget {
   closed(code: number, reason: string): void {
     if (this.#readyState === 3) return;
     this.#readyState = 3;
-    this.dispatchEvent(new CloseEvent("close", { code, reason, wasClean: code !== 1006 }));
+    this.dispatchEvent(new CloseEventClass("close", { code, reason, wasClean: code !== 1006 }));
   }
 
   /** The adapter: the socket failed; a close follows. */

@@ -1,0 +1,84 @@
+/**
+ * Response header fields that belong to a connection, not to a response (RFC 9110 §7.6.1),
+ * kept off where Node would fail on them. An app sets them (Hono's `streamSSE()` says
+ * `Transfer-Encoding: chunked`), or copies them from an upstream's response:
+ *
+ * - over HTTP/2, Node throws ERR_HTTP2_INVALID_CONNECTION_HEADERS for any of them, out of
+ *   the bridge's `writeHead`, where nothing catches it: every one is dropped;
+ * - over HTTP/1.1, Node frames the body itself, and an app's `Transfer-Encoding` beside the
+ *   Content-Length the bridge adds breaks the response: it is dropped. (`Connection: close`
+ *   and `Upgrade`, which mean something to an HTTP/1.1 client, stay.)
+ *
+ * Both are response classes Node's servers take as options, so that only `writeHead` pays.
+ *
+ * @module
+ */
+import { type OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { Http2ServerResponse } from "node:http2";
+
+/** The fields an HTTP/2 response must not carry (what Node refuses). */
+const CONNECTION_FIELDS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+type Fields = OutgoingHttpHeaders | readonly string[] | undefined;
+
+/** `fields` without those `drop` names (lower-case name, value); the same object when none. */
+function without(fields: Fields, drop: (name: string, value: unknown) => boolean): Fields {
+  if (fields === undefined || Array.isArray(fields)) return fields; // raw arrays: never from the bridge
+  let kept: OutgoingHttpHeaders | undefined;
+  for (const name in fields as OutgoingHttpHeaders) {
+    if (!drop(name.toLowerCase(), (fields as OutgoingHttpHeaders)[name])) continue;
+    kept ??= { ...fields as OutgoingHttpHeaders };
+    delete kept[name];
+  }
+  return kept ?? fields;
+}
+
+/** Over HTTP/2: every connection-specific field, `TE` but "trailers", and those `Connection` names. */
+function forHttp2(fields: Fields): Fields {
+  const named = connectionNamed(fields);
+  return without(
+    fields,
+    (name, value) =>
+      CONNECTION_FIELDS.has(name) || (name === "te" && value !== "trailers") || named?.has(name) === true,
+  );
+}
+
+/** The fields a `Connection` field names (besides the usual keep-alive and close). */
+function connectionNamed(fields: Fields): Set<string> | undefined {
+  if (fields === undefined || Array.isArray(fields)) return undefined;
+  for (const name in fields as OutgoingHttpHeaders) {
+    if (name.length !== 10 || name.toLowerCase() !== "connection") continue;
+    const value = String((fields as OutgoingHttpHeaders)[name]);
+    return new Set(value.split(",").map((token) => token.trim().toLowerCase()));
+  }
+  return undefined;
+}
+
+/** HTTP/1.1 responses: an app's `Transfer-Encoding` is Node's to decide. */
+export class Http1Response extends ServerResponse {
+  // deno-lint-ignore no-explicit-any
+  override writeHead(status: number, ...rest: any[]): this {
+    const last = rest.length - 1;
+    if (last >= 0 && typeof rest[last] === "object") {
+      rest[last] = without(rest[last], (name) => name === "transfer-encoding");
+    }
+    return super.writeHead(status, ...rest);
+  }
+}
+
+/** HTTP/2 responses: no connection-specific field reaches the stream. */
+export class Http2Response extends Http2ServerResponse {
+  // deno-lint-ignore no-explicit-any
+  override writeHead(status: number, ...rest: any[]): this {
+    const last = rest.length - 1;
+    if (last >= 0 && typeof rest[last] === "object") rest[last] = forHttp2(rest[last]);
+    return super.writeHead(status, ...rest);
+  }
+}
