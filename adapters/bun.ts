@@ -8,6 +8,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { Adapter, Listener } from "../src/adapter.ts";
 import { settlesWithin } from "../src/deadline.ts";
+import { errorOrUsed } from "../src/http/boundary.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
 import { isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
@@ -125,6 +126,8 @@ export const adapter: Adapter = {
     hostAndLength: false,
     headerSizeLimit: BUN_MAX_HEADER_SIZE,
     headerCount: (request) => (request.headers as Headers & { count: number }).count,
+    // Bun would throw for these as it sends them: said here as what the app returned.
+    unsendable: errorOrUsed,
   },
   // Bun ends a busy Worker: its threads can live in the primary.
   hostsThreads: false,

@@ -141,7 +141,6 @@ export interface NativeChecks {
    * Why this runtime could not send a Response the app returned, where sending it would fail
    * outside the app's reach (`Response.error()`, a body read already: Deno rejects them
    * outside any handler, Node's bridge sends its own error's message); undefined when it can.
-   * Absent where the runtime answers those itself (Bun).
    */
   unsendable?: (response: Response) => string | undefined;
   /**

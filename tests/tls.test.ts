@@ -6,42 +6,22 @@
  * renewed certificate served after SIGHUP, under load, with no failed request.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { Agent, request } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { WebSocket as WsClient } from "ws";
+import { certificate as makeCertificate, certificateDir } from "./_certificates.ts";
 import { Child, cliTs, eventually, fixture, MODES, runtime, startServer } from "./_harness.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "multiserve-tls-"));
+const dir = certificateDir();
 const file = (name: string) => join(dir, name);
-
-/** A self-signed certificate for localhost and 127.0.0.1 in `name`.pem, its key in `name`.key. */
-function certificate(name: string, keyArgs: string[] = ["-nodes"]): void {
-  execFileSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    ...keyArgs,
-    "-keyout",
-    file(`${name}.key`),
-    "-out",
-    file(`${name}.pem`),
-    "-days",
-    "2",
-    "-subj",
-    `/CN=localhost/O=${name}`,
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ], { stdio: "ignore" });
-}
+const certificate = (name: string, keyArgs?: string[]) => makeCertificate(dir, name, keyArgs);
 certificate("first");
 certificate("renewed");
 certificate("locked", ["-passout", "pass:open sesame"]);
@@ -182,7 +162,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
   // Keep-alive clients: a new connection per request would meet SO_REUSEPORT's resets on a
   // closing socket (Deno, Bun) unless tcp_migrate_req is on; see graceful_restarts.test.ts.
   it("SIGHUP serves a renewed certificate, under HTTPS keep-alive load, with no failed request (processes 2)", async () => {
-    const live = mkdtempSync(join(tmpdir(), "multiserve-tls-live-"));
+    const live = certificateDir();
     copyFileSync(file("first.pem"), join(live, "cert.pem"));
     copyFileSync(file("first.key"), join(live, "key.pem"));
     const args = [...MODES[2].args, "--cert", join(live, "cert.pem"), "--key", join(live, "key.pem")];
