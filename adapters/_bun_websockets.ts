@@ -139,9 +139,9 @@ export function peerBeforeUpgrade(request: Request): { address: string; port: nu
 /**
  * `server` as the app sees it: `upgrade()`, which hono/bun's helper and apps call, notes the
  * upgrade for the app boundary (Bun wants nothing from the handler after it) and keeps the
- * client's address for `info.remoteAddr`.
+ * client's address for `info.remoteAddr`; `stop()` is `stop`.
  */
-export function noticingUpgrades(server: BunServer): BunServer {
+export function noticingUpgrades(server: BunServer, stop: BunServer["stop"]): BunServer {
   const upgrade: BunServer["upgrade"] = (request, options) => {
     keepPeer(server, request);
     if (!server.upgrade(request, options)) return false;
@@ -151,6 +151,7 @@ export function noticingUpgrades(server: BunServer): BunServer {
   return new Proxy(server, {
     get(target, key) {
       if (key === "upgrade") return upgrade;
+      if (key === "stop") return stop;
       const value = Reflect.get(target, key);
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -20,6 +20,8 @@ export interface DenoListener {
 
 export interface DenoHttpServer {
   shutdown(): Promise<void>;
+  /** Settles once the server has stopped serving, whoever stopped it. */
+  readonly finished: Promise<void>;
 }
 
 export interface DenoApi {

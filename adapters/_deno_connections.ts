@@ -74,7 +74,8 @@ function noteClose(connection: Connection, response: Response): Response {
  * Serve `handler` on the connections `listener` accepts. A connection must finish its first
  * request head within `headerTimeout`, and after each response the next one within
  * `keepAliveTimeout`; else it is closed. Returns the graceful close, which resolves when
- * every connection has closed or `timeoutMs` has passed.
+ * every connection has closed or `timeoutMs` has passed, and why accepting ended if it did
+ * without that close.
  */
 export function serveConnections(
   listener: DenoListener,
@@ -82,9 +83,10 @@ export function serveConnections(
   handler: ConnectionHandler,
   onError: (error: unknown) => Response,
   limits: ConnectionLimits,
-): (timeoutMs: number) => Promise<void> {
+): { close(timeoutMs: number): Promise<void>; readonly ended: string | undefined } {
   const connections = new Set<Connection>();
   let closing = false;
+  let acceptEnded = false;
   let allClosed: (() => void) | undefined;
 
   const shutdown = (connection: Connection) => {
@@ -162,6 +164,14 @@ export function serveConnections(
   };
 
   const accepting = (async () => {
+    // However accepting ends (the listening socket closed under us), the worker must hear.
+    try {
+      await acceptAll();
+    } finally {
+      acceptEnded = true;
+    }
+  })();
+  async function acceptAll(): Promise<void> {
     while (!closing) {
       let socket: DenoConn;
       try {
@@ -175,11 +185,13 @@ export function serveConnections(
       }
       track(socket);
     }
-  })();
+  }
 
-  return async (timeoutMs) => {
+  const close = async (timeoutMs: number) => {
     closing = true;
-    listener.close();
+    try {
+      listener.close();
+    } catch { /* closed already, under us: accepting has ended, which is what this is for */ }
     // An accept already under way may still hand us a connection: take it in before
     // counting what is left, or the isolate could end under it.
     await accepting;
@@ -199,5 +211,11 @@ export function serveConnections(
     }
     clearInterval(sweeper);
     // Whatever is left past the deadline ends with the isolate, which comes next.
+  };
+  return {
+    close,
+    get ended() {
+      return acceptEnded && !closing ? "its listening socket stopped accepting" : undefined;
+    },
   };
 }

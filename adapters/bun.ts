@@ -78,15 +78,16 @@ const WEBSOCKETS_OFF = Symbol("multiserve.webSocketsOff");
 /**
  * The server as the app sees it while WebSockets are off (`maxWebSockets` 0): `upgrade()`,
  * which hono/bun's helper, the app itself and `upgradeWebSocket()` call, throws
- * `WebSocketsOffError` (a 503 naming the option); the rest is the server's own.
+ * `WebSocketsOffError` (a 503 naming the option); `stop()` is `stop`; the rest is the server's own.
  */
-function withoutWebSockets(server: BunServer): BunServer {
+function withoutWebSockets(server: BunServer, stop: BunServer["stop"]): BunServer {
   const refuse = () => {
     throw new WebSocketsOffError();
   };
   return new Proxy(server, {
     get(target, key) {
       if (key === "upgrade") return refuse;
+      if (key === "stop") return stop;
       if (key === WEBSOCKETS_OFF) return true;
       const value = Reflect.get(target, key);
       return typeof value === "function" ? value.bind(target) : value;
@@ -171,15 +172,31 @@ export const adapter: Adapter = {
     } catch (error) {
       return Promise.reject(listenError(error, hostname, port, unix?.path));
     }
-    // The server the app is handed (requests come only once Bun.serve() has returned).
-    const exposed = limits.maxWebSockets > 0 ? noticingUpgrades(server) : withoutWebSockets(server);
+    // The server the app is handed (requests come only once Bun.serve() has returned). A
+    // stop() through it is the app's: the worker no longer serves, and is replaced.
+    let stoppedByApp = false;
+    const stop = (closeActive?: boolean) => {
+      stoppedByApp = true;
+      return server.stop(closeActive);
+    };
+    const exposed = limits.maxWebSockets > 0
+      ? noticingUpgrades(server, stop)
+      : withoutWebSockets(server, stop);
     if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
+    let closing = false;
     const listener: Listener = {
       port: unix === undefined ? server.port : 0,
       get webSockets() {
         return sockets.count;
       },
+      get ended() {
+        if (closing) return undefined;
+        if (stoppedByApp) return "the app stopped its server";
+        // Bun's server says port 0 once stopped.
+        return unix === undefined && server.port === 0 ? "its server stopped" : undefined;
+      },
       close: async (timeoutMs, closeCode) => {
+        closing = true;
         // Stop accepting first, so that a client told to reconnect reaches another worker.
         const stopping = settlesWithin(server.stop(false), timeoutMs);
         await sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);

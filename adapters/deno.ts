@@ -169,8 +169,15 @@ export const adapter: Adapter = {
         const listener = tls === undefined
           ? Deno.listen({ hostname, port, reusePort: shared })
           : Deno.listenTls({ hostname, port, reusePort: shared, ...tls, alpnProtocols: ["h2", "http/1.1"] });
-        const close = serveConnections(listener, serveOn, handler, onError, limits);
-        return Promise.resolve({ port: listener.addr.port ?? 0, webSockets: 0, close });
+        const serving = serveConnections(listener, serveOn, handler, onError, limits);
+        return Promise.resolve({
+          port: listener.addr.port ?? 0,
+          webSockets: 0,
+          get ended() {
+            return serving.ended;
+          },
+          close: serving.close,
+        });
       } catch (error) {
         return Promise.reject(listenError(error, hostname, port));
       }
@@ -184,14 +191,22 @@ export const adapter: Adapter = {
             onError,
             onListen: (addr) => {
               if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
+              let closing = false;
+              let finished = false;
+              // Deno.serve's loop can end with the process alive (the app shut it down).
+              queueMicrotask(() => server.finished.finally(() => (finished = true)).catch(() => {}));
               resolve({
                 port: addr.port ?? 0,
                 get webSockets() {
                   return sockets.count;
                 },
+                get ended() {
+                  return finished && !closing ? "Deno.serve's server ended" : undefined;
+                },
                 // The sockets first: Deno's shutdown would close them with 1001 whatever the
                 // reason. Past the deadline the isolate ends, which cuts what is left.
                 close: async (timeoutMs, closeCode) => {
+                  closing = true;
                   const began = Date.now();
                   await sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
                   await settlesWithin(server.shutdown(), Math.max(0, timeoutMs - (Date.now() - began)));

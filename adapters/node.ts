@@ -236,12 +236,17 @@ export const adapter: Adapter = {
       server.listen(where, () => {
         if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
         const address = server.address();
+        let closing = false;
         resolve({
           port: typeof address === "object" && address !== null ? address.port : port,
           get webSockets() {
             return sockets.count;
           },
+          get ended() {
+            return closing || server.listening ? undefined : "its server stopped listening";
+          },
           close: async (timeoutMs, closeCode) => {
+            closing = true;
             stopPinging();
             // Stop accepting first, so that a client told to reconnect reaches another worker.
             await Promise.all([

@@ -21,6 +21,12 @@ export interface Listener {
   /** WebSockets open now. */
   readonly webSockets: number;
   /**
+   * Why it no longer accepts connections although `close()` was not called (the runtime's
+   * server ended, the app closed it); undefined while it accepts, or once `close()` began.
+   * A getter the worker polls, off the request path.
+   */
+  readonly ended: string | undefined;
+  /**
    * Stop accepting, close open WebSockets with `closeCode`, wait for in-flight requests and
    * the close handshakes up to `timeoutMs`, then cut the rest.
    */

@@ -17,6 +17,11 @@ export const EXIT = {
   appLoad: 4,
   /** A thread hung and the runtime could not end it (Deno): its worker process ends, to be replaced. */
   hung: 5,
+  /**
+   * Serving alone (one isolate), its listener stopped accepting while the process lived on:
+   * it exits so that its process manager restarts it (workers are replaced instead).
+   */
+  unserving: 6,
 } as const;
 
 /** Base class: a failure with a message meant for the user and an exit code. */

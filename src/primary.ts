@@ -13,7 +13,7 @@ import type { Adapter, Listener } from "./adapter.ts";
 import { type Address, addressesOf, urlOf } from "./addresses.ts";
 import { servedApp } from "./app.ts";
 import { settlesWithin } from "./deadline.ts";
-import { BootError, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
+import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
 import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
@@ -169,6 +169,11 @@ export class Primary implements Server {
       adapter.checkSpread(plan, { unix, fd });
       await this.#claim(adapter, addresses);
       const serving = this.#serving = await serveChain(adapter, served, addresses, false, config, undefined);
+      // Nobody here could replace this isolate: it ends, for its process manager to restart it.
+      serving.whenEnded((reason) => {
+        logAt("critical", `stopped serving: ${reason}; exiting (code ${EXIT.unserving})`);
+        this.close().then(() => adapter.exit(EXIT.unserving));
+      });
       addresses = addresses.map((address, i) => ({ ...address, port: serving.ports[i] }));
       registry.observe({ type: "state", key: "main", state: "listening" });
       await control.start();

@@ -127,6 +127,8 @@ export class WorkerServer implements Server {
       this.#data.id,
       (requests) => void parent.send({ multiserve: "retire", requests }),
     );
+    // Alive but deaf (its heartbeat goes on): the supervisor replaces it as a crashed one.
+    this.#serving.whenEnded((reason) => void parent.send({ multiserve: "unserving", reason }));
   }
 
   /** Keep this process's threads (named as the primary's own when this process hosts them). */

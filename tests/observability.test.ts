@@ -24,6 +24,7 @@ import {
   runtime,
   startServer,
 } from "./_harness.ts";
+import { adminUrlOf, metrics, sum } from "./_admin.ts";
 
 const MODES_OBSERVED = [MODES[1], MODES[2]];
 
@@ -69,29 +70,6 @@ function parse(format: string, text: string): Line {
     status: Number(match[5]),
     ...(format === "combined" ? { referer: dash(match[7]), userAgent: dash(match[8]) } : {}),
   };
-}
-
-function adminUrlOf(child: Child): string {
-  const match = child.stdout.match(/admin on (http:\/\/\S+?\/)\)/);
-  assert.ok(match, `the start-up line names the admin URL: ${child.stdout}`);
-  return match[1];
-}
-
-/** The samples of `name` (with `labels` among theirs) in a Prometheus text, added up. */
-function sum(metrics: string, name: string, labels = ""): number {
-  let total = 0;
-  for (const line of metrics.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (labels === "" || line.includes(labels)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
-}
-
-async function metrics(admin: string): Promise<string> {
-  const reply = await fetchFresh(`${admin}metrics`);
-  assert.equal(reply.status, 200);
-  assert.match(String(reply.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
-  return reply.text;
 }
 
 describe(`${runtime}: access log`, { concurrency: 3 }, () => {

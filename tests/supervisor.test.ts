@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppLoadError, BootError, EXIT } from "../src/errors.ts";
+import type { PoolEvent } from "../src/observe/events.ts";
 import { Supervisor } from "../src/pool/supervisor.ts";
 import { ThreadHost } from "../src/pool/thread_host.ts";
 import { FakeWorker, poolOptions, type Script, until } from "./_fake_worker.ts";
@@ -149,6 +150,33 @@ describe(`${runtime}: the supervisor (fake workers)`, () => {
     spawned[1].worker.send({ multiserve: "listening", port: 8000 });
     await until(() => old.stopped, "the old worker to stop");
     assert.equal(supervisor.count, 1);
+    await supervisor.stop();
+  });
+
+  it("replaces a worker that stopped serving, counted as unserving: the replacement first, then the deaf one drains", async () => {
+    const events: PoolEvent[] = [];
+    const { supervisor, spawned, options } = supervise(2, () => ({}), {
+      observe: (event) => events.push(event),
+    });
+    await supervisor.start();
+    const deaf = spawned[1].worker;
+    deaf.send({ multiserve: "unserving", reason: "its server stopped listening" });
+    await until(() => deaf.exited, "the deaf worker to end");
+    assert.deepEqual(spawned.map((s) => s.id), [1, 2, 2]);
+    assert.ok(deaf.stopped && !deaf.killed && deaf.restart, "stopped gracefully, as one replaced");
+    assert.ok(!spawned[2].worker.stopped, "its replacement serves");
+    assert.deepEqual(events.filter((e) => e.type === "restart"), [{ type: "restart", reason: "unserving" }]);
+    assert.ok(options.lines.some((line) => /stopped serving \(its server stopped listening\)/.test(line)));
+    assert.equal(supervisor.count, 2);
+    await supervisor.stop();
+  });
+
+  it("gives up when a deaf worker's replacement cannot start", async () => {
+    const { supervisor, spawned, options } = supervise(1, (_id, nth) => nth === 2 ? { boot: "fail" } : {});
+    await supervisor.start();
+    spawned[0].worker.send({ multiserve: "unserving", reason: "its server stopped listening" });
+    await until(() => options.fatal.length === 1, "the failure to be fatal");
+    await until(() => spawned[0].worker.exited, "the deaf worker to end");
     await supervisor.stop();
   });
 

@@ -95,13 +95,23 @@ function webSocketGate(next: AfterGuard, max: number, open: () => number): After
   };
 }
 
+/** How often a serving worker looks whether its sockets still accept (`Serving.whenEnded`). */
+const ENDED_CHECK_MS = 1_000;
+
 /** A chain serving on its sockets: the port bound at each address, and the graceful stop. */
 export interface Serving {
   ports: number[];
   /** WebSockets open now. */
   readonly webSockets: number;
+  /** Why it stopped accepting connections on its own (see `Listener.ended`); undefined while it serves. */
+  readonly ended: string | undefined;
   /** What was counted since the last report (with `stats` on; else undefined). */
   report(memory: number): StatsReport | undefined;
+  /**
+   * Call `onEnded` once, should the sockets stop accepting connections on their own (the
+   * runtime's server ended, the app closed it): looked at every second until `stop()`.
+   */
+  whenEnded(onEnded: (reason: string) => void): void;
   /**
    * Drain: notice, stop accepting, close WebSockets (1012 when `restart`: a replacement
    * takes over; else 1001), wait for in-flight requests, all within `gracefulTimeout`.
@@ -151,6 +161,7 @@ export async function serveChain(
   webSockets = () => listener.webSockets;
   const draining = new AbortController();
   const worker = { id, signal: draining.signal };
+  let watching: ReturnType<typeof setInterval> | undefined;
   const timeoutMs = config.gracefulTimeout * 1_000;
   try {
     await app.onStart?.(worker);
@@ -164,8 +175,20 @@ export async function serveChain(
     get webSockets() {
       return listener.webSockets;
     },
+    get ended() {
+      return listener.ended;
+    },
     report: (memory) => tally?.report(listener.webSockets, memory),
+    whenEnded(onEnded) {
+      watching = setInterval(() => {
+        const reason = listener.ended;
+        if (reason === undefined) return;
+        clearInterval(watching);
+        onEnded(reason);
+      }, ENDED_CHECK_MS);
+    },
     async stop(restart) {
+      clearInterval(watching);
       draining.abort();
       await chain.close(listener, timeoutMs, restart ? CLOSE_CODES.restart : CLOSE_CODES.goingAway);
       await accessLog?.close();
@@ -201,6 +224,9 @@ async function listenOnEach(
     port: ports[0],
     get webSockets() {
       return listeners.reduce((sum, listener) => sum + listener.webSockets, 0);
+    },
+    get ended() {
+      return listeners.find((listener) => listener.ended !== undefined)?.ended;
     },
     close: async (timeoutMs, closeCode) => {
       await Promise.all(listeners.map((listener) => listener.close(timeoutMs, closeCode)));
