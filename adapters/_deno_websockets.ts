@@ -9,6 +9,7 @@
 import type { ConnectionLimits } from "../src/adapter.ts";
 import { noteHandshake } from "../src/websocket/handshakes.ts";
 import { CLOSE_CODES, closeReason, type OpenSockets } from "../src/websocket/open_sockets.ts";
+import { webSocketUrl } from "../src/websocket/socket.ts";
 import { WebSocketsOffError } from "../src/websocket/upgrade.ts";
 import { type DenoApi, innerRequestOf } from "./_deno_api.ts";
 
@@ -37,6 +38,8 @@ export function trackUpgrades(deno: DenoApi, sockets: OpenSockets, limits: Conne
       const peer = peerOf(request);
       const upgraded = native(request, { idleTimeout: limits.webSocketIdleTimeout, ...options });
       if (peer !== undefined) peers.set(request, peer);
+      // Deno's server-side socket has an empty url: the one the client asked for, as on Bun and Node.
+      Object.defineProperty(upgraded.socket, "url", { value: webSocketUrl(request.url), enumerable: true });
       watch(upgraded.socket, sockets, limits.maxWebSocketMessage);
       // Deno.serve must get this very 101 back, or it stops serving: the app boundary sends it.
       noteHandshake(request, { response: upgraded.response, abandon: () => abandon(upgraded.socket) });

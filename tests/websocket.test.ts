@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Child, eventually, fetchFresh, fixture, MODES, runtime, startServer } from "./_harness.ts";
 import { cliTs } from "./_harness.ts";
+import { WebSocket as WsClient } from "ws";
 
 /** On Deno WebSockets are opt-in (they cost its connection timeouts): every server here asks. */
 const ON = runtime === "deno" ? ["--max-web-sockets", "1000"] : [];
@@ -300,4 +301,73 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
       assert.match(child.stderr, /headerTimeout and keepAliveTimeout are not enforced/);
     });
   }
+});
+
+describe(`${runtime}: WebSockets keep data, order and the handshake's parts`, () => {
+  let child: Child;
+  let url: string;
+  before(async () => {
+    ({ child, url } = await startServer(cliTs, ["-p", "0", ...ON, fixture("ws_app.ts")]));
+  });
+  after(async () => {
+    child.signal("SIGTERM");
+    assert.equal((await child.exit()).code, 0, child.stderr);
+  });
+
+  it("messages of every type come back in the order sent, echoed as Blobs (binaryType's default)", async () => {
+    const client = new Client(wsUrl(url, "echo-blob"));
+    await client.opened;
+    for (let i = 0; i < 200; i++) {
+      client.socket.send(i % 2 === 0 ? new Uint8Array([i, 255 - i]) : `text ${i}`);
+    }
+    for (let i = 0; i < 200; i++) {
+      const message = await client.next();
+      if (i % 2 === 0) {
+        assert.deepEqual([...new Uint8Array(message as ArrayBuffer)], [i, 255 - i], `message ${i}`);
+      } else assert.equal(message, `text ${i}`);
+    }
+    client.socket.close(1000);
+    await client.closed;
+  });
+
+  it("a Blob and a text sent just before close() arrive before the close frame", async () => {
+    const client = new Client(wsUrl(url, "blob-then-close"));
+    const blob = await client.next();
+    assert.equal(new TextDecoder().decode(blob as ArrayBuffer), "a blob");
+    assert.equal(await client.next(), "a text");
+    assert.deepEqual(await client.closed, { code: 4002, reason: "done" });
+  });
+
+  it("an upgrade the app refuses keeps its status, headers and body", async () => {
+    const refused = await fetchFresh(`${url}ws/refused`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "upgrade",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.text, "no entry without a token");
+    assert.equal(refused.headers["x-reason"], "no token");
+    assert.equal(refused.headers["www-authenticate"], 'Bearer realm="ws"');
+  });
+
+  it("the 101 carries the app's headers; the socket's url is ws://; info.remoteAddr is the client after the upgrade", async () => {
+    const socket = new WsClient(wsUrl(url, "about"));
+    const upgraded = new Promise<Record<string, unknown>>((resolve) =>
+      socket.once("upgrade", (response) => resolve(response.headers))
+    );
+    const first = new Promise<string>((resolve, reject) => {
+      socket.once("message", (data) => resolve(String(data)));
+      socket.once("error", reject);
+    });
+    const headers = await upgraded;
+    assert.deepEqual(headers["set-cookie"], ["session=1; Path=/"]);
+    assert.equal(headers["x-extra"], "on the 101");
+    const about = JSON.parse(await first);
+    assert.equal(about.url, `${url.replace(/^http/, "ws")}ws/about`);
+    assert.equal(about.remote, "127.0.0.1");
+    socket.close(1000);
+  });
 });
