@@ -228,6 +228,8 @@ export const adapter: Adapter = {
       ? undefined
       : `Bun cuts a client that has not sent its request headers after its own fixed ${BUN_HEADER_TIMEOUT} s (it cannot be changed); headerTimeout ${limits.headerTimeout} s applies on Deno and Node only`,
 
+  servingNote: () => undefined,
+
   mainModule: () => pathToFileURL(Bun.main).href,
 
   spawnThread(url, data) {

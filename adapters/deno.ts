@@ -253,8 +253,12 @@ export const adapter: Adapter = {
       ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
       : unix
       ? "Deno serves a unix socket through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced there (the proxy in front should time its clients)"
-      : limits.maxWebSockets > 0
-      ? "Deno serves WebSockets (maxWebSockets > 0) through Deno.serve's own connection handling: headerTimeout and keepAliveTimeout are not enforced, a connection stays open after a refusal, and a reload can reset a connection accepted in its last instant"
+      : undefined,
+
+  // The default, so not a warning: raw Deno.serve has no timeouts either.
+  servingNote: (limits, unix) =>
+    serveOn !== undefined && !unix && limits.maxWebSockets > 0
+      ? "WebSockets on, served by Deno.serve: no header or keep-alive timeouts, and a reload can reset a connection it accepted last (--max-web-sockets 0 for both)"
       : undefined,
 
   mainModule: () => Deno.mainModule,

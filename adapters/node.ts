@@ -276,6 +276,8 @@ export const adapter: Adapter = {
 
   limitsHint: () => undefined,
 
+  servingNote: () => undefined,
+
   mainModule() {
     const entry = process.argv[1];
     if (!entry) {

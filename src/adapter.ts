@@ -235,6 +235,11 @@ export interface Adapter {
   closeHint(plan: { processes: number; threads: number }): string | undefined;
   /** Advice to log at start when this runtime cannot apply a connection limit as asked (`unix`: on a unix socket). */
   limitsHint(limits: ConnectionLimits, unix: boolean): string | undefined;
+  /**
+   * What the start-up line says of how this runtime serves with these limits by default (Deno
+   * with WebSockets on: no header or keep-alive timeouts), and the option that changes it.
+   */
+  servingNote(limits: ConnectionLimits, unix: boolean): string | undefined;
   /** URL of the module that started this program, for threads that re-run it. */
   mainModule(): string;
   /** Start a worker thread running `url`. */

@@ -8,7 +8,6 @@
 import { systemdSockets } from "./addresses.ts";
 import { OptionError } from "./errors.ts";
 import { readEnv } from "./host.ts";
-import { detectRuntime } from "./runtime.ts";
 import { type Config, type Setting, type SettingName, SETTINGS } from "./settings.ts";
 import type { ServeOptions } from "./types.ts";
 import { describe, Invalid } from "./value_kinds.ts";
@@ -77,19 +76,13 @@ function resolveOne(name: SettingName, value: unknown): unknown {
   const entry = SETTINGS[name] as Setting<unknown, unknown>;
   if (value !== undefined) return checked(entry.kind.fromValue(value), `option "${name}"`, value, entry);
   const text = entry.env === undefined ? undefined : readEnv(entry.env);
-  if (text === undefined) return defaultOf(entry);
+  if (text === undefined) return entry.default;
   const parsed = entry.kind.fromText!(text);
   // Set but empty (PORT=): unset, unless empty means something (FORWARDED_ALLOW_IPS=: nobody).
-  if (text === "" && parsed instanceof Invalid) return defaultOf(entry);
+  if (text === "" && parsed instanceof Invalid) return entry.default;
   const source = `env ${entry.env}`;
   checked(parsed, source, text, entry, true);
   return checked(entry.kind.fromValue(parsed), source, text, entry, true);
-}
-
-/** The default of `entry` on this runtime. */
-function defaultOf(entry: Setting<unknown, unknown>): unknown {
-  const own = entry.runtimeDefault?.[detectRuntime()];
-  return own === undefined ? entry.default : own;
 }
 
 /** `result`, unless it is `Invalid`: then an `OptionError` saying what `source` must be. */

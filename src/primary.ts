@@ -235,7 +235,9 @@ export class Primary implements Server {
       ...(admin === undefined ? {} : { admin }),
     };
     if (config.onListen) config.onListen(info);
-    else if (config.onListen === undefined) announce(startupLine(info, adapter.version, watching));
+    else if (config.onListen === undefined) {
+      announce(startupLine(info, adapter.version, watching, adapter.servingNote(config, unix)));
+    }
   }
 
   /** Make way for the unix sockets among `addresses`, and remember them, to remove on exit. */
@@ -313,7 +315,12 @@ export class Primary implements Server {
 }
 
 /** The line a primary prints when every worker listens. */
-function startupLine(info: ListenInfo, version: string, watching: string[]): string {
+function startupLine(
+  info: ListenInfo,
+  version: string,
+  watching: string[],
+  note: string | undefined,
+): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "es"}`;
   const shape = info.threads === 0
     ? `${plural(info.processes, "process")}, not threaded`
@@ -323,5 +330,5 @@ function startupLine(info: ListenInfo, version: string, watching: string[]): str
   const admin = info.admin === undefined ? "" : `; admin on ${info.admin}`;
   return `listening on ${info.urls.join(" and ")} (${info.runtime} ${version}, ${shape}: ${workers} worker${
     workers === 1 ? "" : "s"
-  }${watch}${admin})`;
+  }${watch}${admin}${note === undefined ? "" : `; ${note}`})`;
 }

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import type { RuntimeName } from "./adapter.ts";
 import type { LogLevel } from "./log.ts";
 import type { ListenInfo } from "./types.ts";
 import * as kinds from "./value_kinds.ts";
@@ -23,8 +22,6 @@ export interface Setting<In, Out> {
   readonly kind: Kind<In, Out>;
   /** The value when neither code, flag nor environment gives one. */
   readonly default: Out;
-  /** A different default on one runtime, where the usual one would cost what it should not. */
-  readonly runtimeDefault?: Partial<Record<RuntimeName, Out>>;
   /** How the docs show the default (Markdown), when not as the value itself. */
   readonly defaultText?: string;
   /** The environment variable read when the option is not given. */
@@ -57,10 +54,7 @@ const setting = <In, Out>(entry: Setting<In, Out>): Setting<In, Out> => entry;
 
 /** The default as the docs state it (Markdown): "env `PORT`, else `8000`". */
 export function defaultDoc(entry: Setting<unknown, unknown>): string {
-  const others = Object.entries(entry.runtimeDefault ?? {}).map(([runtime, value]) =>
-    `; ${runtime}: \`${value}\``
-  );
-  const shown = (entry.defaultText ?? `\`${String(entry.default)}\``) + others.join("");
+  const shown = entry.defaultText ?? `\`${String(entry.default)}\``;
   return entry.env === undefined ? shown : `env \`${entry.env}\`, else ${shown}`;
 }
 
@@ -379,22 +373,22 @@ export const SETTINGS = {
   maxWebSockets: setting({
     kind: kinds.count({ zero: "WebSockets off" }),
     default: 1000,
-    runtimeDefault: { deno: 0 },
     flags: ["--max-web-sockets"],
     arg: "N",
     section: "requests",
     help:
-      "WebSockets one worker keeps open at once; beyond, an upgrade gets 503; 0 = off (Upgrade ignored) " +
-      "(Deno's default: with them on, Deno loses the connection timeouts, see the README)",
+      "WebSockets one worker keeps open at once; beyond, an upgrade gets 503; 0 = off (Upgrade ignored; " +
+      "on Deno this gives back the header and keep-alive timeouts, see the README)",
     type: "number",
     doc: "Most WebSockets one worker keeps open at once; beyond it, an upgrade request gets 503 with\n" +
       "`Retry-After: 1`. Open sockets are in-flight work: a graceful stop closes them with 1001, a\n" +
       "reload, recycling or scaling down with 1012, and `gracefulTimeout` bounds the close. With\n" +
-      "`0`, an Upgrade is ignored (the request is served as plain HTTP) and an attempt to upgrade\n" +
-      "gets 503 naming this option. On Deno it is `0` unless you set it: WebSockets there need\n" +
-      "`Deno.serve`'s own connection handling, which has no header or keep-alive timeouts, keeps a\n" +
-      "connection open after a refusal, and can reset a connection accepted in the instant a\n" +
-      "worker stops (denoland/deno#31959); with `0`, Deno serves HTTP with all three covered.",
+      "`0`, an Upgrade is ignored (the request is served as plain HTTP), and an attempt to upgrade\n" +
+      "gets 503 naming this option and is logged (once per worker). On Deno, WebSockets need\n" +
+      "`Deno.serve`'s own connection handling, which has no header or keep-alive timeouts (raw\n" +
+      "`Deno.serve` has neither), keeps a connection open after a refusal, and can reset a\n" +
+      "connection accepted in the instant a worker stops (denoland/deno#31959): the start-up line\n" +
+      "says so. There, `0` serves HTTP through multiserve's own accept loop, with all three covered.",
     example: "10000",
   }),
   maxWebSocketMessage: setting({

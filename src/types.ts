@@ -294,12 +294,13 @@ export interface ServeOptions {
    * Most WebSockets one worker keeps open at once; beyond it, an upgrade request gets 503 with
    * `Retry-After: 1`. Open sockets are in-flight work: a graceful stop closes them with 1001, a
    * reload, recycling or scaling down with 1012, and `gracefulTimeout` bounds the close. With
-   * `0`, an Upgrade is ignored (the request is served as plain HTTP) and an attempt to upgrade
-   * gets 503 naming this option. On Deno it is `0` unless you set it: WebSockets there need
-   * `Deno.serve`'s own connection handling, which has no header or keep-alive timeouts, keeps a
-   * connection open after a refusal, and can reset a connection accepted in the instant a
-   * worker stops (denoland/deno#31959); with `0`, Deno serves HTTP with all three covered.
-   * @default `1000`; deno: `0`
+   * `0`, an Upgrade is ignored (the request is served as plain HTTP), and an attempt to upgrade
+   * gets 503 naming this option and is logged (once per worker). On Deno, WebSockets need
+   * `Deno.serve`'s own connection handling, which has no header or keep-alive timeouts (raw
+   * `Deno.serve` has neither), keeps a connection open after a refusal, and can reset a
+   * connection accepted in the instant a worker stops (denoland/deno#31959): the start-up line
+   * says so. There, `0` serves HTTP through multiserve's own accept loop, with all three covered.
+   * @default `1000`
    * @example 10000
    */
   maxWebSockets?: number;

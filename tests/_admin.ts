@@ -8,7 +8,7 @@ import { type Child, fetchFresh } from "./_harness.ts";
 
 /** The admin endpoint's URL, as the start-up line names it. */
 export function adminUrlOf(child: Child): string {
-  const match = child.stdout.match(/admin on (http:\/\/\S+?\/)\)/);
+  const match = child.stdout.match(/admin on (http:\/\/\S+?\/)[;)]/);
   assert.ok(match, `the start-up line names the admin URL: ${child.stdout}`);
   return match[1];
 }

@@ -37,6 +37,14 @@ export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${nam
 export const modTs = fileURLToPath(new URL("../mod.ts", import.meta.url));
 export const cliTs = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
+/**
+ * Flags under which a worker loses no connection to a reload or a stop, times its clients
+ * (header and keep-alive timeouts) and closes a connection after a refusal: on Deno, WebSockets
+ * off, so that multiserve's own accept loop serves (WebSockets, on by default, need Deno.serve's
+ * own handling, which has none of the three; README, WebSockets on Deno). Nothing elsewhere.
+ */
+export const LOSSLESS = runtime === "deno" ? ["--max-web-sockets", "0"] : [];
+
 /** How each worker shape is asked for, on the CLI and through serve(). */
 export const MODES = [
   { name: "one isolate", args: [], options: {}, workers: 1 },

@@ -124,8 +124,6 @@ const LIGHT: Record<string, [number, string]> = {
 };
 /** Fields no HTTP/2 response may carry. */
 const CONNECTION_FIELDS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"];
-/** On Deno WebSockets are opt-in (until they are its default). */
-const WEBSOCKETS = runtime === "deno" ? ["--max-web-sockets", "100"] : [];
 
 /** Tokens of the isolates answering `/ok`, until `count` are seen. */
 async function isolates(url: string, count: number): Promise<Set<string>> {
@@ -147,7 +145,6 @@ describe(`${runtime}: the app boundary`, { concurrency: 3 }, () => {
         cert,
         "--key",
         key,
-        ...WEBSOCKETS,
         fixture("boundary_app.ts"),
       ]);
       try {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { type Child, fetchFresh, runtime, startApp } from "./_harness.ts";
+import { type Child, fetchFresh, LOSSLESS, runtime, startApp } from "./_harness.ts";
 import { exchange, trickle } from "./_raw.ts";
 
 const HOST = "Host: example.test\r\n";
@@ -43,6 +43,7 @@ describe(`${runtime}: limits, timeouts and proxy trust in threaded workers`, () 
         "1",
         "--forwarded-allow-ips",
         "10.9.9.9",
+        ...LOSSLESS,
       ],
     }));
     port = Number(new URL(url).port);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it, type TestContext } from "node:test";
-import { Child, command, fixture, MODES, runtime } from "./_harness.ts";
+import { Child, command, fixture, LOSSLESS, MODES, runtime } from "./_harness.ts";
 
 interface LoadResult {
   ok: number;
@@ -41,7 +41,7 @@ async function underLoad(
     t.skip("needs a network namespace (root) to set net.ipv4.tcp_migrate_req=1 for SO_REUSEPORT workers");
     return undefined;
   }
-  const args = [scenario, connections, ...flags];
+  const args = [scenario, connections, ...flags, ...LOSSLESS];
   const [exec, argv] = command(fixture("under_load.ts"), args);
   const child = cluster ? new Child(fixture("under_load.ts"), args) : new Child(
     "/bin/sh",

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Child, fetchFresh, runtime, startApp } from "./_harness.ts";
+import { type Child, fetchFresh, LOSSLESS, runtime, startApp } from "./_harness.ts";
 import { exchange } from "./_raw.ts";
 
 const HOST = "Host: example.test\r\n";
@@ -160,7 +160,7 @@ describe(`${runtime}: malformed requests over raw sockets`, () => {
   let url: string;
   let port: number;
   before(async () => {
-    ({ child, url } = await startApp({ args: [] }));
+    ({ child, url } = await startApp({ args: LOSSLESS }));
     port = Number(new URL(url).port);
   });
   after(async () => {

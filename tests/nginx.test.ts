@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { Child, eventually, fixture, freePort, MODES, modTs, runtime } from "./_harness.ts";
+import { Child, eventually, fixture, freePort, LOSSLESS, MODES, modTs, runtime } from "./_harness.ts";
 
 const NGINX =
   spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout.trim()
@@ -142,6 +142,7 @@ async function onHost(n: number, args: string[]) {
         "--forwarded-allow-ips",
         "10.0.0.0/8",
       ],
+      ...LOSSLESS,
       ...args,
       fixture("app.ts"),
     ],
@@ -296,7 +297,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
     const start = async (i: number) => {
       const args = [
         ...["--host", hosts[i].address, "-p", "8000", "--keep-alive-timeout", "75"],
-        ...["--forwarded-allow-ips", "10.0.0.0/8", fixture("app.ts")],
+        ...["--forwarded-allow-ips", "10.0.0.0/8", ...LOSSLESS, fixture("app.ts")],
       ];
       const child = new Child(modTs, args, {}, undefined, { wrap: ["ip", "netns", "exec", names[i]] });
       const url = (await child.waitFor(/listening on (http:\/\/\S+)/))[1];

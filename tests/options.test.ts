@@ -48,9 +48,9 @@ describe(`${runtime}: options`, () => {
     for (
       const [name, entry] of Object.entries(SETTINGS) as [keyof typeof config, Setting<unknown, unknown>][]
     ) {
-      assert.deepEqual(config[name], entry.runtimeDefault?.[runtime] ?? entry.default, name);
+      assert.deepEqual(config[name], entry.default, name);
     }
-    assert.equal(config.maxWebSockets, runtime === "deno" ? 0 : 1000, "WebSockets are opt-in on Deno only");
+    assert.equal(config.maxWebSockets, 1000, "WebSockets are on, on every runtime");
     assert.equal(config.hostname, "127.0.0.1", "loopback unless asked");
   });
 

@@ -22,7 +22,7 @@ for (const mode of MODES) {
     it("names the URL, the runtime and processes × threads when it starts", () => {
       const workers = mode.workers === 1 ? "1 worker" : `${mode.workers} workers`;
       assert.match(child.stdout, new RegExp(`listening on http://127\\.0\\.0\\.1:\\d+/ \\(${runtime} `));
-      assert.match(child.stdout, new RegExp(`: ${workers}\\)`));
+      assert.match(child.stdout, new RegExp(`: ${workers}[;)]`));
     });
 
     it("keeps status, status text and headers, with two Set-Cookie apart", async () => {

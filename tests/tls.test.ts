@@ -329,12 +329,10 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
   }
 
   it("a WebSocket over TLS (wss://) echoes, beside HTTP/2 where it is served (threaded 2)", async () => {
-    const webSockets = runtime === "deno" ? ["--max-web-sockets", "10"] : [];
     const { child, url } = await startServer(cliTs, [
       "-p",
       "0",
       ...MODES[1].args,
-      ...webSockets,
       "--cert",
       file("first.pem"),
       "--key",

@@ -11,9 +11,6 @@ import { type Child, eventually, fetchFresh, fixture, MODES, runtime, startServe
 import { cliTs } from "./_harness.ts";
 import { WebSocket as WsClient } from "ws";
 
-/** On Deno WebSockets are opt-in (they cost its connection timeouts): every server here asks. */
-const ON = runtime === "deno" ? ["--max-web-sockets", "1000"] : [];
-
 /** A client socket whose messages queue up to be taken in order. */
 class Client {
   readonly socket: WebSocket;
@@ -70,7 +67,6 @@ for (const mode of MODES) {
       ({ child, url } = await startServer(cliTs, [
         "-p",
         "0",
-        ...ON,
         "--max-web-socket-message",
         String(2 * 1024 * 1024),
         ...mode.args,
@@ -128,7 +124,6 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
     const { child, url } = await startServer(cliTs, [
       "-p",
       "0",
-      ...ON,
       "--max-web-socket-message",
       "65536",
       fixture("ws_app.ts"),
@@ -151,7 +146,7 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
   });
 
   it("behind a trusted proxy that says https, every way of upgrading still works", async () => {
-    const { child, url } = await startServer(cliTs, ["-p", "0", ...ON, fixture("ws_app.ts")]);
+    const { child, url } = await startServer(cliTs, ["-p", "0", fixture("ws_app.ts")]);
     try {
       for (const path of ["native", "hono", "plain"]) {
         // Deno's, Bun's and Node's WebSocket clients all take headers as a second argument.
@@ -198,7 +193,7 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
 
   for (const mode of [MODES[0], MODES[2]]) {
     it(`SIGTERM closes open sockets with 1001, then exits 0 (${mode.name})`, async () => {
-      const { child, url } = await startServer(cliTs, ["-p", "0", ...ON, ...mode.args, fixture("ws_app.ts")]);
+      const { child, url } = await startServer(cliTs, ["-p", "0", ...mode.args, fixture("ws_app.ts")]);
       const clients = Array.from(
         { length: 4 },
         (_, i) => new Client(wsUrl(url, ["native", "hono", "plain", "native"][i])),
@@ -212,7 +207,7 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
 
   for (const mode of [MODES[1], MODES[2]]) {
     it(`SIGHUP closes sockets with 1012, loses no message, and clients reconnect to new workers (${mode.name})`, async () => {
-      const { child, url } = await startServer(cliTs, ["-p", "0", ...ON, ...mode.args, fixture("ws_app.ts")]);
+      const { child, url } = await startServer(cliTs, ["-p", "0", ...mode.args, fixture("ws_app.ts")]);
       try {
         const clients = Array.from(
           { length: 6 },
@@ -265,9 +260,14 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
     });
   }
 
-  it("with WebSockets off (Deno's default, else maxWebSockets 0) an Upgrade is served as plain HTTP, and an attempt to upgrade gets 503 naming the option", async () => {
-    const off = runtime === "deno" ? [] : ["--max-web-sockets", "0"];
-    const { child, url } = await startServer(cliTs, ["-p", "0", ...off, fixture("ws_app.ts")]);
+  it("with WebSockets off (maxWebSockets 0) an Upgrade is served as plain HTTP, and an attempt to upgrade gets 503 naming the option, logged once", async () => {
+    const { child, url } = await startServer(cliTs, [
+      "-p",
+      "0",
+      "--max-web-sockets",
+      "0",
+      fixture("ws_app.ts"),
+    ]);
     const asking = {
       upgrade: "websocket",
       connection: "upgrade",
@@ -286,7 +286,12 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
         assert.equal(refused.status, 503, route);
         assert.match(refused.text, /maxWebSockets is 0.*--max-web-sockets N/, route);
       }
-      assert.doesNotMatch(child.stderr, /Deno serves WebSockets/);
+      assert.doesNotMatch(child.stdout, /WebSockets on/);
+      assert.equal(
+        child.count(/refused a WebSocket upgrade: .*--max-web-sockets N \(said once per worker\)/g),
+        1,
+        child.stderr,
+      );
     } finally {
       child.signal("SIGTERM");
       await child.exit();
@@ -294,11 +299,14 @@ describe(`${runtime}: WebSocket limits and close codes`, () => {
   });
 
   if (runtime === "deno") {
-    it("on Deno, asking for WebSockets says at start what Deno.serve's handling costs", async () => {
-      const { child } = await startServer(cliTs, ["-p", "0", ...ON, fixture("ws_app.ts")]);
+    it("on Deno, WebSockets are on by default, and the start-up line says what Deno.serve's handling costs", async () => {
+      const { child } = await startServer(cliTs, ["-p", "0", fixture("ws_app.ts")]);
       child.signal("SIGTERM");
       await child.exit();
-      assert.match(child.stderr, /headerTimeout and keepAliveTimeout are not enforced/);
+      assert.match(
+        child.stdout,
+        /WebSockets on, served by Deno\.serve: no header or keep-alive timeouts, and a reload can reset a connection it accepted last \(--max-web-sockets 0 for both\)\)$/m,
+      );
     });
   }
 });
@@ -307,7 +315,7 @@ describe(`${runtime}: WebSockets keep data, order and the handshake's parts`, ()
   let child: Child;
   let url: string;
   before(async () => {
-    ({ child, url } = await startServer(cliTs, ["-p", "0", ...ON, fixture("ws_app.ts")]));
+    ({ child, url } = await startServer(cliTs, ["-p", "0", fixture("ws_app.ts")]));
   });
   after(async () => {
     child.signal("SIGTERM");

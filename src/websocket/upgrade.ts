@@ -6,6 +6,7 @@
  * @module
  */
 import { refusal } from "../http/refusal.ts";
+import { logAt } from "../log.ts";
 import type { RequestInfo } from "../types.ts";
 
 /** Where an adapter's request info keeps its upgrade. Global, so that copies of this module agree. */
@@ -30,21 +31,30 @@ export interface UpgradedWebSocket {
 }
 
 /**
- * Thrown by an attempt to upgrade while WebSockets are off (`maxWebSockets` 0, Deno's
- * default). Its answer is a 503 that names the option: from `getResponse()`, which Hono's
+ * Thrown by an attempt to upgrade while WebSockets are off (`maxWebSockets` 0). Its answer is a 503 that names the option: from `getResponse()`, which Hono's
  * error handler uses (as for its HTTPException), or from ours (src/http/app_error.ts).
  */
 export class WebSocketsOffError extends Error {
   override name = "WebSocketsOffError";
   constructor() {
     super(
-      "WebSockets are off here (maxWebSockets is 0, the default on Deno): start the server with --max-web-sockets N",
+      "WebSockets are off here (maxWebSockets is 0): start the server with --max-web-sockets N",
     );
+    // Made only where an upgrade is refused; said here, since the app's own error handler
+    // (Hono's, with getResponse) may answer it before ours sees it. Once per worker: a client
+    // retrying must not flood the log.
+    if (!refusalLogged) {
+      refusalLogged = true;
+      logAt("warning", `refused a WebSocket upgrade: ${this.message} (said once per worker)`);
+    }
   }
   getResponse(): Response {
     return refusal(503, this.message);
   }
 }
+
+/** This worker has said that it refuses upgrades. */
+let refusalLogged = false;
 
 /** The upgrade an adapter's request info offers. */
 export type Upgrade = (request: Request, options: UpgradeWebSocketOptions) => UpgradedWebSocket;
