@@ -53,7 +53,7 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
         if (child.pid === undefined) report(null, `could not start: ${error.message}`);
       });
       // No need to wait for the IPC channel to drain: a failing worker reports, then waits
-      // to be stopped (src/serve.ts), so its report never races its exit.
+      // to be stopped (src/worker.ts), so its report never races its exit.
       child.on("exit", (code) => report(code));
     },
   };

@@ -16,6 +16,7 @@ import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
 import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
+import { CLOSE_CODES } from "./websocket/open_sockets.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
@@ -112,7 +113,7 @@ export class Primary implements Server {
       // Only the socket this server made: a refused start must not remove another server's.
       for (const path of this.#sockets?.paths ?? []) this.#sockets!.adapter.releaseUnixSocket(path);
       clearInterval(this.#sampler);
-      await this.#admin?.close(0, 1001);
+      await this.#admin?.close(0, CLOSE_CODES.goingAway);
       this.#registry?.close();
       this.#stopObserving?.();
       this.#traps?.clear();
@@ -168,7 +169,12 @@ export class Primary implements Server {
       if (this.#closing) throw new StoppedError();
       adapter.checkSpread(plan, { unix, fd });
       await this.#claim(adapter, addresses);
-      const serving = this.#serving = await serveChain(adapter, served, addresses, false, config, undefined);
+      const serving = this.#serving = await serveChain(adapter, served, {
+        addresses,
+        shared: false,
+        config,
+        id: undefined,
+      });
       // Nobody here could replace this isolate: it ends, for its process manager to restart it.
       serving.whenEnded((reason) => {
         logAt("critical", `stopped serving: ${reason}; exiting (code ${EXIT.unserving})`);

@@ -118,15 +118,13 @@ export class WorkerServer implements Server {
     const { config, module, addresses } = this.#data;
     const served = await servedApp(app, module);
     if (this.#stopRequested) return;
-    this.#serving = await serveChain(
-      adapter,
-      served,
+    this.#serving = await serveChain(adapter, served, {
       addresses,
-      true,
+      shared: true,
       config,
-      this.#data.id,
-      (requests) => void parent.send({ multiserve: "retire", requests }),
-    );
+      id: this.#data.id,
+      onQuota: (requests) => void parent.send({ multiserve: "retire", requests }),
+    });
     // Alive but deaf (its heartbeat goes on): the supervisor replaces it as a crashed one.
     this.#serving.whenEnded((reason) => void parent.send({ multiserve: "unserving", reason }));
   }

@@ -252,7 +252,6 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Poll until `check` holds, or fail after `ms`. */
 /** A loopback port nothing listens on now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -263,6 +262,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Poll until `check` holds, or fail after `ms`. */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
   what: string,

@@ -5,7 +5,7 @@
  *    answers an error thrown further in with `appErrorResponse`;
  * 2. drain: while the worker drains, responses ask the client to close the connection;
  * 3. count: the request that reaches `maxRequests` asks the supervisor to retire the worker;
- * 4. observe (when `stats` or `accessLog` is on): counted, and logged once its response is ready;
+ * 4. record (when `stats` or `accessLog` is on): counted, and logged once its response is ready;
  * 5. guard: header checks, size and concurrency limits, a chunked body counted as it is read;
  * 6. WebSocket gate: an upgrade beyond `maxWebSockets` gets 503;
  * 7. proxy: the client and scheme a trusted proxy forwarded;
@@ -32,7 +32,7 @@ import { bounded } from "./boundary.ts";
 import { type Drainable, drainable } from "./drain.ts";
 import { type AfterGuard, guard } from "./guard.ts";
 import { trustOf } from "./ip.ts";
-import { observed, refusalObserver } from "./observe.ts";
+import { recorded, refusalRecorder } from "./record.ts";
 import { forwarded } from "./proxy.ts";
 import { refusal } from "./refusal.ts";
 
@@ -68,7 +68,7 @@ export function requestChain(
     native,
     trusted.length > 0,
   );
-  if (hooks.tally || hooks.accessLog) handler = observed(handler, hooks.tally, hooks.accessLog, native);
+  if (hooks.tally || hooks.accessLog) handler = recorded(handler, hooks.tally, hooks.accessLog, native);
   if (hooks.onQuota !== undefined && config.maxRequests > 0) {
     const jitter = Math.floor(Math.random() * (config.maxRequestsJitter + 1));
     handler = counted(handler, config.maxRequests + jitter, hooks.onQuota);
@@ -119,19 +119,27 @@ export interface Serving {
   stop(restart: boolean): Promise<void>;
 }
 
+/** Where and how `serveChain` serves. */
+export interface ChainPlace {
+  /** Every address to listen at. */
+  addresses: Address[];
+  /** Other workers bind them too. */
+  shared: boolean;
+  config: WorkerConfig;
+  /** The worker's id ("2", "2.1"); undefined when one isolate serves alone. */
+  id: string | undefined;
+  /** Told once when the worker has served its quota (`maxRequests`); absent serving alone. */
+  onQuota?: (requests: number) => void;
+}
+
 /**
- * Serve `app` through the whole chain at each of `addresses` (`shared`: other workers bind
- * them too), then run its `onStart` hook (worker `id`). Rejects with a `BootError` if it
- * cannot listen or `onStart` fails.
+ * Serve `app` through the whole chain at each of the place's addresses, then run its
+ * `onStart` hook. Rejects with a `BootError` if it cannot listen or `onStart` fails.
  */
 export async function serveChain(
   adapter: Adapter,
   app: ServedApp,
-  addresses: Address[],
-  shared: boolean,
-  config: WorkerConfig,
-  id: string | undefined,
-  onQuota?: (requests: number) => void,
+  { addresses, shared, config, id, onQuota }: ChainPlace,
 ): Promise<Serving> {
   let webSockets = () => 0;
   const tally = config.stats ? new Tally() : undefined;
@@ -151,7 +159,7 @@ export async function serveChain(
     adapter.listen(chain.handler, {
       ...address,
       shared,
-      onRefused: tally || accessLog ? refusalObserver(tally, accessLog) : undefined,
+      onRefused: tally || accessLog ? refusalRecorder(tally, accessLog) : undefined,
       // Read as this worker starts: a reload serves renewed files.
       tls: tlsOf(adapter, config),
       limits: config,

@@ -1,5 +1,6 @@
 /**
- * The observing stage of the request chain: it counts each request for the worker's
+ * The recording stage of the request chain (`observe/` is the primary's registry, which
+ * these records feed): it counts each request for the worker's
  * statistics (`Tally`) and writes its access log line, once the response is ready, with the
  * status the client gets (our own refusals included; an app's error as the 500 it becomes)
  * and the time the response took to be ready. It sits outside the guard so that refusals
@@ -15,7 +16,7 @@ import { requestBodyError } from "./body.ts";
 import type { ForwardableInfo } from "./request_info.ts";
 
 /** `next`, counted in `tally` and logged to `accessLog` (either may be absent). */
-export function observed(
+export function recorded(
   next: FetchHandler,
   tally: Tally | undefined,
   accessLog: AccessLog | undefined,
@@ -81,7 +82,7 @@ function targetOf(url: string): string {
 }
 
 /** What `onRefused` does: count a request refused before the chain, and log it. */
-export function refusalObserver(
+export function refusalRecorder(
   tally: Tally | undefined,
   accessLog: AccessLog | undefined,
 ): (refused: Refused) => void {
