@@ -91,8 +91,15 @@ export function spreadProblem(
   }
   if (runtime === "node" && plan.threads === 0) return undefined;
   if (runtime === "node" && !nodeHasReusePort(nodeVersion)) {
+    // One thread in one process is also what watch makes of one isolate: say so, or a
+    // user who asked for no threads would not know why.
+    const watch = plan.threads === 1 && plan.processes === 1;
     return new BootError(
-      `threaded needs Node ≥ 22.12 (listen with reusePort); this is Node ${nodeVersion}. Upgrade Node, or use processes without threads.`,
+      `threaded needs Node ≥ 22.12 (listen with reusePort)${
+        watch ? ", and so does watch in one isolate (it serves as one worker thread)" : ""
+      }; this is Node ${nodeVersion}. Upgrade Node, or use processes without threads${
+        watch ? " (to watch: --watch --processes 2)" : ""
+      }.`,
     );
   }
   if (platform === "linux") return undefined;

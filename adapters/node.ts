@@ -10,7 +10,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import cluster from "node:cluster";
 import {
   createServer,
-  type IncomingMessage,
+  IncomingMessage,
   type Server,
   type ServerOptions,
   type ServerResponse,
@@ -187,10 +187,12 @@ export const adapter: Adapter = {
         keepAliveTimeout: limits.keepAliveTimeout * 1_000,
         // How often Node looks for connections past headersTimeout (30 s by default).
         connectionsCheckingInterval: Math.min(1_000, limits.headerTimeout * 250),
-        // Upgrades to anything but a WebSocket are served as plain requests (Node ≥ 24.9), and
-        // WebSocket upgrades too while WebSockets are off.
-        shouldUpgradeCallback: (incoming: IncomingMessage) =>
-          limits.maxWebSockets > 0 && incoming.headers.upgrade?.toLowerCase() === "websocket",
+        // Upgrades to anything but a WebSocket are served as plain requests, and WebSocket
+        // upgrades too while WebSockets are off: by Node (≥ 22.21, 24.9), else by the request
+        // class (upgradeDecidedBy()).
+        ...(nodeDecidesUpgrades
+          ? { shouldUpgradeCallback: (incoming: IncomingMessage) => upgrades(incoming, limits) }
+          : { IncomingMessage: upgradeDecidedBy((incoming) => upgrades(incoming, limits)) }),
       } as ServerOptions,
       createServer:
         ((options: ServerOptions, bridge: (incoming: IncomingMessage, outgoing: ServerResponse) => void) =>
@@ -359,6 +361,7 @@ function serverOf(
   const server = createSecureServer({
     ...tls,
     allowHTTP1: true,
+    ...(options.IncomingMessage ? { Http1IncomingMessage: options.IncomingMessage } : {}),
     // Typed as the classes they extend: @types/node's generics cannot see the two are alike.
     Http1ServerResponse: Http1Response as typeof ServerResponse,
     Http2ServerResponse: Http2Response as unknown as typeof Http2ServerResponse,
@@ -381,6 +384,40 @@ function serverOf(
   });
   Object.assign(server, options, { [OPEN]: open });
   return server;
+}
+
+/** Does Node take `shouldUpgradeCallback` (22.21, 24.9)? Its servers then have one. */
+const nodeDecidesUpgrades =
+  typeof (createServer() as { shouldUpgradeCallback?: unknown }).shouldUpgradeCallback === "function";
+
+/** Is this upgrade request one to upgrade: a WebSocket, while WebSockets are on? */
+function upgrades(incoming: IncomingMessage, limits: ConnectionLimits): boolean {
+  return limits.maxWebSockets > 0 && incoming.headers.upgrade?.toLowerCase() === "websocket";
+}
+
+/**
+ * `shouldUpgradeCallback` for a Node without it, which hands every request with an Upgrade
+ * header to the upgrade listeners: there @hono/node-server's would leave any but a WebSocket
+ * unanswered (its connection, taken from the HTTP server, then holds a graceful stop for
+ * ever), and accept WebSockets that are off. Node reads the request's `upgrade` after
+ * setting its headers, and serves it as a plain request when false, as it does when no one
+ * listens for upgrades: this class answers with `decide`. CONNECT stays an upgrade, as Node
+ * keeps it with the callback (no one listens: its connection is closed).
+ */
+function upgradeDecidedBy(decide: (incoming: IncomingMessage) => boolean): typeof IncomingMessage {
+  const asked = Symbol("multiserve.upgrade");
+  type Asking = IncomingMessage & { [asked]?: boolean };
+  return class extends IncomingMessage {
+    // Kept under a symbol, not in a field: Node's constructor sets `upgrade` before this
+    // class's fields would exist, and a field would hide the accessor.
+    get upgrade(): boolean {
+      const value = (this as Asking)[asked] === true;
+      return value && (this.method === "CONNECT" || decide(this));
+    }
+    set upgrade(value: boolean) {
+      (this as Asking)[asked] = value;
+    }
+  };
 }
 
 /** `:method`, `:scheme`, `:path` and `:authority`. */

@@ -11,7 +11,7 @@ import { cwd, exitProcess, programArgs, siblingModule } from "./host.ts";
 import { loadApp, type ServedApp } from "./app.ts";
 import { addressesOf, urlOf } from "./addresses.ts";
 import { checked, resolveOptions } from "./options.ts";
-import { detectRuntime } from "./runtime.ts";
+import { detectRuntime, loadAdapter } from "./runtime.ts";
 import { serve } from "./serve.ts";
 import { type Config, type Section, type Setting, type SettingName, SETTINGS } from "./settings.ts";
 import type { ServeOptions } from "./types.ts";
@@ -210,6 +210,13 @@ async function check(request: CliRequest): Promise<number> {
   let app: ServedApp;
   try {
     config = resolveOptions(request.options);
+    // What this runtime cannot spread (threads on a Node without reusePort, a unix socket
+    // shared by processes, …) fails a start before any worker: say so here too.
+    const addresses = addressesOf(config);
+    (await loadAdapter()).checkSpread({ processes: config.processes, threads: config.threaded }, {
+      unix: addresses.some((address) => address.unix !== undefined),
+      fd: addresses.some((address) => address.fd !== undefined),
+    });
     const loading = loadApp(url.href);
     if (config.bootTimeout > 0 && !(await settlesWithin(loading, config.bootTimeout * 1_000))) {
       throw new BootError(`the app did not load within ${config.bootTimeout} s (bootTimeout)`);

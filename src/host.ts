@@ -61,8 +61,37 @@ export function exitProcess(code: number): never {
 
 /** The number of CPUs this isolate may use (at least 1). */
 export function cpuCount(): number {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ??
+    nodeReportCpus();
   return typeof n === "number" && n >= 1 ? n : 1;
+}
+
+interface NodeReport {
+  excludeNetwork?: boolean;
+  getReport(): { header?: { cpus?: unknown[] } };
+}
+
+/**
+ * The CPUs of a Node without `navigator` (before 21), where "auto" would otherwise mean one
+ * worker: its diagnostic report lists them, synchronously, from `process`. (node:os would be
+ * a runtime module imported by shared code, or a top-level await, and with one
+ * `require("multiserve")` fails on the Nodes that can require ES modules.) The report counts
+ * every CPU of the machine, where `navigator.hardwareConcurrency` counts those this process
+ * may run on. Its network details are left out where Node can (20.13): they cost a name
+ * lookup per socket.
+ */
+function nodeReportCpus(): number | undefined {
+  const report = (host.process as { report?: NodeReport } | undefined)?.report;
+  if (report === undefined) return undefined;
+  const excluded = report.excludeNetwork;
+  try {
+    if (excluded !== undefined) report.excludeNetwork = true;
+    return report.getReport().header?.cpus?.length;
+  } catch {
+    return undefined;
+  } finally {
+    if (excluded !== undefined) report.excludeNetwork = excluded;
+  }
 }
 
 /**
