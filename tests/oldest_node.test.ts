@@ -361,8 +361,11 @@ if (runtime === "node") {
           session.close();
         }
       } finally {
-        await stop(child);
-        rmSync(dir, { recursive: true, force: true });
+        try {
+          await stop(child);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
     });
   });
