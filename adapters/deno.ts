@@ -248,7 +248,7 @@ export const adapter: Adapter = {
       ? reusePortCloseHint(Deno.build.os)
       : undefined,
 
-  limitsHint: (limits, unix) =>
+  limitsHint: (_limits, unix) =>
     serveOn === undefined
       ? `this Deno ${Deno.version.deno} has no serveHttpOnConnection, so headerTimeout and keepAliveTimeout are not enforced (Deno.serve has no timeouts); use Deno 2.9`
       : unix

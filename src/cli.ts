@@ -7,10 +7,11 @@
  */
 import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, OptionError } from "./errors.ts";
-import { cwd, exitProcess, programArgs, siblingModule } from "./host.ts";
+import { cwd, exitProcess, programArgs, readEnv, siblingModule } from "./host.ts";
 import { loadApp, type ServedApp } from "./app.ts";
 import { addressesOf, urlOf } from "./addresses.ts";
 import { checked, resolveOptions } from "./options.ts";
+import { assignedWorker } from "./role.ts";
 import { detectRuntime, loadAdapter } from "./runtime.ts";
 import { serve } from "./serve.ts";
 import { type Config, type Section, type Setting, type SettingName, SETTINGS } from "./settings.ts";
@@ -263,6 +264,16 @@ function versionOf(): string {
 }
 
 /** Run the command with `args`; resolves when serving, exits the process on failure. */
+/**
+ * Said when `bunx multiserve` runs this bin on Node, as its `#!/usr/bin/env node` line asks
+ * (bunx honours it, and says who ran it in npm's user-agent variable): `bunx --bun` is Bun.
+ */
+function bunxOnNode(): string | undefined {
+  if (detectRuntime() !== "node" || !readEnv("npm_config_user_agent")?.startsWith("bun/")) return undefined;
+  if (readEnv("npm_lifecycle_event") !== "bunx") return undefined;
+  return "bunx ran this bin on Node, as its #!/usr/bin/env node line asks: to serve on Bun, run bunx --bun multiserve …";
+}
+
 export async function main(args: string[] = programArgs()): Promise<void> {
   let request: CliRequest;
   try {
@@ -274,6 +285,8 @@ export async function main(args: string[] = programArgs()): Promise<void> {
   if (request.action === "help") return void console.log(usage());
   if (request.action === "version") return void console.log(VERSION);
   if (request.action === "check") return exitProcess(await check(request));
+  const hint = assignedWorker() === undefined ? bunxOnNode() : undefined;
+  if (hint) console.error(`multiserve: ${hint}`);
   try {
     await serve(moduleUrl(request.module), request.options).ready;
   } catch (error) {

@@ -167,7 +167,7 @@ if (runtime === "node") {
 
 if (runtime === "bun") {
   describe("bun: the npm package", () => {
-    it("runs with bunx multiserve app.mjs -w 2, and bun main.mjs", async () => {
+    it("runs with bunx --bun multiserve app.mjs -w 2, and bun main.mjs; bunx without --bun says it runs on Node", async () => {
       const project = installedProject();
       const bun = process.execPath;
       assert.equal(
@@ -175,6 +175,24 @@ if (runtime === "bun") {
         "hello from the package",
       );
       assert.match(await serveOnce(bun, ["main.mjs"], project), /^hello from worker [12]$/);
+      // The bin's shebang names node, which bunx honours: the user is told what to type.
+      const onNode = new Child("/bin/sh", [
+        "-c",
+        'cd "$0" && exec "$@"',
+        project,
+        bun,
+        "x",
+        "multiserve",
+        "app.mjs",
+        "-p",
+        "0",
+      ]);
+      try {
+        await onNode.waitFor(/listening on http:\/\/\S+ \(node /, 60_000);
+        assert.match(onNode.stderr, /bunx ran this bin on Node.*run bunx --bun multiserve/);
+      } finally {
+        onNode.killTree(); // bunx running Node does not pass a SIGTERM on (README, Install)
+      }
     });
   });
 }
