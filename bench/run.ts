@@ -1,11 +1,11 @@
 /**
  * `npm run bench`: multiserve against the raw runtime servers and the peers, all in one
  * run, on each runtime, with wrk as the client. Prints a markdown table, writes it and the
- * JSON to bench/results/, and puts the table into README.md between the bench markers.
+ * JSON to bench/results/, and puts the table into docs/benchmark.md between the bench markers.
  *
  * Ratios are what to read: this machine is shared and noisy, absolute numbers are not.
  * Set BENCH_SECONDS to lengthen each measurement (default 5), BENCH_ONLY=a,c to run only
- * those sections (the README is then left alone).
+ * those sections (docs/benchmark.md is then left alone).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -339,7 +339,7 @@ const NGINX = spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], 
 
 /**
  * Debian's nginx in front of the server on `upstreamPort`, pinned with the servers (CPU 0), as
- * the README's site has it: upstream keep-alive, and the client and scheme forwarded as after
+ * docs/deploying.md's site has it: upstream keep-alive, and the client and scheme forwarded as after
  * TLS termination (X-Forwarded-Proto: https), which multiserve believes from loopback.
  */
 async function nginxFront(upstreamPort: number): Promise<Running> {
@@ -971,7 +971,7 @@ async function main() {
     );
   }
 
-  // Fresh connections meet the kernel's tcp_migrate_req (see the README): measured both
+  // Fresh connections meet the kernel's tcp_migrate_req (see docs/supervision.md): measured both
   // ways when this user may set it, and put back as found.
   const found = migrateSetting();
   const settings = found === undefined ? [] : migrateSetting(found) === found ? ["0", "1"] : [found];
@@ -1040,14 +1040,14 @@ async function main() {
   mkdirSync(`${root}bench/results`, { recursive: true });
   writeFileSync(`${root}bench/results/latest.json`, JSON.stringify(json, null, 2) + "\n");
   writeFileSync(`${root}bench/results/latest.md`, table + "\n");
-  const readme = readFileSync(`${root}README.md`, "utf8");
+  const page = readFileSync(`${root}docs/benchmark.md`, "utf8");
   const marked = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
-  if (marked.test(readme) && ONLY === undefined) {
+  if (marked.test(page) && ONLY === undefined) {
     writeFileSync(
-      `${root}README.md`,
-      readme.replace(marked, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`),
+      `${root}docs/benchmark.md`,
+      page.replace(marked, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`),
     );
-    spawnSync(bin("deno"), ["fmt", "README.md"], { cwd: root }); // keep npm test's format check green
+    spawnSync(bin("deno"), ["fmt", "docs/benchmark.md"], { cwd: root }); // keep npm test's format check green
   }
   console.log(table);
 }

@@ -1,13 +1,13 @@
 /**
- * Writes what the options table documents: `ServeOptions` in src/types.ts, and the
- * README's option tables and `--help` block, each between its markers. `npm run docs`
- * rewrites them; tests/docs.test.ts fails when they are out of date.
+ * Writes what the options table documents: `ServeOptions` (src/serve_options.ts, whole) and
+ * the option tables of docs/options.md, each between its markers. `npm run docs` rewrites
+ * them; tests/unit/structure.test.ts fails when they are out of date. (`--help` is made
+ * from the same table as it runs.)
  *
  * @module
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { usage } from "../src/cli.ts";
 import { isMainModule } from "../src/host.ts";
 import { defaultDoc, type Section, type Setting, SETTINGS } from "../src/settings.ts";
 
@@ -15,7 +15,7 @@ type Entry = Setting<unknown, unknown>;
 const entries = Object.entries(SETTINGS) as [string, Entry][];
 
 /** The files written, by path from the repository root. */
-export const TARGETS = ["src/types.ts", "README.md"] as const;
+export const TARGETS = ["src/serve_options.ts", "docs/options.md"] as const;
 
 /** `text` with what lies between `start` and `end` replaced by `body`. */
 export function between(text: string, start: string, end: string, body: string): string {
@@ -52,21 +52,37 @@ export function optionTable(section: Section): string {
   return markdownTable(["option", "flags", "default", "meaning"], rows);
 }
 
+/** The whole of src/serve_options.ts. */
+export function serveOptionsModule(): string {
+  return `// Written by \`npm run docs\` (scripts/docs.ts) from the options table in src/settings.ts:
+// do not edit. A test fails when it is stale.
+/**
+ * Options of \`serve()\`. Every option is checked up front; a bad value throws an
+ * \`OptionError\` naming it. Each member comes from the options table (\`src/settings.ts\`), as
+ * \`--help\` and the tables of docs/options.md do.
+ *
+ * @module
+ */
+import type { ListenInfo } from "./types.ts";
+
+/** Options of \`serve()\`: in code, as flags, or from the environment, in that order. */
+export interface ServeOptions {
+${serveOptionsMembers()}}
+`;
+}
+
 /** What each target should hold. */
 export function generated(read: (path: string) => string): Record<(typeof TARGETS)[number], string> {
-  let types = read("src/types.ts");
-  types = between(types, "  // <options-table>", "  // </options-table>", serveOptionsMembers());
-  let readme = read("README.md");
+  let options = read("docs/options.md");
   for (const section of ["serving", "workers", "requests", "observability", "development"] as const) {
-    readme = between(
-      readme,
+    options = between(
+      options,
       `<!-- options:${section} -->`,
       `<!-- /options:${section} -->`,
       `\n${optionTable(section)}\n\n`,
     );
   }
-  readme = between(readme, "<!-- help -->", "<!-- /help -->", `\n\`\`\`\n${usage()}\n\`\`\`\n\n`);
-  return { "src/types.ts": types, "README.md": readme };
+  return { "src/serve_options.ts": serveOptionsModule(), "docs/options.md": options };
 }
 
 if (isMainModule(import.meta)) {

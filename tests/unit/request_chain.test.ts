@@ -1,0 +1,127 @@
+/**
+ * The request chain as a function, for the cases a real server cannot reach on every
+ * runtime (its own parser answers first): limits set to 0 defer to the runtime, and the
+ * trust list's matching rules. The servers' behaviour is in edge.test.ts.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { NativeChecks } from "../../src/adapter.ts";
+import { requestChain } from "../../src/http/chain.ts";
+import { trustEntryProblem, trustOf } from "../../src/http/ip.ts";
+import { ForwardableInfo } from "../../src/http/request_info.ts";
+import { resolveOptions } from "../../src/options.ts";
+import type { FetchHandler, RemoteAddr, ServeOptions } from "../../src/types.ts";
+import { runtime } from "../_harness.ts";
+
+const ok = () => new Response("ok");
+const fields = (n: number) => {
+  const headers = new Headers({ host: "example.test" });
+  for (let i = 0; i < n; i++) headers.set(`x-field-${i}`, "v");
+  return headers;
+};
+/** What an adapter hands the guard: its own info, with the connection's peer. */
+class PeerInfo extends ForwardableInfo {
+  readonly #peer: RemoteAddr;
+  constructor(hostname: string) {
+    super();
+    this.#peer = { hostname, port: 1 };
+  }
+  override get peerAddr(): RemoteAddr {
+    return this.#peer;
+  }
+}
+/** The chain's handler around `app`, with `options` over the defaults. */
+const chain = (
+  app: FetchHandler,
+  options: ServeOptions,
+  native: NativeChecks,
+) => requestChain(app, resolveOptions({ port: 0, ...options }), native, { webSockets: () => 0 }).handler;
+const call = async (handler: ReturnType<typeof chain>, request: Request, remote = "127.0.0.1") =>
+  await handler(request, new PeerInfo(remote));
+const walking = { headerFields: false, hostAndLength: false };
+
+describe(`${runtime}: the guard as a function`, () => {
+  it("more fields than maxHeaderCount: 431; with 0, left to the runtime's parser", async () => {
+    const request = () => new Request("http://example.test/", { headers: fields(150) });
+    assert.equal((await call(chain(ok, {}, walking), request())).status, 431);
+    const off = { maxHeaderCount: 0, maxHeaderSize: 0 };
+    assert.equal((await call(chain(ok, off, walking), request())).status, 200);
+  });
+
+  it("where the runtime counts fields cheaply and bounds the head itself (Bun), the count is asked, not walked", async () => {
+    let asked = 0;
+    const counting = {
+      ...walking,
+      headerSizeLimit: 16 * 1024,
+      headerCount: (request: Request) => (asked++, [...request.headers].length),
+    };
+    const request = (n: number) => new Request("http://example.test/", { headers: fields(n) });
+    assert.equal((await call(chain(ok, {}, counting), request(150))).status, 431);
+    assert.equal((await call(chain(ok, {}, counting), request(20))).status, 200);
+    assert.equal(asked, 2);
+    // A maxHeaderSize below the runtime's own bound is measured by walking the fields again.
+    const small = { maxHeaderSize: 100 };
+    assert.equal((await call(chain(ok, small, counting), request(20))).status, 431);
+  });
+
+  it("forwarded headers: believed from a trusted peer, lazily; ignored from others", async () => {
+    const seen: string[] = [];
+    const app = (request: Request, info: { remoteAddr: { hostname: string } }) => {
+      assert.ok(request instanceof Request, "still a Request");
+      seen.push(`${info.remoteAddr.hostname} ${new URL(request.url).protocol}`);
+      return ok();
+    };
+    const options = { forwardedAllowIps: ["10.0.0.0/8"] };
+    const headers = {
+      host: "example.test",
+      "x-forwarded-for": "203.0.113.7, 10.1.2.3",
+      "x-forwarded-proto": "https",
+    };
+    const handler = chain(app, options, walking);
+    await call(handler, new Request("http://example.test/", { headers }), "10.9.9.9");
+    await call(handler, new Request("http://example.test/", { headers }), "192.0.2.1");
+    assert.deepEqual(seen, ["203.0.113.7 https:", "192.0.2.1 http:"]);
+  });
+});
+
+describe(`${runtime}: trust list entries`, () => {
+  it("IPv4 and IPv6 addresses and networks and * are accepted; host names and bad networks are not", () => {
+    for (
+      const entry of ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::5", "fd00::/8", "::ffff:10.0.0.1", "::/0", "*"]
+    ) {
+      assert.equal(trustEntryProblem(entry), undefined, entry);
+    }
+    assert.match(trustEntryProblem("nginx")!, /not an IP address/);
+    assert.match(trustEntryProblem("10.0.0.0/33")!, /bits must be 0 to 32/);
+    assert.match(trustEntryProblem("fd00::/129")!, /bits must be 0 to 128/);
+    assert.match(trustEntryProblem("1:2:3:4:5:6:7:8:9")!, /not an IP address/);
+    assert.match(trustEntryProblem("1::2::3")!, /not an IP address/);
+    assert.match(trustEntryProblem("fd00::g")!, /not an IP address/);
+  });
+
+  it("IPv6: networks, and one address however it is written", () => {
+    const trust = trustOf(["2001:db8::/32", "0:0:0:0:0:0:0:1", "fe80::1"]);
+    assert.ok(trust("2001:db8:0:1::5"));
+    assert.ok(trust("2001:DB8::1"));
+    assert.ok(!trust("2001:db9::1"));
+    assert.ok(trust("::1"));
+    assert.ok(trust("fe80::1%eth0"));
+    assert.ok(trust("fe80:0::0:1"));
+    assert.ok(!trust("fe80::2"));
+    assert.ok(!trust("10.0.0.1"));
+    assert.ok(trustOf(["::ffff:10.0.0.1"])("10.0.0.1"), "an IPv4-mapped entry is its IPv4 address");
+    assert.ok(trustOf(["fd00::/8"])("fdab:1::9"));
+    assert.ok(!trustOf(["fd00::/8"])("fe00::9"));
+  });
+
+  it("matches exact addresses, networks, and IPv4 clients seen as ::ffff:a.b.c.d", () => {
+    const trust = trustOf(["10.0.0.0/8", "192.168.1.5", "::1"]);
+    assert.ok(trust("10.200.3.4"));
+    assert.ok(trust("::ffff:10.1.1.1"));
+    assert.ok(trust("192.168.1.5"));
+    assert.ok(trust("::1"));
+    assert.ok(!trust("11.0.0.1"));
+    assert.ok(!trust("192.168.1.6"));
+    assert.ok(trustOf(["*"])("203.0.113.7"));
+  });
+});
