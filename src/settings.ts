@@ -3,7 +3,7 @@
  * entry holds the option's kind of value (its checks and messages), default, environment
  * variable, flags, its line in `--help`, and its documentation. `src/options.ts` resolves
  * options with it, `src/cli.ts` parses flags and writes `--help` with it, and
- * `scripts/docs.ts` writes `ServeOptions` in `src/types.ts` and the README's option tables
+ * `scripts/docs.ts` writes `ServeOptions` (`src/serve_options.ts`) and the option tables
  * from it. Adding an option is adding an entry here (then `npm run docs`).
  *
  * @module
@@ -13,7 +13,7 @@ import type { ListenInfo } from "./types.ts";
 import * as kinds from "./value_kinds.ts";
 import type { Kind } from "./value_kinds.ts";
 
-/** Where an option appears in `--help` and the README. */
+/** Where an option appears in `--help` and docs/options.md. */
 export type Section = "serving" | "workers" | "requests" | "observability" | "development";
 
 /** One option. */
@@ -39,7 +39,7 @@ export interface Setting<In, Out> {
   /** The flag may be given more than once, each value adding to a list. */
   readonly repeatable?: boolean;
   readonly section: Section;
-  /** One line for `--help` and the README tables. */
+  /** One line for `--help` and the tables of docs/options.md. */
   readonly help: string;
   /** Its TypeScript type in `ServeOptions`. */
   readonly type: string;
@@ -378,7 +378,7 @@ export const SETTINGS = {
     section: "requests",
     help:
       "WebSockets one worker keeps open at once; beyond, an upgrade gets 503; 0 = off (Upgrade ignored; " +
-      "on Deno this gives back the header and keep-alive timeouts, see the README)",
+      "on Deno this gives back the header and keep-alive timeouts, see docs/websockets.md)",
     type: "number",
     doc: "Most WebSockets one worker keeps open at once; beyond it, an upgrade request gets 503 with\n" +
       "`Retry-After: 1`. Open sockets are in-flight work: a graceful stop closes them with 1001, a\n" +

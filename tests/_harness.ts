@@ -41,7 +41,7 @@ export const cliTs = fileURLToPath(new URL("../cli.ts", import.meta.url));
  * Flags under which a worker loses no connection to a reload or a stop, times its clients
  * (header and keep-alive timeouts) and closes a connection after a refusal: on Deno, WebSockets
  * off, so that multiserve's own accept loop serves (WebSockets, on by default, need Deno.serve's
- * own handling, which has none of the three; README, WebSockets on Deno). Nothing elsewhere.
+ * own handling, which has none of the three; docs/websockets.md). Nothing elsewhere.
  */
 export const LOSSLESS = runtime === "deno" ? ["--max-web-sockets", "0"] : [];
 

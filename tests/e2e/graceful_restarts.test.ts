@@ -20,7 +20,7 @@ interface LoadResult {
 
 /**
  * Can this user make a network namespace? There, `net.ipv4.tcp_migrate_req=1` (the
- * setting the README asks for with SO_REUSEPORT workers) can be set without touching
+ * setting docs/supervision.md asks for with SO_REUSEPORT workers) can be set without touching
  * the machine.
  */
 const privateNetwork = spawnSync("unshare", ["--net", "true"]).status === 0;

@@ -147,8 +147,8 @@ for (const mode of MODES) {
           socket.write("GET /token HTTP/1.1\r\nHost: localhost\r\n\r\n");
           await closed;
           if (runtime === "bun") {
-            // Bun's stop() closes it as idle (README, Reloads without a failed request): should
-            // this fail, Bun has changed, and the README must too.
+            // Bun's stop() closes it as idle (docs/supervision.md, Reloads without a failed request): should
+            // this fail, Bun has changed, and the docs must too.
             assert.ok(reset && received === "", `Bun answered: ${received}`);
           } else assert.match(received, /^HTTP\/1\.1 200 [^]*"token"/);
           assert.equal((await inFlight).status, 200);

@@ -132,7 +132,7 @@ const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean; len
   ["GET * (asterisk-form is for OPTIONS only)", `GET * HTTP/1.1\r\n${HOST}\r\n`, {}],
   ["an absolute target with userinfo", `GET http://user:pass@example.test/token HTTP/1.1\r\n${HOST}\r\n`, {}],
   ["a target that is not a URI", `PUT s://]ufd/: HTTP/1.1\r\n${HOST}\r\n`, {}],
-  // Bun answers before it reads a GET's body, and never reads it: its parser's doing (README).
+  // Bun answers before it reads a GET's body, and never reads it: its parser's doing (docs/requests.md).
   [
     "a GET whose chunked body is broken",
     `GET /echo HTTP/1.1\r\n${HOST}Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n`,

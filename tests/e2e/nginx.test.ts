@@ -1,5 +1,5 @@
 /**
- * Behind Debian's real nginx, as the README advises: an upstream with keep-alive
+ * Behind Debian's real nginx, as docs/deploying.md advises: an upstream with keep-alive
  * connections (`proxy_http_version 1.1`, `Connection ""`, `keepalive 16`), forwarding the
  * client and the scheme it was reached by. The app sees the client nginx names (not nginx)
  * and an https URL; a rolling reload (SIGHUP) and recycling (`--max-requests`) under load
@@ -123,7 +123,7 @@ function makeHost(name: string, net: number, n: number): { address: string; remo
 
 /**
  * multiserve with `args` on host `n` of this runtime (a network namespace with
- * tcp_migrate_req on, as the README advises for reloads), for nginx to reach at `upstream`.
+ * tcp_migrate_req on, as docs/supervision.md advises for reloads), for nginx to reach at `upstream`.
  */
 async function onHost(n: number, args: string[]) {
   const net = { deno: 201, bun: 202, node: 203 }[runtime];
@@ -291,7 +291,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
     const net = { deno: 201, bun: 202, node: 203 }[runtime];
     const names = [`msa-${runtime}`, `msb-${runtime}`];
     const hosts = names.map((name, i) => makeHost(name, net, i + 1));
-    // As the README advises: idle upstream connections outlive nginx's keepalive_timeout (60 s),
+    // As docs/deploying.md advises: idle upstream connections outlive nginx's keepalive_timeout (60 s),
     // so that nginx never sends on one a host is closing (with two servers, one such error
     // would leave a host out for fail_timeout).
     const start = async (i: number) => {

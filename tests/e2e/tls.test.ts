@@ -224,7 +224,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
 
   if (runtime !== "bun") {
     it("HTTP/2: streams on one session go on through a SIGHUP reload with no failed request (processes 2)", async () => {
-      // Lossless on Deno too (and Deno's node:http2 client segfaults on Deno.serve's drain: README).
+      // Lossless on Deno too (and Deno's node:http2 client segfaults on Deno.serve's drain: docs/limits.md).
       const args = [...MODES[2].args, ...LOSSLESS, "--cert", file("first.pem"), "--key", file("first.key")];
       const { child, url } = await serveTls(args);
       let session: ClientHttp2Session | undefined;
