@@ -266,11 +266,11 @@ function versionOf(): string {
 /** Run the command with `args`; resolves when serving, exits the process on failure. */
 /**
  * Said when `bunx multiserve` runs this bin on Node, as its `#!/usr/bin/env node` line asks
- * (bunx honours it, and says who ran it in npm's user-agent variable): `bunx --bun` is Bun.
+ * (bunx honours it, and names itself in `npm_lifecycle_event`, the one variable it sets even
+ * when npm set them first): `bunx --bun` is Bun.
  */
 function bunxOnNode(): string | undefined {
-  if (detectRuntime() !== "node" || !readEnv("npm_config_user_agent")?.startsWith("bun/")) return undefined;
-  if (readEnv("npm_lifecycle_event") !== "bunx") return undefined;
+  if (detectRuntime() !== "node" || readEnv("npm_lifecycle_event") !== "bunx") return undefined;
   return "bunx ran this bin on Node, as its #!/usr/bin/env node line asks: to serve on Bun, run bunx --bun multiserve …";
 }
 
