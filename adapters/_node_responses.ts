@@ -10,6 +10,7 @@
  *   and `Upgrade`, which mean something to an HTTP/1.1 client, stay.)
  *
  * Both are response classes Node's servers take as options, so that only `writeHead` pays.
+ * And which responses are @hono/node-server's light ones, for the app boundary.
  *
  * @module
  */
@@ -81,4 +82,16 @@ export class Http2Response extends Http2ServerResponse {
     if (last >= 0 && typeof rest[last] === "object") rest[last] = forHttp2(rest[last]);
     return super.writeHead(status, ...rest);
   }
+}
+
+/** The symbol under which @hono/node-server's light Response keeps its parts; null if none. */
+let lightParts: symbol | null | undefined;
+
+/** A light Response of @hono/node-server's that still holds its parts (no full Response made). */
+export function isLight(response: Response): boolean {
+  if (lightParts === undefined) {
+    lightParts = Object.getOwnPropertySymbols(new Response("")).find((s) => s.description === "cache") ??
+      null;
+  }
+  return lightParts !== null && lightParts in response;
 }
