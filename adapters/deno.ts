@@ -45,13 +45,20 @@ class DenoRequestInfo extends ForwardableInfo {
   }
   readonly #info: DenoServeInfo;
   readonly #request: Request;
-  /** HTTP/2 (or, served by Deno.serve over TLS, perhaps HTTP/2): the host is in the URL. */
-  readonly hostInUrl: boolean;
-  constructor(info: DenoServeInfo, request: Request, hostInUrl: boolean) {
+  /** The connection speaks HTTP/2; undefined where Deno.serve does the TLS handshake and does not say. */
+  readonly #http2: boolean | undefined;
+  constructor(info: DenoServeInfo, request: Request, http2: boolean | undefined) {
     super();
     this.#info = info;
     this.#request = request;
-    this.hostInUrl = hostInUrl;
+    this.#http2 = http2;
+  }
+  /** HTTP/2, or perhaps HTTP/2 (Deno.serve over TLS): the host may be in the URL alone. */
+  get hostInUrl(): boolean {
+    return this.#http2 !== false;
+  }
+  override get protocol(): string {
+    return this.#http2 === true ? "HTTP/2.0" : "HTTP/1.1";
   }
   override get peerAddr(): { hostname: string; port: number } {
     let addr: { hostname: string; port: number };
@@ -138,9 +145,9 @@ export const adapter: Adapter = {
     // Deno.serve over TLS speaks HTTP/2 to those who ask, and does not say to whom: a
     // request without Host is let through there (Deno makes its URL from :authority, or
     // from its own address for an HTTP/1.1 request without Host).
-    const tlsServe = tls !== undefined;
+    const unknown = tls !== undefined ? undefined : false;
     const handler = unix === undefined
-      ? (request: Request, info: DenoServeInfo, http2 = tlsServe) =>
+      ? (request: Request, info: DenoServeInfo, http2: boolean | undefined = unknown) =>
         app(request, new DenoRequestInfo(info, request, http2))
       : (request: Request, info: DenoServeInfo) => {
         // Deno names a unix socket's requests http+unix://; the app sees http://, as on Bun and

@@ -85,6 +85,9 @@ class NodeRequestInfo extends ForwardableInfo {
     this.incoming = incoming;
     this.outgoing = outgoing;
   }
+  override get protocol(): string {
+    return `HTTP/${this.incoming.httpVersion}`;
+  }
   override get peerAddr(): { hostname: string; port: number } {
     const socket = this.incoming.socket;
     return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };

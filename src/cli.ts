@@ -69,7 +69,7 @@ export function parseArgs(args: string[]): CliRequest {
       continue;
     }
     const found = BY_FLAG.get(flag);
-    if (found === undefined) throw new OptionError(`unknown flag ${flag}`);
+    if (found === undefined) throw new OptionError(`unknown flag ${flag}${didYouMean(flag)}`);
     const [name, entry] = found;
     if (entry.arg === undefined || (entry.optionalArg && eq === -1)) {
       if (eq !== -1) throw new OptionError(`flag ${flag} takes no value`);
@@ -86,6 +86,40 @@ export function parseArgs(args: string[]): CliRequest {
       : value;
   }
   return request;
+}
+
+/** Every flag there is: the table's and the commands'. */
+const ALL_FLAGS = [...BY_FLAG.keys(), ...Object.keys(COMMAND_FLAGS)];
+
+/**
+ * "; did you mean --x?" for the known flag nearest `flag` (fewest single-letter edits,
+ * at most a third of its length: `--proccesses`, `--max-websockets`), else nothing.
+ */
+export function didYouMean(flag: string): string {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(flag.length / 3)) + 1;
+  for (const known of ALL_FLAGS) {
+    const distance = editDistance(flag, known);
+    if (distance < bestDistance) [best, bestDistance] = [known, distance];
+  }
+  return best === undefined ? "" : `; did you mean ${best}?`;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 /** `flag`: the flag just before the first module, when it takes its value only as `--flag=VALUE`. */

@@ -1,6 +1,7 @@
 /**
  * Where multiserve's own lines go (gunicorn's error log): stderr, one line per event,
- * prefixed `multiserve:`, or one JSON object per line with `logFormat: "json"`. Lifecycle
+ * prefixed `multiserve:`, or one JSON object per line with `logFormat: "json"` (then the
+ * start-up line too, which as text goes to stdout). Lifecycle
  * events of the primary, its pools and its workers all pass through here, each at a level
  * that `logLevel` filters. The primary's admin endpoint keeps the recent ones.
  *
@@ -82,10 +83,15 @@ export function log(line: string, ...details: unknown[]): void {
   logAt("info", line, undefined, ...details);
 }
 
-/** The line a primary prints once it serves: on stdout, at `info`. */
+/**
+ * The line a primary prints once it serves, at `info`: on stdout as text, where a person
+ * reads it; as JSON, on stderr with every other line of ours, so that a collector reads one
+ * stream of JSON and stdout stays the access log's (`-`) and the app's.
+ */
 export function announce(line: string): void {
   if (RANK.info < threshold) return;
-  console.log(json ? jsonLine("info", line, undefined, []) : `multiserve: ${line}`);
+  if (json) console.error(jsonLine("info", line, undefined, []));
+  else console.log(`multiserve: ${line}`);
 }
 
 /** The default logger of this process. */

@@ -31,6 +31,19 @@ export interface Fields {
   forwardedProto: string | null;
 }
 
+/**
+ * The names of the header fields the guard reads (`Fields`), lower case: the one list, which
+ * an adapter that collects them itself (Node's, from llhttp's raw list) takes too.
+ */
+export const GUARD_FIELDS: readonly string[] = [
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "upgrade",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+];
+
 /** What comes after the guard: handed the fields it read. */
 export type AfterGuard = (
   request: Request,
@@ -173,11 +186,7 @@ function visitField(
 }
 
 /** The lengths of the names `Fields` keeps. */
-const KEPT_LENGTHS = new Set(
-  ["host", "content-length", "transfer-encoding", "upgrade", "x-forwarded-for", "x-forwarded-proto"].map((
-    name,
-  ) => name.length),
-);
+const KEPT_LENGTHS = new Set(GUARD_FIELDS.map((name) => name.length));
 
 /** `value`, after `kept` when `join` and a field of the name came before. */
 function joined(kept: string | null, value: string, join: boolean): string {

@@ -45,6 +45,7 @@ export function recorded(
           remote: (info as ForwardableInfo).remoteAddr.hostname,
           method: request.method,
           target: targetOf(request.url),
+          protocol: (info as ForwardableInfo).protocol,
           status,
           bytes,
           ms,
@@ -92,6 +93,7 @@ export function refusalRecorder(
       remote,
       method,
       target,
+      protocol: "HTTP/1.1", // a refusal before the chain: an HTTP/1.1 parser's
       status,
       bytes: undefined,
       ms: 0,

@@ -19,6 +19,14 @@ export class ForwardableInfo {
     throw new Error("an adapter's request info must define peerAddr");
   }
 
+  /**
+   * The request's protocol as its request line would name it: "HTTP/1.1" unless the adapter
+   * knows better (Node: each request's version; Deno: HTTP/2 where it saw ALPN choose it).
+   */
+  get protocol(): string {
+    return "HTTP/1.1";
+  }
+
   /** The client's address: the peer, or whom a trusted proxy named in `X-Forwarded-For`. */
   get remoteAddr(): RemoteAddr {
     const forwarded = this.#forwarded;

@@ -16,6 +16,8 @@ export interface AccessEntry {
   method: string;
   /** Path and query, as the request line had them. */
   target: string;
+  /** "HTTP/1.1", "HTTP/2.0" (or "HTTP/1.0"): as the request came, where the runtime says. */
+  protocol: string;
   status: number;
   /** Response body bytes, as its Content-Length declares them; undefined when it has none. */
   bytes: number | undefined;
@@ -107,7 +109,7 @@ function pieces(lines: string[], size: number): string[] {
 /** Apache's common log format: `host ident user [time] "request" status bytes`. */
 function commonLine(e: AccessEntry): string {
   // A request line that could not be read shows as "-", as in nginx's log.
-  const request = e.method === "" ? "-" : escaped(`${e.method} ${e.target} HTTP/1.1`);
+  const request = e.method === "" ? "-" : escaped(`${e.method} ${e.target} ${e.protocol}`);
   return `${e.remote || "-"} - - [${clfTime()}] "${request}" ${e.status} ${e.bytes ?? "-"}`;
 }
 
@@ -119,7 +121,7 @@ function jsonLine(e: AccessEntry, who: { worker: string; pid: number }): string 
     remote: e.remote,
     method: e.method,
     target: e.target,
-    protocol: "HTTP/1.1",
+    protocol: e.protocol,
     status: e.status,
     bytes: e.bytes ?? null,
     ms: Math.round(e.ms * 1000) / 1000,

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
+import { connect as connectHttp2 } from "node:http2";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -19,12 +21,14 @@ import {
   fetchFresh,
   fixture,
   freePort,
+  LOSSLESS,
   MODES,
   root,
   runtime,
   startServer,
 } from "../_harness.ts";
 import { adminUrlOf, metrics, sum } from "../_admin.ts";
+import { certificate, certificateDir } from "../_certificates.ts";
 
 const MODES_OBSERVED = [MODES[1], MODES[2]];
 
@@ -146,6 +150,53 @@ describe(`${runtime}: access log`, { concurrency: 3 }, () => {
     });
   }
 });
+
+if (runtime !== "bun") {
+  describe(`${runtime}: access log over HTTP/2`, () => {
+    it("names each request's protocol: HTTP/2.0 for a stream, HTTP/1.1 for the rest", async () => {
+      const { cert, key } = certificate(certificateDir(), "access");
+      const file = join(mkdtempSync(join(tmpdir(), "multiserve-access-")), "access.log");
+      // On Deno the protocol is known where multiserve takes the TLS handshake itself (LOSSLESS);
+      // Deno.serve does not say.
+      const { child, url } = await startServer(cliTs, [
+        "-p",
+        "0",
+        ...LOSSLESS,
+        "--cert",
+        cert,
+        "--key",
+        key,
+        `--access-log=${file}`,
+        fixture("app.ts"),
+      ]);
+      try {
+        const session = connectHttp2(url, { ca: readFileSync(cert, "utf8") });
+        await new Promise<void>((resolve, reject) => {
+          const stream = session.request({ ":path": "/token?over=h2" });
+          stream.on("response", () => {});
+          stream.resume();
+          stream.on("end", resolve);
+          stream.on("error", reject);
+          stream.end();
+        });
+        session.close();
+        await new Promise<void>((resolve, reject) =>
+          httpsRequest(`${url}token?over=h1`, { ca: readFileSync(cert, "utf8"), agent: false }, (res) => {
+            res.resume();
+            res.on("end", resolve);
+          }).on("error", reject).end()
+        );
+        await eventually(() => (readFileSync(file, "utf8").match(/over=/g) ?? []).length === 2, "two lines");
+        const text = readFileSync(file, "utf8");
+        assert.match(text, /"GET \/token\?over=h2 HTTP\/2\.0" 200/);
+        assert.match(text, /"GET \/token\?over=h1 HTTP\/1\.1" 200/);
+      } finally {
+        child.signal("SIGTERM");
+        await child.exit();
+      }
+    });
+  });
+}
 
 describe(`${runtime}: lifecycle log`, { concurrency: 2 }, () => {
   it("--log-format json: one object per line, with the worker and its pid", async () => {

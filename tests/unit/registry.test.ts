@@ -125,6 +125,7 @@ describe(`${runtime}: registry`, () => {
 
 describe(`${runtime}: access log batching`, () => {
   const entry = (i: number, userAgent = "ua"): AccessEntry => ({
+    protocol: "HTTP/1.1",
     remote: "10.0.0.1",
     method: "GET",
     target: `/item/${i}`,
