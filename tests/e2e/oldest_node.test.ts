@@ -9,10 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { connect as h2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
-import { cpus, tmpdir } from "node:os";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -27,6 +27,8 @@ import {
   root,
   runtime,
 } from "../_harness.ts";
+import { certificate, certificateDir } from "../_certificates.ts";
+import { WebSocketClient } from "../_websocket_client.ts";
 
 /** The Node that `engines` names as the oldest, from devDependencies ("node-oldest": "npm:node@20.11.0"). */
 const OLDEST = join(root, "node_modules/node-oldest/bin/node");
@@ -86,69 +88,6 @@ async function whoAnswers(url: string): Promise<{ token: string; node: string; p
   return JSON.parse(reply.text);
 }
 
-/** A WebSocket client (the runner's own, Node 24's) whose messages are taken in order. */
-class Client {
-  readonly socket: WebSocket;
-  readonly opened: Promise<void>;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly #queue: unknown[] = [];
-  #waiting: ((message: unknown) => void) | undefined;
-
-  constructor(url: string) {
-    this.socket = new WebSocket(url);
-    this.socket.binaryType = "arraybuffer";
-    this.opened = new Promise((resolve, reject) => {
-      this.socket.addEventListener("open", () => resolve());
-      this.socket.addEventListener("error", () => reject(new Error(`could not open ${url}`)));
-    });
-    this.closed = new Promise((resolve) =>
-      this.socket.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason }))
-    );
-    this.socket.addEventListener("message", (event) => {
-      if (this.#waiting) {
-        this.#waiting(event.data);
-        this.#waiting = undefined;
-      } else this.#queue.push(event.data);
-    });
-  }
-
-  /** The next message, or a failure after `ms`. */
-  next(ms = 10_000): Promise<unknown> {
-    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no message within 10 s")), ms);
-      this.#waiting = (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      };
-    });
-  }
-}
-
-/** A self-signed certificate for 127.0.0.1, made by openssl in a new directory. */
-function certificate(): { dir: string; cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "multiserve-oldest-"));
-  const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
-  execFileSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ], { stdio: "ignore" });
-  return { dir, cert, key };
-}
-
 if (runtime === "node") {
   // Every server at once: each is its own process tree, and mostly waits.
   describe("the compiled package on Node 20.11, the oldest engines allows", { concurrency: true }, () => {
@@ -171,7 +110,7 @@ if (runtime === "node") {
       });
 
       it("echoes text and binary messages", async () => {
-        const client = new Client(wsUrl());
+        const client = new WebSocketClient(wsUrl());
         await client.opened;
         client.socket.send("héllo ✓");
         assert.equal(await client.next(), "héllo ✓");
@@ -186,7 +125,7 @@ if (runtime === "node") {
       // The close event is where Node 20, which has no global CloseEvent, used to throw.
       it("a client's close reaches the app with its code and reason; the worker serves on", async () => {
         const before = await whoAnswers(url);
-        const client = new Client(wsUrl());
+        const client = new WebSocketClient(wsUrl());
         await client.opened;
         const from = child.mark();
         client.socket.close(4000, "client leaves");
@@ -198,7 +137,7 @@ if (runtime === "node") {
 
       it("the app's close reaches the client with its code and reason; the worker serves on", async () => {
         const before = await whoAnswers(url);
-        const client = new Client(wsUrl());
+        const client = new WebSocketClient(wsUrl());
         await client.opened;
         const from = child.mark();
         client.socket.send("close 4001 server leaves");
@@ -315,7 +254,8 @@ if (runtime === "node") {
     });
 
     it("serves HTTPS with --cert/--key over HTTP/1.1 and HTTP/2", async () => {
-      const { dir, cert, key } = certificate();
+      const dir = certificateDir();
+      const { cert, key } = certificate(dir, "oldest");
       const ca = readFileSync(cert, "utf8");
       const { child, url } = await serveOldest([
         CLI,

@@ -9,53 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Child, eventually, fetchFresh, fixture, MODES, runtime, startServer } from "../_harness.ts";
 import { cliTs } from "../_harness.ts";
+import { WebSocketClient as Client } from "../_websocket_client.ts";
 import { WebSocket as WsClient } from "ws";
-
-/** A client socket whose messages queue up to be taken in order. */
-class Client {
-  readonly socket: WebSocket;
-  readonly opened: Promise<void>;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly #queue: unknown[] = [];
-  #waiting: ((message: unknown) => void) | undefined;
-
-  constructor(url: string, options?: { headers: Record<string, string> }) {
-    this.socket = options ? new WebSocket(url, options as never) : new WebSocket(url);
-    this.socket.binaryType = "arraybuffer";
-    this.opened = new Promise((resolve, reject) => {
-      this.socket.addEventListener("open", () => resolve());
-      this.socket.addEventListener("error", () => reject(new Error(`could not open ${url}`)));
-    });
-    this.closed = new Promise((resolve) =>
-      this.socket.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason }))
-    );
-    this.socket.addEventListener("message", (event) => {
-      if (this.#waiting) {
-        this.#waiting(event.data);
-        this.#waiting = undefined;
-      } else this.#queue.push(event.data);
-    });
-  }
-
-  /** The next message, or a failure after `ms`. */
-  next(ms = 10_000): Promise<unknown> {
-    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no message within the time")), ms);
-      this.#waiting = (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      };
-    });
-  }
-
-  /** The isolate that answered: the first message is "hello from <token>". */
-  async hello(): Promise<string> {
-    const first = await this.next();
-    assert.match(String(first), /^hello from /);
-    return String(first).slice("hello from ".length);
-  }
-}
 
 const wsUrl = (url: string, path: string) => `${url.replace(/^http/, "ws")}ws/${path}`;
 
