@@ -198,6 +198,21 @@ export async function startServer(
   }
 }
 
+/**
+ * SIGHUP `child`, then wait until its reload is done and `old` workers of the old generation
+ * have exited (they take connections while they give notice: count from their exit).
+ */
+export async function reloadAndDrain(child: Child, old = 2): Promise<void> {
+  const mark = child.mark();
+  child.signal("SIGHUP");
+  await child.waitFor(/reload done/, 20_000, mark);
+  await eventually(
+    () => child.count(/exited \(exit code 0; reloaded\)/g) >= old,
+    "the old workers' exit",
+    20_000,
+  );
+}
+
 /** Start the CLI on a free port in `mode`, serving fixture `app`. */
 export function startApp(
   mode: { args: readonly string[] },
@@ -286,12 +301,27 @@ export interface Reply {
 /** One HTTP request on a new connection (no agent, so no connection reuse). */
 export function fetchFresh(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: Uint8Array; agent?: Agent } = {},
+  init: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: Uint8Array;
+    agent?: Agent;
+    /** Connect from this address (a proxy's client other than itself). */
+    localAddress?: string;
+    /** Connect to this unix socket; the URL then gives the Host and the path. */
+    socketPath?: string;
+  } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
-      { method: init.method ?? "GET", headers: init.headers, agent: init.agent ?? false },
+      {
+        method: init.method ?? "GET",
+        headers: init.headers,
+        agent: init.agent ?? false,
+        localAddress: init.localAddress,
+        socketPath: init.socketPath,
+      },
       (res) => {
         const parts: Uint8Array[] = [];
         res.on("data", (chunk: Uint8Array) => parts.push(chunk));

@@ -10,33 +10,26 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, statSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { Child, cliTs, command, fixture, freePort, MODES, runtime, startServer } from "../_harness.ts";
+import {
+  Child,
+  cliTs,
+  command,
+  fetchFresh,
+  fixture,
+  freePort,
+  MODES,
+  runtime,
+  startServer,
+} from "../_harness.ts";
 
 const socketPath = (name = "app.sock") => join(mkdtempSync(join(tmpdir(), "multiserve-unix-")), name);
 
 /** One request over the unix socket at `path`. */
-function overSocket(
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath: path, path: "/token", agent: false, headers: { host: "app.local", ...headers } },
-      (res) => {
-        let text = "";
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode!, text }));
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error("no answer within 10 s")));
-    req.on("error", reject);
-    req.end();
-  });
-}
+const overSocket = (path: string, headers: Record<string, string> = {}) =>
+  fetchFresh("http://app.local/token", { socketPath: path, headers });
 
 /** Start the CLI on unix socket `path` and wait until it says so. */
 async function serveOn(path: string, args: string[] = []): Promise<Child> {

@@ -8,12 +8,22 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { Child, eventually, fixture, freePort, LOSSLESS, MODES, modTs, runtime } from "../_harness.ts";
+import {
+  Child,
+  eventually,
+  fetchFresh,
+  fixture,
+  freePort,
+  LOSSLESS,
+  MODES,
+  modTs,
+  reloadAndDrain,
+  runtime,
+} from "../_harness.ts";
 
 const NGINX =
   spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout.trim()
@@ -167,28 +177,9 @@ async function onHost(n: number, args: string[]) {
   };
 }
 
-interface Reply {
-  status: number;
-  text: string;
-}
-
 /** One request to `url` + `path` on a new connection, from 127.0.0.2 (so nginx's client is not nginx). */
-function get(url: string, path: string, localAddress: string | null = "127.0.0.2"): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(path, url),
-      { agent: false, localAddress: localAddress ?? undefined },
-      (res) => {
-        let text = "";
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode!, text }));
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error("no answer within 10 s")));
-    req.on("error", reject);
-    req.end();
-  });
-}
+const get = (url: string, path: string, localAddress: string | null = "127.0.0.2") =>
+  fetchFresh(new URL(path, url).href, { localAddress: localAddress ?? undefined });
 
 /** Requests through nginx from `loops` clients until stopped: every outcome counted. */
 function load(url: string, loops = 4) {
@@ -241,14 +232,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
 
         const traffic = started = load(proxy.url);
         await eventually(() => traffic.done() >= 50, "load through nginx");
-        const mark = child.mark();
-        child.signal("SIGHUP");
-        await child.waitFor(/reload done/, 20_000, mark);
-        await eventually(
-          () => child.count(/exited \(exit code 0; reloaded\)/g) >= 2,
-          "the old workers' exit",
-          20_000,
-        );
+        await reloadAndDrain(child);
         const after = traffic.done();
         await eventually(() => traffic.done() >= after + 50, "load after the reload");
         const { ok, failures, tokens } = await traffic.stop();

@@ -17,7 +17,17 @@ import { describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { WebSocket as WsClient } from "ws";
 import { certificate as makeCertificate, certificateDir } from "../_certificates.ts";
-import { Child, cliTs, eventually, fixture, LOSSLESS, MODES, runtime, startServer } from "../_harness.ts";
+import {
+  Child,
+  cliTs,
+  eventually,
+  fixture,
+  LOSSLESS,
+  MODES,
+  reloadAndDrain,
+  runtime,
+  startServer,
+} from "../_harness.ts";
 
 const dir = certificateDir();
 const file = (name: string) => join(dir, name);
@@ -195,15 +205,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
       await eventually(() => served.length >= 20, "answers before the reload");
       copyFileSync(file("renewed.pem"), join(live, "cert.pem"));
       copyFileSync(file("renewed.key"), join(live, "key.pem"));
-      const mark = child.mark();
-      child.signal("SIGHUP");
-      await child.waitFor(/reload done/, 20_000, mark);
-      // The old workers take connections while they give notice: count from their exit.
-      await eventually(
-        () => child.count(/exited \(exit code 0; reloaded\)/g) >= 2,
-        "the old workers' exit",
-        20_000,
-      );
+      await reloadAndDrain(child);
       const after = served.length;
       await eventually(() => served.length >= after + 30, "answers after the reload");
       running = false;
@@ -267,14 +269,7 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         };
         const loops = [loop(), loop(), loop()];
         await eventually(() => answered >= 30, "answers before the reload", 10_000);
-        const mark = child.mark();
-        child.signal("SIGHUP");
-        await child.waitFor(/reload done/, 20_000, mark);
-        await eventually(
-          () => child.count(/exited \(exit code 0; reloaded\)/g) >= 2,
-          "the old workers' exit",
-          20_000,
-        );
+        await reloadAndDrain(child);
         const after = answered;
         await eventually(() => answered >= after + 30, "answers after the reload", 10_000);
         running = false;
