@@ -335,18 +335,26 @@ describe(`${runtime}: admin endpoint`, { concurrency: 2 }, () => {
     });
   }
 
-  it("the status page, in Chromium: a row per worker, live counts, a replaced worker's pid", async () => {
-    const args = ["-p", "0", ...MODES[2].args, "--admin-port", "0", fixture("app.ts")];
-    const { child, url } = await startServer(cliTs, args);
-    try {
-      const screenshot = join(tmpdir(), `multiserve-status-page-${runtime}.png`);
-      // Always under Node (playwright-core's home), whatever runtime serves.
-      const script = [join(root, "tests/_status_page.ts"), adminUrlOf(child), url, screenshot];
-      const browser = new Child("node", script, {}, undefined, { program: true });
-      const { code } = await browser.exit(60_000);
-      assert.equal(code, 0, `${browser.stdout}${browser.stderr}\n(screenshot: ${screenshot})`);
-    } finally {
-      child.killTree();
-    }
-  });
+  for (
+    const [mode, shape, what] of [[MODES[2], "processes", "a replaced worker's pid"], [
+      MODES[3],
+      "threads",
+      "threads under their process, which shows their sums",
+    ]] as const
+  ) {
+    it(`the status page, in Chromium at 1200 and 390 px: a row per worker, live counts, ${what} (${mode.name})`, async () => {
+      const args = ["-p", "0", ...mode.args, "--admin-port", "0", fixture("app.ts")];
+      const { child, url } = await startServer(cliTs, args);
+      try {
+        const screenshot = join(tmpdir(), `multiserve-status-page-${runtime}-${shape}.png`);
+        // Always under Node (playwright-core's home), whatever runtime serves.
+        const script = [join(root, "tests/_status_page.ts"), adminUrlOf(child), url, screenshot, shape];
+        const browser = new Child("node", script, {}, undefined, { program: true });
+        const { code } = await browser.exit(60_000);
+        assert.equal(code, 0, `${browser.stdout}${browser.stderr}\n(screenshot: ${screenshot})`);
+      } finally {
+        child.killTree();
+      }
+    });
+  }
 });
