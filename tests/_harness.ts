@@ -6,14 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { Agent, request as httpRequest } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
 import { setTimeout as later } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../src/runtime.ts";
+import { descendants, eventually } from "./_processes.ts";
+
+// Shared with the bench, which must not import this module (its time limit below): re-exported
+// so that the tests import everything from here.
+export { alive, children, descendants, eventually, freePort } from "./_processes.ts";
 
 export const runtime = detectRuntime();
 
@@ -219,75 +222,6 @@ export function startApp(
   app = "app.ts",
 ): Promise<{ child: Child; url: string }> {
   return startServer(modTs, ["-p", "0", ...mode.args, fixture(app)]);
-}
-
-/** Pids of the living direct children of `pid`. */
-export function children(pid: number): number[] {
-  return processTree().get(pid) ?? [];
-}
-
-/** Pids of every living descendant of `pid` (Linux /proc). */
-export function descendants(pid: number): number[] {
-  const parents = processTree();
-  const found: number[] = [];
-  const visit = (p: number) => {
-    for (const child of parents.get(p) ?? []) {
-      found.push(child);
-      visit(child);
-    }
-  };
-  visit(pid);
-  return found;
-}
-
-/** Living processes by parent pid. */
-function processTree(): Map<number, number[]> {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Fields after the parenthesised name: state, ppid, …
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-      if (state === "Z") continue;
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch { /* exited while we looked */ }
-  }
-  return parents;
-}
-
-/** Is a process with this pid still alive (and not a zombie)? */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** A loopback port nothing listens on now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Poll until `check` holds, or fail after `ms`. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface Reply {
