@@ -34,7 +34,9 @@ export function serverOf(
   limits: ConnectionLimits,
   handler: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
 ): Server | Http2SecureServer {
-  if (tls === undefined) return createServer({ ...options, ServerResponse: Http1Response }, handler);
+  if (tls === undefined) {
+    return createServer({ ...options, ServerResponse: Http1Response as typeof ServerResponse }, handler);
+  }
   const server = createSecureServer({
     ...tls,
     allowHTTP1: true,

@@ -54,7 +54,7 @@ import {
   hasBodyMethod,
   nodeRefusal,
 } from "./_node_requests.ts";
-import { isLight } from "./_node_responses.ts";
+import { isLight, whenSent } from "./_node_responses.ts";
 import {
   closeGracefully,
   nodeDecidesUpgrades,
@@ -141,6 +141,8 @@ export const adapter: Adapter = {
     // @hono/node-server's (the global Response once it serves) that still holds its parts is
     // neither, and is not asked: asking would build the full Response it saves.
     unsendable: (response) => isLight(response) ? undefined : errorOrUsed(response),
+    // Counted by the response classes (_node_responses.ts) once asked.
+    sentBytes: (info, onSent) => whenSent((info as NodeRequestInfo).outgoing, onSent),
     // Every request reaching the guard went through nodeRefusal(), which kept its fields.
     header(_request, info, name) {
       const { incoming } = info as NodeRequestInfo;

@@ -150,6 +150,13 @@ export interface NativeChecks {
    */
   unsendable?: (response: Response) => string | undefined;
   /**
+   * Have `onSent` told the body bytes the runtime sent for this request's response, once it
+   * is sent or its connection closed first (undefined: not counted, as for an upgrade).
+   * Absent where the server writes the body out of reach (Deno, Bun): bytes are then those a
+   * Content-Length declared, and the sent-bytes metric is left out.
+   */
+  sentBytes?: (info: unknown, onSent: (bytes: number | undefined) => void) => void;
+  /**
    * Reads one request header more cheaply than `request.headers`, which on Node builds a
    * whole `Headers` object. Lower-case `name`; null when absent.
    */

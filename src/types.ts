@@ -191,8 +191,9 @@ export interface ServerStats {
     rate: number;
     inFlight: number;
     webSockets: number;
-    /** Body bytes received and sent, as their Content-Length declared them. */
+    /** Request body bytes, as their Content-Length declared them. */
     bytesIn: number;
+    /** Response body bytes: sent (Node), or as their Content-Length declared them (Deno, Bun). */
     bytesOut: number;
     /** Workers replaced (or, for `scale`, ended) by reason. */
     restarts: Record<"crash" | "timeout" | "unserving" | "recycle" | "reload" | "scale", number>;

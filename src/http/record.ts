@@ -2,14 +2,16 @@
  * The recording stage of the request chain (`observe/` is the primary's registry, which
  * these records feed): it counts each request for the worker's
  * statistics (`Tally`) and writes its access log line, once the response is ready, with the
- * status the client gets (our own refusals included; an app's error as the 500 it becomes)
- * and the time the response took to be ready. It sits outside the guard so that refusals
+ * status the client gets (our own refusals included; an app's error as the 500 it becomes),
+ * the time the response took to be ready, and its body bytes: those sent where the adapter
+ * counts them (Node; the line is then written once the response is sent), else those its
+ * Content-Length declared. It sits outside the guard so that refusals
  * count, and is left out of the chain when neither is on.
  *
  * @module
  */
 import type { NativeChecks, Refused } from "../adapter.ts";
-import type { AccessLog } from "../observe/access_log.ts";
+import type { AccessEntry, AccessLog } from "../observe/access_log.ts";
 import type { Tally } from "../observe/tally.ts";
 import type { FetchHandler } from "../types.ts";
 import { requestBodyError } from "./body.ts";
@@ -27,33 +29,45 @@ export function recorded(
     requestBodyError(error)?.status ?? native.clientErrorStatus?.(error) ?? 500;
   const header = (request: Request, info: unknown, name: string) =>
     native.header ? native.header(request, info, name) : request.headers.get(name);
+  const { sentBytes } = native;
   return (request, info) => {
     const began = performance.now();
     if (tally) tally.inFlight++;
     const done = (response: Response | undefined, error?: unknown) => {
       const ms = performance.now() - began;
       const status = response?.status ?? statusOf(error);
-      const declared = response?.headers.get("content-length");
-      const bytes = declared == null ? undefined : Number(declared);
-      if (tally) {
-        tally.inFlight--;
-        const bytesIn = Number(header(request, info, "content-length") ?? 0) || 0;
-        tally.record(request.method, status, ms / 1000, bytesIn, bytes ?? 0);
-      }
-      if (accessLog) {
-        accessLog.add({
-          remote: (info as ForwardableInfo).remoteAddr.hostname,
-          method: request.method,
-          target: targetOf(request.url),
-          protocol: (info as ForwardableInfo).protocol,
-          status,
-          bytes,
-          ms,
-          referer: header(request, info, "referer"),
-          userAgent: header(request, info, "user-agent"),
-          requestId: header(request, info, "x-request-id"),
-        });
-      }
+      if (tally) tally.inFlight--;
+      // Taken now: an HTTP/2 stream's address is gone once it has closed.
+      const entry: AccessEntry | undefined = accessLog && {
+        remote: (info as ForwardableInfo).remoteAddr.hostname,
+        method: request.method,
+        target: targetOf(request.url),
+        protocol: (info as ForwardableInfo).protocol,
+        status,
+        bytes: undefined,
+        ms,
+        referer: header(request, info, "referer"),
+        userAgent: header(request, info, "user-agent"),
+        requestId: header(request, info, "x-request-id"),
+      };
+      const write = (bytes: number | undefined) => {
+        if (tally) {
+          const bytesIn = Number(header(request, info, "content-length") ?? 0) || 0;
+          tally.record(request.method, status, ms / 1000, bytesIn, bytes ?? 0);
+        }
+        if (entry) {
+          entry.bytes = bytes;
+          accessLog!.add(entry);
+        }
+      };
+      const declared = () => {
+        const length = response?.headers.get("content-length");
+        return length == null ? undefined : Number(length);
+      };
+      // Counted where the runtime can (an app's error is answered by the adapter: declared).
+      if (response !== undefined && sentBytes !== undefined) {
+        sentBytes(info, (sent) => write(sent ?? declared()));
+      } else write(declared());
     };
     let response: Response | Promise<Response>;
     try {

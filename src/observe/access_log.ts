@@ -19,7 +19,10 @@ export interface AccessEntry {
   /** "HTTP/1.1", "HTTP/2.0" (or "HTTP/1.0"): as the request came, where the runtime says. */
   protocol: string;
   status: number;
-  /** Response body bytes, as its Content-Length declares them; undefined when it has none. */
+  /**
+   * Response body bytes: sent, where the adapter counts them (Node), else as its
+   * Content-Length declares them; undefined when neither is known.
+   */
   bytes: number | undefined;
   ms: number;
   referer: string | null;

@@ -13,8 +13,11 @@ import { METRICS_CONTENT_TYPE, metricsText } from "./metrics.ts";
 import type { Registry } from "./registry.ts";
 import { STATUS_PAGE } from "./status_page.ts";
 
-/** The admin endpoint's request handler. */
-export function adminHandler(registry: Registry): (request: Request) => Response {
+/**
+ * The admin endpoint's request handler; `bytesSent`: the workers count the response bytes
+ * they send (the adapter's `sentBytes`), so that the metric of them is true.
+ */
+export function adminHandler(registry: Registry, bytesSent = false): (request: Request) => Response {
   const text = (body: string, status = 200, type = "text/plain; charset=utf-8") =>
     new Response(body, { status, headers: { "content-type": type, "cache-control": "no-store" } });
   return (request) => {
@@ -32,7 +35,7 @@ export function adminHandler(registry: Registry): (request: Request) => Response
         return text(JSON.stringify(registry.status()), 200, "application/json");
       case "/metrics":
         return text(
-          metricsText(registry.status(), registry.requestTallies, registry.requestsByWorker),
+          metricsText(registry.status(), registry.requestTallies, registry.requestsByWorker, bytesSent),
           200,
           METRICS_CONTENT_TYPE,
         );
@@ -49,7 +52,7 @@ export function adminHandler(registry: Registry): (request: Request) => Response
 /** Serve the admin endpoint at `adminHost:adminPort`; a `BootError` naming it if it cannot. */
 export async function serveAdmin(adapter: Adapter, registry: Registry, config: Config): Promise<Listener> {
   try {
-    return await adapter.listen(adminHandler(registry), {
+    return await adapter.listen(adminHandler(registry, adapter.nativeChecks.sentBytes !== undefined), {
       hostname: config.adminHost,
       port: config.adminPort!,
       shared: false,

@@ -16,6 +16,8 @@ export function metricsText(
   stats: ServerStats,
   tallies: ReadonlyMap<string, RequestTally>,
   byWorker: ReadonlyMap<string, number>,
+  /** The workers count the response bytes they send (else the metric would not be true). */
+  bytesSent = false,
 ): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string) =>
@@ -53,12 +55,10 @@ export function metricsText(
     "Request body bytes, as Content-Length declared them.",
   );
   sample("http_server_request_body_bytes_total", {}, totals.bytesIn);
-  family(
-    "http_server_response_body_bytes_total",
-    "counter",
-    "Response body bytes, as Content-Length declared them.",
-  );
-  sample("http_server_response_body_bytes_total", {}, totals.bytesOut);
+  if (bytesSent) {
+    family("http_server_response_body_bytes_total", "counter", "Response body bytes sent.");
+    sample("http_server_response_body_bytes_total", {}, totals.bytesOut);
+  }
 
   family(
     "multiserve_worker_requests_total",
