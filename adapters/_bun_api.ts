@@ -1,22 +1,28 @@
 /**
  * The slice of Bun's API the Bun adapter uses, typed here so that tsc and Deno (which have
- * no Bun types) check it too.
+ * no Bun types) check it too. `tests/types/bun_api.ts` holds each member equal to Bun's own
+ * types (`bun-types`), in a type-check of its own.
  *
  * @module
  */
 
 export interface BunServer {
-  readonly port: number;
-  requestIP(request: Request): { address: string; port: number } | null;
+  /** Undefined when it listens on a unix socket. */
+  readonly port: number | undefined;
+  requestIP(request: Request): { address: string; port: number; family: "IPv4" | "IPv6" } | null;
   timeout(request: Request, seconds: number): void;
-  upgrade(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean;
+  upgrade(request: Request, options: { headers?: HeadersInit; data: unknown }): boolean;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 
 /** A socket of Bun's WebSocket server. */
 export interface BunSocket {
   readonly data: unknown;
-  send(data: string | ArrayBuffer | ArrayBufferView): number;
+  /**
+   * Bytes sent; 0 when the socket is closed; -1 when the data waits (backpressure). Any
+   * ArrayBufferView an app sends is a typed array or a DataView, which Bun takes.
+   */
+  send(data: string | ArrayBuffer | Uint8Array | DataView, compress?: boolean): number;
   close(code?: number, reason?: string): void;
   terminate(): void;
   getBufferedAmount(): number;

@@ -40,7 +40,8 @@ export function webSocketHandler(
       const socket = ours(ws);
       if (socket === undefined) return app?.open?.(ws);
       socket.opened({
-        send: (data) => void ws.send(data),
+        // Every ArrayBufferView is a typed array or a DataView, which Bun's send takes.
+        send: (data) => void ws.send(data as string | ArrayBuffer | Uint8Array),
         close: (code, reason) => ws.close(code, reason),
         get bufferedAmount() {
           return ws.getBufferedAmount();

@@ -185,7 +185,7 @@ export const adapter: Adapter = {
     if (unix !== undefined) chmodUnixSocket(unix.path, unix.mode);
     let closing = false;
     const listener: Listener = {
-      port: unix === undefined ? server.port : 0,
+      port: unix === undefined ? server.port ?? 0 : 0,
       get webSockets() {
         return sockets.count;
       },
