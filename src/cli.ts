@@ -277,7 +277,7 @@ async function check(request: CliRequest): Promise<number> {
     }: ${workers} worker${workers === 1 ? "" : "s"}${config.watch ? ", watching for changes" : ""}`,
     `  supervision: timeout ${config.timeout} s, bootTimeout ${config.bootTimeout} s, gracefulTimeout ${config.gracefulTimeout} s, maxRequests ${
       config.maxRequests || "off"
-    }`,
+    }, maxWorkerMemory ${config.maxWorkerMemory ? `${config.maxWorkerMemory} MiB` : "off"}`,
     `  requests: maxBodySize ${config.maxBodySize}, maxHeaderSize ${config.maxHeaderSize}, maxHeaderCount ${config.maxHeaderCount}, maxUrlLength ${config.maxUrlLength}, maxConcurrency ${config.maxConcurrency}, headerTimeout ${config.headerTimeout} s, keepAliveTimeout ${config.keepAliveTimeout} s`,
     `  WebSockets: ${
       config.maxWebSockets === 0 ? "off" : `up to ${config.maxWebSockets} per worker`

@@ -23,6 +23,8 @@ export type WorkerMessage =
   | { multiserve: "event"; event: PoolEvent }
   /** Served its `maxRequests`: start my replacement, then stop me. */
   | { multiserve: "retire"; requests: number }
+  /** Uses `memory` bytes, over `maxWorkerMemory` (`limit` bytes): the same, once. */
+  | { multiserve: "retire"; memory: number; limit: number }
   /**
    * Alive but serving no more: its listener ended without being asked to (`reason` says
    * how). The supervisor replaces it as it replaces a crashed one.

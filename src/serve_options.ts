@@ -96,8 +96,8 @@ export interface ServeOptions {
   onListen?: ((info: ListenInfo) => void) | false;
   /**
    * Seconds that stopping (`close()`, SIGTERM, SIGINT, and a worker retired by reload,
-   * scaling or `maxRequests`) waits for in-flight requests before cutting them and killing
-   * the worker. Idle keep-alive connections are closed at once.
+   * scaling, `maxRequests` or `maxWorkerMemory`) waits for in-flight requests before cutting
+   * them and killing the worker. Idle keep-alive connections are closed at once.
    * @default `30`
    * @example 5
    */
@@ -138,6 +138,17 @@ export interface ServeOptions {
    * @example 500
    */
   maxRequestsJitter?: number;
+  /**
+   * Recycle a worker once it uses more than this many MiB (2^20 bytes), as `maxRequests`
+   * recycles one: its replacement starts and listens first, then the old worker drains.
+   * Checked with each heartbeat (at most a second apart): a process by its resident set
+   * (RSS), a thread by its own JavaScript heap (its isolate's `heapUsed`: buffers outside the
+   * heap do not count). With processes × threads each thread is checked, not the process
+   * holding them. `0` = no limit. Needs supervised workers.
+   * @default `0`
+   * @example 512
+   */
+  maxWorkerMemory?: number;
   /**
    * Largest request body in bytes. A larger `Content-Length` gets 413 before the body is
    * read; a chunked body is counted as the app reads it, and reading past the limit fails

@@ -211,8 +211,8 @@ export const SETTINGS = {
       "in-flight requests before cutting them",
     type: "number",
     doc: "Seconds that stopping (`close()`, SIGTERM, SIGINT, and a worker retired by reload,\n" +
-      "scaling or `maxRequests`) waits for in-flight requests before cutting them and killing\n" +
-      "the worker. Idle keep-alive connections are closed at once.",
+      "scaling, `maxRequests` or `maxWorkerMemory`) waits for in-flight requests before cutting\n" +
+      "them and killing the worker. Idle keep-alive connections are closed at once.",
     example: "5",
   }),
   timeout: setting({
@@ -274,6 +274,24 @@ export const SETTINGS = {
     doc: "Adds a random 0…`maxRequestsJitter` requests to each worker's `maxRequests`, so\n" +
       "workers started together do not all recycle at the same moment. Needs `maxRequests`.",
     example: "500",
+  }),
+  maxWorkerMemory: setting({
+    kind: kinds.count({ zero: "no limit" }),
+    default: 0,
+    flags: ["--max-worker-memory"],
+    arg: "MiB",
+    section: "workers",
+    help: "recycle a worker over MiB of memory (a process's RSS, a thread's JavaScript heap), its " +
+      "replacement listening first; 0 = no limit",
+    type: "number",
+    doc: "Recycle a worker once it uses more than this many MiB (2^20 bytes), as `maxRequests`\n" +
+      "recycles one: its replacement starts and listens first, then the old worker drains.\n" +
+      "Checked with each heartbeat (at most a second apart): a process by its resident set\n" +
+      "(RSS), a thread by its own JavaScript heap (its isolate's `heapUsed`: buffers outside the\n" +
+      "heap do not count). With processes × threads each thread is checked, not the process\n" +
+      "holding them. `0` = no limit. Needs supervised workers.",
+    example: "512",
+    needsWorkers: true,
   }),
   maxBodySize: setting({
     kind: kinds.count({ zero: "no limit" }),

@@ -195,8 +195,11 @@ export interface ServerStats {
     bytesIn: number;
     /** Response body bytes: sent (Node), or as their Content-Length declared them (Deno, Bun). */
     bytesOut: number;
-    /** Workers replaced (or, for `scale`, ended) by reason. */
-    restarts: Record<"crash" | "timeout" | "unserving" | "recycle" | "reload" | "scale", number>;
+    /**
+     * Workers replaced (or, for `scale`, ended) by reason; `recycle` after `maxRequests`,
+     * `memory` over `maxWorkerMemory`.
+     */
+    restarts: Record<"crash" | "timeout" | "unserving" | "recycle" | "memory" | "reload" | "scale", number>;
     bootFailures: number;
     reloads: number;
     /** The primary's resident set in bytes. */

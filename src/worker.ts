@@ -1,9 +1,10 @@
 /**
  * A worker: a process or thread its supervisor started, which re-ran the program (or our
  * module loader) and reached `serve()`. It beats its heartbeat from its event loop, tells
- * its supervisor when it listens, cannot start, or has served its quota, and stops when
- * told: draining if it serves, at once if it is still booting. It serves the app through
- * the request chain, or, a process with threads, keeps a pool of its own threads.
+ * its supervisor when it listens, cannot start, or has served its quota or outgrown its
+ * memory limit, and stops when told: draining if it serves, at once if it is still booting.
+ * It serves the app through the request chain, or, a process with threads, keeps a pool of
+ * its own threads.
  *
  * @module
  */
@@ -24,6 +25,8 @@ import type { App, Server, ServerStats } from "./types.ts";
 
 /** How long a worker that reported a failure waits to be stopped before it exits anyway. */
 const FAILED_WORKER_EXIT_MS = 2_000;
+/** Bytes in a MiB, the unit of `maxWorkerMemory`. */
+const MIB = 2 ** 20;
 
 export class WorkerServer implements Server {
   readonly ready: Promise<Server>;
@@ -43,6 +46,8 @@ export class WorkerServer implements Server {
   #failedWith: number | undefined;
   /** The supervisor asked this worker to stop (perhaps while it was still booting). */
   #stopRequested = false;
+  /** This worker has asked to be recycled for its memory. */
+  #outgrew = false;
 
   constructor(app: App | URL | undefined, data: AssignedWorker) {
     this.#data = data;
@@ -95,11 +100,19 @@ export class WorkerServer implements Server {
     configureLog(data.config, data.id);
     // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
     parent.onStop((restart) => this.#stop(restart));
-    if (data.config.timeout > 0 || data.config.stats) {
-      // From this isolate's event loop: when a request blocks it, the heartbeats stop.
-      const beat = () => void parent.send({ multiserve: "heartbeat", stats: this.#report() });
+    const { timeout, stats, maxWorkerMemory } = data.config;
+    if (timeout > 0 || stats || maxWorkerMemory > 0) {
+      // From this isolate's event loop: when a request blocks it, the heartbeats stop. The
+      // same beat weighs this worker against maxWorkerMemory (a beat with nothing to send
+      // when only that is on).
+      const limit = maxWorkerMemory * MIB;
+      const beat = () => {
+        const memory = stats || limit > 0 ? adapter.memoryUsage(data.kind) : 0;
+        if (timeout > 0 || stats) void parent.send({ multiserve: "heartbeat", stats: this.#report(memory) });
+        if (limit > 0 && memory > limit) this.#outgrown(parent, memory, limit);
+      };
       beat(); // booting counts against the timeout too: say at once that we got this far
-      this.#heartbeat = setInterval(beat, heartbeatEveryMs(data.config.timeout));
+      this.#heartbeat = setInterval(beat, heartbeatEveryMs(timeout));
     }
     if (data.kind === "process") this.#trapSignals(adapter, parent);
     try {
@@ -191,11 +204,24 @@ export class WorkerServer implements Server {
       .then(() => parent.exit(0));
   }
 
-  /** What to tell the supervisor with a heartbeat (with `stats` on). */
-  #report(): StatsReport | undefined {
+  /**
+   * Serving, and over `maxWorkerMemory`: ask once to be recycled, the replacement first, as
+   * `maxRequests` does. Not while booting or draining, nor a process keeping threads (it
+   * serves nothing; each of its threads is weighed on its own).
+   */
+  #outgrown(parent: ParentLink, memory: number, limit: number): void {
+    if (this.#outgrew || this.#serving === undefined || this.#url === undefined || this.#stopRequested) {
+      return;
+    }
+    this.#outgrew = true;
+    void parent.send({ multiserve: "retire", memory, limit });
+  }
+
+  /** What to tell the supervisor with a heartbeat (with `stats` on); `memory` if just read. */
+  #report(memory?: number): StatsReport | undefined {
     const { config, kind } = this.#data;
     if (!config.stats || this.#adapter === undefined) return undefined;
-    const memory = this.#adapter.memoryUsage(kind);
+    memory ??= this.#adapter.memoryUsage(kind);
     return this.#serving?.report(memory) ??
       { requests: {}, bytesIn: 0, bytesOut: 0, inFlight: 0, webSockets: 0, memory };
   }

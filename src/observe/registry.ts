@@ -60,6 +60,7 @@ export class Registry {
     timeout: 0,
     unserving: 0,
     recycle: 0,
+    memory: 0,
     reload: 0,
     scale: 0,
   };

@@ -1,10 +1,10 @@
 /**
  * The arbiter: starts the workers, waits until every one listens, and then keeps them:
  * replaces any that dies (backing off when crashes repeat), kills and replaces any whose
- * heartbeat goes silent, recycles those that served `maxRequests`, reloads them all in a
- * rolling way, scales their number, and stops them gracefully. It serves nothing itself
- * and knows workers only through the abstract `WorkerHandle`, so one supervisor runs
- * threads and processes on every runtime.
+ * heartbeat goes silent, recycles those that served `maxRequests` or outgrew
+ * `maxWorkerMemory`, reloads them all in a rolling way, scales their number, and stops them
+ * gracefully. It serves nothing itself and knows workers only through the abstract
+ * `WorkerHandle`, so one supervisor runs threads and processes on every runtime.
  *
  * @module
  */
@@ -308,7 +308,8 @@ export class Supervisor implements WorkerPool {
           if (worker.state === "starting") rejectListening(bootFailure(label, null, worker.failure));
           break;
         case "retire":
-          this.#recycle(worker, message.requests);
+          if ("memory" in message) this.#recycleForMemory(worker, message.memory, message.limit);
+          else this.#recycleForRequests(worker, message.requests);
           break;
         case "unserving":
           this.#replaceUnserving(worker, message.reason);
@@ -368,20 +369,40 @@ export class Supervisor implements WorkerPool {
     this.#respawns.add(timer);
   }
 
-  /** A worker served its quota: start its replacement, and stop it once that one listens. */
-  #recycle(worker: Worker, requests: number): void {
+  /** A worker served its `maxRequests`. */
+  #recycleForRequests(worker: Worker, requests: number): void {
+    const why = `served ${requests} requests (maxRequests)`;
+    this.#recycle(worker, "recycle", why, `after ${requests} requests`);
+  }
+
+  /**
+   * A worker over `maxWorkerMemory` (its figure and the limit, in bytes), as its heartbeat
+   * found it. It asks once; were it to ask again while its replacement starts, that is ignored.
+   */
+  #recycleForMemory(worker: Worker, memory: number, limit: number): void {
+    const used = `${mib(memory)} MiB`;
+    const measure = this.#options.kind === "process" ? "RSS" : "JavaScript heap";
+    this.#recycle(
+      worker,
+      "memory",
+      `uses ${used} (${measure}), over maxWorkerMemory ${mib(limit)} MiB`,
+      `at ${used}`,
+    );
+  }
+
+  /**
+   * Recycle a worker (`why`, for the log line): start its replacement, and stop it once that
+   * one listens, counted as restart `reason`, its exit line saying it was recycled `when`.
+   */
+  #recycle(worker: Worker, reason: RestartReason, why: string, when: string): void {
     if (worker.state !== "listening" || worker.retiring || this.#stopping) return;
     worker.retiring = true;
     const label = this.#label(worker);
     const fields = this.#fields(worker);
-    this.#options.log(
-      "info",
-      `${label} served ${requests} requests (maxRequests): starting its replacement`,
-      fields,
-    );
+    this.#options.log("info", `${label} ${why}: starting its replacement`, fields);
     const next = this.#spawn(worker.id, worker.generation);
     next.listening.then(
-      () => this.#retire(worker, `recycled after ${requests} requests`, "recycle"),
+      () => this.#retire(worker, `recycled ${when}`, reason),
       (error) => {
         // The old worker is still healthy: better it serves on than the place goes empty.
         const line = `${label} keeps serving: its replacement could not start: ${messageOf(error)}`;
@@ -541,6 +562,11 @@ function bootFailure(
       : new BootError(failure.message);
   }
   return new BootError(`${label} exited before listening (${describeExit(code, error)})`);
+}
+
+/** Bytes in MiB, to a tenth. */
+function mib(bytes: number): string {
+  return String(Math.round(bytes / 2 ** 20 * 10) / 10);
 }
 
 function describeExit(code: number | null, error: string | undefined): string {

@@ -5,65 +5,9 @@
  * file, apart from the rest of supervision, so that the runners start it early: it is slow.)
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { describe, it, type TestContext } from "node:test";
-import { Child, command, fixture, LOSSLESS, MODES, runtime } from "../_harness.ts";
-
-interface LoadResult {
-  ok: number;
-  failures: string[];
-  workersSeen: number;
-  recycled: number;
-  before: string[];
-  after: string[];
-}
-
-/**
- * Can this user make a network namespace? There, `net.ipv4.tcp_migrate_req=1` (the
- * setting docs/supervision.md asks for with SO_REUSEPORT workers) can be set without touching
- * the machine.
- */
-const privateNetwork = spawnSync("unshare", ["--net", "true"]).status === 0;
-
-/**
- * Run tests/fixtures/under_load.ts: in a private network namespace with
- * tcp_migrate_req on where possible. Node processes share one socket (node:cluster) and
- * need no such setting, so they run on the machine's own network as is.
- */
-async function underLoad(
-  t: TestContext,
-  scenario: string,
-  connections: string,
-  flags: string[],
-): Promise<LoadResult | undefined> {
-  const cluster = runtime === "node" && !flags.some((f) => f === "--threads" || f === "-t");
-  if (!cluster && !privateNetwork) {
-    t.skip("needs a network namespace (root) to set net.ipv4.tcp_migrate_req=1 for SO_REUSEPORT workers");
-    return undefined;
-  }
-  const args = [scenario, connections, ...flags, ...LOSSLESS];
-  const [exec, argv] = command(fixture("under_load.ts"), args);
-  const child = cluster ? new Child(fixture("under_load.ts"), args) : new Child(
-    "/bin/sh",
-    [
-      "-c",
-      'ip link set lo up && echo 1 > /proc/sys/net/ipv4/tcp_migrate_req && exec "$@"',
-      "sh",
-      exec,
-      ...argv,
-    ],
-    {},
-    undefined,
-    { wrap: ["unshare", "--net", "--"] },
-  );
-  try {
-    const { code } = await child.exit(90_000);
-    assert.equal(code, 0, `${child.stdout}\n${child.stderr}`);
-    return JSON.parse(child.stdout.match(/^RESULT (.*)$/m)![1]);
-  } finally {
-    child.killTree();
-  }
-}
+import { describe, it } from "node:test";
+import { MODES, runtime } from "../_harness.ts";
+import { type LoadResult, underLoad } from "../_under_load.ts";
 
 /**
  * Every request succeeded, on every runtime. (Deno once lost a few fresh connections here:

@@ -153,6 +153,40 @@ describe(`${runtime}: the supervisor (fake workers)`, () => {
     await supervisor.stop();
   });
 
+  it("recycles a worker over maxWorkerMemory once, counted as memory, its figure logged: the replacement listens first", async () => {
+    const events: PoolEvent[] = [];
+    const { supervisor, spawned, options } = supervise(2, (_id, nth) => nth === 2 ? { boot: "hang" } : {}, {
+      observe: (event) => events.push(event),
+    });
+    await supervisor.start();
+    const old = spawned[0].worker;
+    const MiB = 2 ** 20;
+    old.send({ multiserve: "retire", memory: 300.04 * MiB, limit: 256 * MiB });
+    await until(() => spawned.length === 3, "the replacement");
+    // Asking again while the replacement starts (a worker asks once; a supervisor must not
+    // count on it) starts no other.
+    old.send({ multiserve: "retire", memory: 310 * MiB, limit: 256 * MiB });
+    old.send({ multiserve: "retire", requests: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(spawned.length, 3, "one replacement");
+    assert.ok(!old.stopped, "the old worker serves until its replacement listens");
+    assert.deepEqual(spawned.map((s) => s.id), [1, 2, 1]);
+    spawned[2].worker.listen();
+    await until(() => old.exited, "the old worker to drain and exit");
+    assert.ok(old.stopped && !old.killed && old.restart, "stopped gracefully, as one replaced");
+    assert.ok(!spawned[1].worker.stopped, "the other worker is left alone");
+    assert.deepEqual(events.filter((e) => e.type === "restart"), [{ type: "restart", reason: "memory" }]);
+    const lines = options.lines.filter((line) => /MiB/.test(line));
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(
+      lines[0],
+      /^process 1 \(pid \d+\) uses 300 MiB \(RSS\), over maxWorkerMemory 256 MiB: starting its replacement$/,
+    );
+    assert.match(lines[1], /^process 1 \(pid \d+\) exited \(exit code 0; recycled at 300 MiB\)$/);
+    assert.equal(supervisor.count, 2);
+    await supervisor.stop();
+  });
+
   it("replaces a worker that stopped serving, counted as unserving: the replacement first, then the deaf one drains", async () => {
     const events: PoolEvent[] = [];
     const { supervisor, spawned, options } = supervise(2, () => ({}), {
