@@ -23,6 +23,8 @@ import { isMainModule } from "./src/host.ts";
 
 export { serve, workerId } from "./src/serve.ts";
 export { upgradeWebSocket } from "./src/websocket/upgrade.ts";
+export { publish, subscribers } from "./src/pubsub/publish.ts";
+export type { PublishData, Subscriptions } from "./src/pubsub/publish.ts";
 export type { UpgradedWebSocket, UpgradeWebSocketOptions } from "./src/websocket/upgrade.ts";
 export {
   AppLoadError,

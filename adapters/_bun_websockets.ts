@@ -11,6 +11,7 @@ import { refusal } from "../src/http/refusal.ts";
 import { noteHandshake } from "../src/websocket/handshakes.ts";
 import type { OpenSockets } from "../src/websocket/open_sockets.ts";
 import { ServerWebSocket } from "../src/websocket/socket.ts";
+import type { UpgradedWebSocket } from "../src/websocket/upgrade.ts";
 import type { BunServer, BunSocket, BunWebSocketHandler } from "./_bun_api.ts";
 
 /** Where a socket `upgradeWebSocket()` made keeps its `ServerWebSocket` (in Bun's `data`). */
@@ -67,17 +68,14 @@ export function webSocketHandler(
  * waits until the handler returns its response (`upgradeDeferred()`): the headers the app
  * put on that response then go out with the 101, as on Deno and Node.
  */
-export function upgradeOnBun(request: Request, protocol: string | undefined): {
-  socket: WebSocket;
-  response: Response;
-} {
+export function upgradeOnBun(request: Request, protocol: string | undefined): UpgradedWebSocket {
   const socket = new ServerWebSocket(request.url, protocol ?? "");
   const response = new Response(null);
   deferred.set(response, { socket, protocol });
   waiting++;
   // The app boundary hands this response on whatever the handler does next.
   noteHandshake(request, { response, abandon: () => socket.abandon() });
-  return { socket: socket as unknown as WebSocket, response };
+  return { socket: socket as unknown as UpgradedWebSocket["socket"], response };
 }
 
 /** Upgrades `upgradeWebSocket()` asked for, by the response that stands for each. */

@@ -7,6 +7,7 @@
  * @module
  */
 import type { ConnectionLimits } from "../src/adapter.ts";
+import { addSubscriptions } from "../src/pubsub/publish.ts";
 import { noteHandshake } from "../src/websocket/handshakes.ts";
 import { CLOSE_CODES, closeReason, type OpenSockets } from "../src/websocket/open_sockets.ts";
 import { webSocketUrl } from "../src/websocket/socket.ts";
@@ -41,6 +42,7 @@ export function trackUpgrades(deno: DenoApi, sockets: OpenSockets, limits: Conne
       // Deno's server-side socket has an empty url: the one the client asked for, as on Bun and Node.
       Object.defineProperty(upgraded.socket, "url", { value: webSocketUrl(request.url), enumerable: true });
       watch(upgraded.socket, sockets, limits.maxWebSocketMessage);
+      addSubscriptions(upgraded.socket);
       // Deno.serve must get this very 101 back, or it stops serving: the app boundary sends it.
       noteHandshake(request, { response: upgraded.response, abandon: () => abandon(upgraded.socket) });
       return upgraded;

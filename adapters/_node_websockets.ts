@@ -13,6 +13,7 @@ import type { ConnectionLimits } from "../src/adapter.ts";
 import { noteHandshake } from "../src/websocket/handshakes.ts";
 import type { OpenSockets } from "../src/websocket/open_sockets.ts";
 import { ServerWebSocket } from "../src/websocket/socket.ts";
+import type { UpgradedWebSocket } from "../src/websocket/upgrade.ts";
 
 /** The subprotocol `upgradeWebSocket()` chose for a request, for `ws` to answer with. */
 const chosen = new WeakMap<IncomingMessage, string>();
@@ -65,10 +66,11 @@ export interface UpgradeEnv {
  * own helper does (it finishes the handshake once the handler returns, through `ws`), and
  * hand the app a `ServerWebSocket` that opens with the `ws` socket.
  */
-export function upgradeOnNode(env: UpgradeEnv, request: Request, protocol: string | undefined): {
-  socket: WebSocket;
-  response: Response;
-} {
+export function upgradeOnNode(
+  env: UpgradeEnv,
+  request: Request,
+  protocol: string | undefined,
+): UpgradedWebSocket {
   const wait = waitFor(env);
   if (wait === undefined) {
     throw new TypeError(
@@ -101,7 +103,7 @@ export function upgradeOnNode(env: UpgradeEnv, request: Request, protocol: strin
       },
     });
   }, (error) => socket.failed(error));
-  return { socket: socket as unknown as WebSocket, response };
+  return { socket: socket as unknown as UpgradedWebSocket["socket"], response };
 }
 
 /** Upgrade requests whose handler asked for the WebSocket (ours or @hono/node-server's helper). */

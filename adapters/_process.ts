@@ -11,6 +11,7 @@ import cluster from "node:cluster";
 import process from "node:process";
 import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
 import {
+  isBusMessage,
   isCommandMessage,
   isStopMessage,
   isWorkerMessage,
@@ -35,6 +36,9 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },
     command: (message) => {
+      if (child.connected) child.send(message, () => {});
+    },
+    post: (message) => {
       if (child.connected) child.send(message, () => {});
     },
     onMessage: (listener) => {
@@ -89,6 +93,11 @@ export function processParentLink(): ParentLink {
     onCommand: (listener) => {
       process.on("message", (message) => {
         if (isCommandMessage(message)) listener(message);
+      });
+    },
+    onBus: (listener) => {
+      process.on("message", (message) => {
+        if (isBusMessage(message)) listener(message);
       });
     },
     exit: (code) => process.exit(code),

@@ -6,7 +6,7 @@
  */
 import type { ParentLink } from "../src/adapter.ts";
 import { BootError, messageOf, OptionError } from "../src/errors.ts";
-import { isStopMessage } from "../src/protocol.ts";
+import { isBusMessage, isStopMessage } from "../src/protocol.ts";
 
 /**
  * A `BootError` for a failed bind (of `hostname:port`, of unix socket `path`, or of inherited
@@ -129,6 +129,10 @@ export function webWorkerParentLink(exit: (code: number) => void): ParentLink {
     onStop: (listener) =>
       workerScope.addEventListener("message", (event) => {
         if (isStopMessage(event.data)) listener(event.data.restart);
+      }),
+    onBus: (listener) =>
+      workerScope.addEventListener("message", (event) => {
+        if (isBusMessage(event.data)) listener(event.data);
       }),
     exit,
   };

@@ -242,6 +242,7 @@ export const adapter: Adapter = {
     });
     return {
       stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
+      post: (message) => worker.postMessage(message),
       kill: () => worker.terminate(),
       onMessage: (listener) =>
         worker.addEventListener("message", (event) => {

@@ -41,7 +41,8 @@ const workerScope = globalThis as unknown as { postMessage(message: unknown): vo
 class DenoRequestInfo extends ForwardableInfo {
   /** `upgradeWebSocket()`: Deno's own, which is counted (adapters/_deno_websockets.ts). */
   [UPGRADE](request: Request, { protocol }: UpgradeWebSocketOptions): UpgradedWebSocket {
-    return Deno.upgradeWebSocket(request, protocol === undefined ? {} : { protocol });
+    // The wrapper gave the socket its topics (addSubscriptions).
+    return Deno.upgradeWebSocket(request, protocol === undefined ? {} : { protocol }) as UpgradedWebSocket;
   }
   readonly #info: DenoServeInfo;
   readonly #request: Request;
@@ -293,6 +294,7 @@ export const adapter: Adapter = {
     });
     return {
       stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
+      post: (message) => worker.postMessage(message),
       kill: () => exit(null),
       unkillableWhenHung:
         "Deno cannot end a Worker whose event loop is blocked (terminate() leaves it running with its socket: denoland/deno#35657)",

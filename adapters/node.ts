@@ -20,7 +20,7 @@ import { BootError, messageOf } from "../src/errors.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { refusal, REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
-import { isStopMessage, isWorkerMessage, type StopMessage } from "../src/protocol.ts";
+import { isBusMessage, isStopMessage, isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import {
@@ -124,6 +124,10 @@ function threadParentLink(): ParentLink {
     onStop: (listener) =>
       port.on("message", (message) => {
         if (isStopMessage(message)) listener(message.restart);
+      }),
+    onBus: (listener) =>
+      port.on("message", (message) => {
+        if (isBusMessage(message)) listener(message);
       }),
     exit: (code) => process.exit(code),
   };
@@ -304,6 +308,7 @@ export const adapter: Adapter = {
     worker.on("error", (error) => (uncaught = `uncaught error: ${messageOf(error)}`));
     return {
       stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
+      post: (message) => worker.postMessage(message),
       kill: () => void worker.terminate(),
       onMessage: (listener) =>
         worker.on("message", (message) => {
@@ -329,6 +334,9 @@ export const adapter: Adapter = {
       },
       kill: () => {
         if (!worker.isDead()) worker.process.kill("SIGKILL");
+      },
+      post: (message) => {
+        if (worker.isConnected()) worker.send(message, undefined, () => {});
       },
       onMessage: (listener) =>
         worker.on("message", (message) => {

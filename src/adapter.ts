@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CommandMessage, WorkerData, WorkerMessage } from "./protocol.ts";
+import type { BusMessage, CommandMessage, WorkerData, WorkerMessage } from "./protocol.ts";
 import type { FetchHandler } from "./types.ts";
 
 /** The runtimes multiserve serves on. */
@@ -178,6 +178,8 @@ export interface WorkerHandle {
   readonly unkillableWhenHung?: string;
   /** Send a thread host a command (processes; see `Adapter.hostsThreads`). */
   command?(message: CommandMessage): void;
+  /** Pass the worker a publish/subscribe message (dropped once it is gone). */
+  post?(message: BusMessage): void;
   /** Messages from the worker. */
   onMessage(listener: (message: WorkerMessage) => void): void;
   /** The worker is gone: its exit code (null when killed by a signal) and any uncaught error. */
@@ -200,6 +202,8 @@ export interface ParentLink {
   onStop(listener: (restart: boolean) => void): void;
   /** Commands for a thread host (processes; see `Adapter.hostsThreads`). */
   onCommand?(listener: (message: CommandMessage) => void): void;
+  /** Publish/subscribe messages from the supervisor. */
+  onBus?(listener: (message: BusMessage) => void): void;
   /** End this worker (the thread, or the process). */
   exit(code: number): void;
 }

@@ -16,6 +16,7 @@ import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
 import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
+import { theBus } from "./pubsub/bus.ts";
 import { CLOSE_CODES } from "./websocket/open_sockets.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
 import { serveAdmin } from "./observe/admin.ts";
@@ -169,6 +170,7 @@ export class Primary implements Server {
       if (this.#closing) throw new StoppedError();
       adapter.checkSpread(plan, { unix, fd });
       await this.#claim(adapter, addresses);
+      theBus().topics.maxBuffer = config.maxWebSocketBuffer;
       const serving = this.#serving = await serveChain(adapter, served, {
         addresses,
         shared: false,
@@ -208,6 +210,7 @@ export class Primary implements Server {
       if (this.#closing) throw new StoppedError();
       control.attach(primaryPool(adapter, app, base, plan, {
         ...config,
+        bus: theBus(),
         onFatal: (error) => {
           logAt("critical", `stopping: ${error.message}`);
           this.close().then(() => adapter.exit(error.exitCode));

@@ -31,7 +31,30 @@ export type WorkerMessage =
    */
   | { multiserve: "unserving"; reason: string }
   /** A thread host carried out command `seq`; it now runs `workers` threads. */
-  | { multiserve: "done"; seq: number; workers: number; error?: string };
+  | { multiserve: "done"; seq: number; workers: number; error?: string }
+  /** Publish/subscribe across workers (src/pubsub/bus.ts), upwards. */
+  | BusMessage;
+
+/**
+ * Publish/subscribe between isolates, both ways along the tree of supervisors and workers
+ * (src/pubsub/bus.ts):
+ * - "publish": a message for every subscriber of `topic`, text or binary (base64: process
+ *   channels carry JSON);
+ * - "subscribers": upwards, the subscribers a worker (with its threads) now has, for the
+ *   topics whose count changed;
+ * - "count" and "counted": a worker asks the primary how many subscribers a topic has in all.
+ */
+export type BusMessage =
+  | { multiserve: "publish"; topic: string; text?: string; base64?: string }
+  | { multiserve: "subscribers"; counts: Record<string, number> }
+  | { multiserve: "count"; seq: number; topic: string }
+  | { multiserve: "counted"; seq: number; count: number };
+
+/** Is this a publish/subscribe message? */
+export function isBusMessage(value: unknown): value is BusMessage {
+  const tag = (value as { multiserve?: unknown } | null)?.multiserve;
+  return tag === "publish" || tag === "subscribers" || tag === "count" || tag === "counted";
+}
 
 /**
  * Supervisor → worker: stop accepting, finish in-flight requests, exit. `restart`: a
@@ -74,7 +97,8 @@ export interface WorkerData {
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   const tag = (value as { multiserve?: unknown } | null)?.multiserve;
   return tag === "listening" || tag === "failed" || tag === "heartbeat" || tag === "retire" ||
-    tag === "unserving" || tag === "done" || tag === "event";
+    tag === "unserving" || tag === "done" || tag === "event" || tag === "publish" || tag === "subscribers" ||
+    tag === "count";
 }
 
 /** Is this a command for a thread host? */

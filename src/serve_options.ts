@@ -228,6 +228,14 @@ export interface ServeOptions {
    */
   maxWebSocketMessage?: number;
   /**
+   * Bytes a WebSocket may have waiting to go out before a publish to one of its topics closes
+   * it with 1013 (try again later): a client too slow for its topics is let go rather than
+   * buffered without bound, and the other subscribers never wait for it.
+   * @default `16777216` (16 MiB)
+   * @example 1_048_576
+   */
+  maxWebSocketBuffer?: number;
+  /**
    * Seconds a WebSocket may stay silent: the server pings it, and closes one whose client
    * has sent nothing, not even a pong, for this long (a vanished client). Deno's and Bun's own
    * default; on Node, multiserve pings every half of it.

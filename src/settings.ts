@@ -422,6 +422,20 @@ export const SETTINGS = {
       "its socket with 1009 (message too big), as Bun and the `ws` package do by default.",
     example: "1_048_576",
   }),
+  maxWebSocketBuffer: setting({
+    kind: kinds.count({ min: 1 }),
+    default: 16 * 1024 * 1024,
+    defaultText: "`16777216` (16 MiB)",
+    flags: ["--max-web-socket-buffer"],
+    arg: "BYTES",
+    section: "requests",
+    help: "a subscriber with more bytes than this waiting to go out is closed with 1013",
+    type: "number",
+    doc: "Bytes a WebSocket may have waiting to go out before a publish to one of its topics closes\n" +
+      "it with 1013 (try again later): a client too slow for its topics is let go rather than\n" +
+      "buffered without bound, and the other subscribers never wait for it.",
+    example: "1_048_576",
+  }),
   webSocketIdleTimeout: setting({
     kind: kinds.seconds({ positive: true }),
     default: 120,

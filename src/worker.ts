@@ -18,6 +18,7 @@ import type { PoolEvent, StatsReport } from "./observe/events.ts";
 import { threadPool } from "./pool/build.ts";
 import type { WorkerPool } from "./pool/pool.ts";
 import { heartbeatEveryMs } from "./protocol.ts";
+import { theBus } from "./pubsub/bus.ts";
 import type { AssignedWorker } from "./role.ts";
 import { loadAdapter } from "./runtime.ts";
 import { SignalTraps } from "./signals.ts";
@@ -100,6 +101,11 @@ export class WorkerServer implements Server {
     configureLog(data.config, data.id);
     // Listen for "stop" from the start: a supervisor may stop a worker that is still booting.
     parent.onStop((restart) => this.#stop(restart));
+    // Publish/subscribe: this isolate's topics, linked to every other worker's through ours.
+    const bus = theBus();
+    bus.topics.maxBuffer = data.config.maxWebSocketBuffer;
+    bus.linkUp((message) => void parent.send(message));
+    parent.onBus?.((message) => bus.fromParent(message));
     const { timeout, stats, maxWorkerMemory } = data.config;
     if (timeout > 0 || stats || maxWorkerMemory > 0) {
       // From this isolate's event loop: when a request blocks it, the heartbeats stop. The
@@ -151,6 +157,7 @@ export class WorkerServer implements Server {
       : undefined;
     const pool = this.#pool = threadPool(adapter, app, data, name, {
       ...data.config,
+      bus: theBus(),
       observe: relay,
       onFatal: (error) => {
         // A hung thread its runtime cannot end: ending this process frees its socket, and

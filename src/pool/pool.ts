@@ -7,6 +7,7 @@
 import type { MultiserveError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { PoolEvent } from "../observe/events.ts";
+import type { Bus } from "../pubsub/bus.ts";
 
 /** A set of workers kept running. */
 export interface WorkerPool {
@@ -38,4 +39,6 @@ export interface PoolOptions {
   log: Logger;
   /** Told what happens to the workers, and what they report (the admin endpoint's registry). */
   observe?: (event: PoolEvent) => void;
+  /** This isolate's publish/subscribe bus, which links to every worker's. */
+  bus?: Bus;
 }

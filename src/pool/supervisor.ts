@@ -281,8 +281,15 @@ export class Supervisor implements WorkerPool {
       pid: handle.pid,
       at: worker.startedAt,
     });
+    const { bus } = this.#options;
+    if (bus !== undefined && handle.post !== undefined) bus.addChild(key, (message) => handle.post!(message));
     handle.onMessage((message) => {
       switch (message.multiserve) {
+        case "publish":
+        case "subscribers":
+        case "count":
+          bus?.fromChild(key, message);
+          break;
         case "heartbeat":
           worker.lastHeartbeat = Date.now();
           if (message.stats) this.#observe({ type: "stats", key, stats: message.stats });
@@ -319,6 +326,7 @@ export class Supervisor implements WorkerPool {
     handle.onExit((code, error) => {
       markExited();
       this.#workers.delete(worker);
+      bus?.removeChild(key);
       this.#observe({ type: "exit", key });
       const how = describeExit(code, error);
       if (worker.state === "starting") {

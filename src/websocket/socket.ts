@@ -8,6 +8,10 @@
  * @module
  */
 
+import { theBus } from "../pubsub/bus.ts";
+import type { PublishData } from "../pubsub/data.ts";
+import { checked, type Subscriptions } from "../pubsub/publish.ts";
+
 /** What an adapter gives the socket: its runtime's own socket, seen through three members. */
 export interface SocketLink {
   send(data: string | ArrayBuffer | ArrayBufferView): void;
@@ -35,7 +39,7 @@ export function webSocketUrl(requestUrl: string): string {
   return requestUrl.startsWith("http") ? `ws${requestUrl.slice(4)}` : requestUrl;
 }
 
-export class ServerWebSocket extends EventTarget {
+export class ServerWebSocket extends EventTarget implements Subscriptions {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -138,6 +142,24 @@ export class ServerWebSocket extends EventTarget {
     });
   }
 
+  /** Receive what is published to `topic` in every worker (src/pubsub/), until unsubscribed or closed. */
+  subscribe(topic: string): void {
+    if (this.#readyState !== 3) theBus().topics.subscribe(this, checked(topic));
+  }
+
+  unsubscribe(topic: string): void {
+    theBus().topics.unsubscribe(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return theBus().topics.isSubscribed(this, topic);
+  }
+
+  /** Send `data` to every subscriber of `topic` in every worker but this socket. */
+  publish(topic: string, data: PublishData): void {
+    theBus().publish(checked(topic), data, this);
+  }
+
   /** Start the closing handshake, once every message sent before has gone out. */
   close(code?: number, reason?: string): void {
     if (this.#readyState >= 2) return;
@@ -197,6 +219,7 @@ export class ServerWebSocket extends EventTarget {
   closed(code: number, reason: string): void {
     if (this.#readyState === 3) return;
     this.#readyState = 3;
+    theBus().topics.unsubscribeAll(this);
     this.dispatchEvent(new CloseEventClass("close", { code, reason, wasClean: code !== 1006 }));
   }
 

@@ -7,6 +7,7 @@
  */
 import { refusal } from "../http/refusal.ts";
 import { logAt } from "../log.ts";
+import type { Subscriptions } from "../pubsub/publish.ts";
 import type { RequestInfo } from "../types.ts";
 
 /** Where an adapter's request info keeps its upgrade. Global, so that copies of this module agree. */
@@ -23,9 +24,10 @@ export interface UpgradedWebSocket {
   /**
    * A standard `WebSocket`: events `open`, `message`, `close`, `error`; `send()`,
    * `close()`, `readyState`, `protocol`, `bufferedAmount`. It opens once the handler's
-   * response has gone out: send from `open` on.
+   * response has gone out: send from `open` on. And topics across every worker:
+   * `subscribe()`, `unsubscribe()`, `isSubscribed()`, `publish()`.
    */
-  socket: WebSocket;
+  socket: WebSocket & Subscriptions;
   /** Return this from the handler. */
   response: Response;
 }
