@@ -57,5 +57,42 @@ export interface BunApi {
   }): BunServer;
 }
 
+/** The libc functions the Bun adapter calls through `bun:ffi`: datagrams to systemd. */
+export const LIBC_SYMBOLS = {
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
+  close: { args: ["i32"], returns: "i32" },
+  clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+} as const;
+
+/** `LIBC_SYMBOLS` as `bun:ffi` gives them. */
+export interface BunLibc {
+  socket(domain: number, type: number, protocol: number): number;
+  sendto(
+    fd: number,
+    message: Uint8Array,
+    length: number,
+    flags: number,
+    address: Uint8Array,
+    addressLength: number,
+  ): bigint;
+  close(fd: number): number;
+  clock_gettime(clock: number, timespec: BigInt64Array): number;
+  __errno_location(): number | bigint | null;
+}
+
+/** The slice of `bun:ffi` the Bun adapter uses (experimental in Bun, hence kept to these calls). */
+export interface BunFfi {
+  dlopen(path: string, symbols: typeof LIBC_SYMBOLS): { symbols: BunLibc; close(): void };
+  read: { i32(pointer: number | bigint, byteOffset?: number): number };
+}
+
+/** `bun:ffi`, loaded when first needed (a name tsc and Deno need not resolve). */
+export function loadBunFfi(): Promise<BunFfi> {
+  const name = "bun:ffi";
+  return import(name);
+}
+
 /** `Bun`, typed. Only the Bun adapter imports this module, so it runs only on Bun. */
 export const Bun = (globalThis as unknown as { Bun: BunApi }).Bun;

@@ -26,7 +26,7 @@ export interface DenoHttpServer {
 
 export interface DenoApi {
   readonly version: { deno: string };
-  readonly build: { os: string };
+  readonly build: { os: string; arch: string };
   readonly mainModule: string;
   readonly args: string[];
   execPath(): string;
@@ -54,7 +54,7 @@ export interface DenoApi {
     alpnProtocols: string[];
   }): DenoListener;
   permissions: {
-    querySync(descriptor: { name: string; path?: string }): { state: string };
+    querySync(descriptor: { name: string; path?: string; command?: string }): { state: string };
   };
   upgradeWebSocket(
     request: Request,
@@ -72,6 +72,34 @@ export interface DenoApi {
   memoryUsage(): { rss: number; heapUsed: number };
   addSignalListener(signal: string, listener: () => void): void;
   removeSignalListener(signal: string, listener: () => void): void;
+  /** Needs --allow-ffi. */
+  dlopen(path: string, symbols: typeof LIBC_SYMBOLS): { symbols: DenoLibc; close(): void };
+  UnsafePointerView: new (pointer: NonNullable<unknown>) => { getInt32(offset?: number): number };
+}
+
+/** The libc functions the Deno adapter calls through `Deno.dlopen`: datagrams to systemd. */
+export const LIBC_SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+/** `LIBC_SYMBOLS` as `Deno.dlopen` gives them (a 64-bit result may come as a bigint). */
+export interface DenoLibc {
+  socket(domain: number, type: number, protocol: number): number;
+  sendto(
+    fd: number,
+    message: Uint8Array,
+    length: number,
+    flags: number,
+    address: Uint8Array,
+    addressLength: number,
+  ): number | bigint;
+  close(fd: number): number;
+  clock_gettime(clock: number, timespec: BigInt64Array): number;
+  __errno_location(): NonNullable<unknown> | null;
 }
 
 /** The symbol under which Deno's Request keeps its inner request; null once known absent. */

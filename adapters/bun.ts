@@ -19,7 +19,7 @@ import {
   type UpgradeWebSocketOptions,
   WebSocketsOffError,
 } from "../src/websocket/upgrade.ts";
-import { Bun, type BunServer, type BunWebSocketHandler } from "./_bun_api.ts";
+import { Bun, type BunServer, type BunWebSocketHandler, LIBC_SYMBOLS, loadBunFfi } from "./_bun_api.ts";
 import {
   afterUpgrade,
   noticingUpgrades,
@@ -36,6 +36,8 @@ import {
 } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
+import { bunLibc, datagramPlatform, datagramSocket, helperSocket } from "./_notify.ts";
+import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
@@ -267,6 +269,21 @@ export const adapter: Adapter = {
   openLog: openLogWriter,
 
   memoryUsage: memoryOf,
+
+  writePidFile,
+
+  removePidFile,
+
+  notifySocket: async (address, pid) => {
+    // bun:ffi is experimental in Bun: it is loaded only here, for four libc calls.
+    const libc = datagramPlatform(process.platform, process.arch)
+      ? bunLibc(await loadBunFfi(), LIBC_SYMBOLS)
+      : `no datagrams on ${process.platform} ${process.arch}`;
+    const socket = typeof libc === "string"
+      ? libc
+      : datagramSocket(address, libc, "datagrams (libc by bun:ffi)");
+    return typeof socket === "string" ? helperSocket(address, pid) : socket;
+  },
 
   exit: (code) => process.exit(code),
 };

@@ -17,7 +17,7 @@ import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/proto
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
-import { Deno, type DenoServeInfo, innerRequestOf } from "./_deno_api.ts";
+import { Deno, type DenoServeInfo, innerRequestOf, LIBC_SYMBOLS } from "./_deno_api.ts";
 import { serveConnections, serveOnConnection } from "./_deno_connections.ts";
 import { peerBeforeUpgrade, trackUpgrades } from "./_deno_websockets.ts";
 import {
@@ -27,6 +27,8 @@ import {
   releaseUnixSocket,
   reusePortCloseHint,
 } from "./_net.ts";
+import { datagramPlatform, datagramSocket, denoLibc, helperSocket } from "./_notify.ts";
+import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 import { readTls } from "./_tls.ts";
@@ -371,6 +373,28 @@ export const adapter: Adapter = {
   memoryUsage(kind) {
     const usage = Deno.memoryUsage();
     return kind === "process" ? usage.rss : usage.heapUsed;
+  },
+
+  writePidFile,
+
+  removePidFile,
+
+  notifySocket(address, pid) {
+    let why = "needs --allow-ffi (datagrams of its own) or --allow-run (Debian's systemd-notify)";
+    if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+      const libc = datagramPlatform(Deno.build.os, Deno.build.arch)
+        ? denoLibc(Deno, LIBC_SYMBOLS)
+        : `no datagrams on ${Deno.build.os} ${Deno.build.arch}`;
+      const socket = typeof libc === "string"
+        ? libc
+        : datagramSocket(address, libc, "datagrams (libc by Deno.dlopen)");
+      if (typeof socket !== "string") return Promise.resolve(socket);
+      why = socket;
+    }
+    if (Deno.permissions.querySync({ name: "run", command: "systemd-notify" }).state === "granted") {
+      return Promise.resolve(helperSocket(address, pid));
+    }
+    return Promise.resolve(why);
   },
 
   exit: (code) => Deno.exit(code),

@@ -46,6 +46,8 @@ import {
 } from "./_node_websockets.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
+import { helperSocket } from "./_notify.ts";
+import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { clusterQuiet, isQuietProbe } from "./_node_cluster.ts";
 import {
   answerParseErrors,
@@ -355,6 +357,15 @@ export const adapter: Adapter = {
   openLog: openLogWriter,
 
   memoryUsage: memoryOf,
+
+  writePidFile,
+
+  removePidFile,
+
+  // Node has no unix datagram socket (node:dgram is UDP only) and no FFI: systemd-notify sends.
+  // process.hrtime is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime).
+  notifySocket: (address, pid) =>
+    Promise.resolve(helperSocket(address, pid, () => process.hrtime.bigint() / 1_000n)),
 
   exit: (code) => process.exit(code),
 };

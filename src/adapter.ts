@@ -194,6 +194,22 @@ export interface LogWriter {
   close(): void;
 }
 
+/**
+ * systemd's notification socket (`NOTIFY_SOCKET`, sd_notify), as this process sends to it.
+ * systemd takes a message as the sending process's: a datagram from this process counts as
+ * the main process's; one sent by a helper process needs `NotifyAccess=all` in the unit,
+ * unless the helper may pass this process's credentials (root).
+ */
+export interface NotifySocket {
+  /** How messages go, for the log. */
+  readonly via: string;
+  /** Send one message (`KEY=VALUE` lines); rejects, saying why, when it could not be sent. */
+  send(message: string): Promise<void>;
+  /** CLOCK_MONOTONIC now, in µs (for `MONOTONIC_USEC`); undefined where this runtime cannot read it. */
+  monotonicMicros(): bigint | undefined;
+  close(): void;
+}
+
 /** What a worker needs to reach its supervisor. */
 export interface ParentLink {
   /** Resolves once the message is handed over (so that exiting after it cannot lose it). */
@@ -279,6 +295,19 @@ export interface Adapter {
   openLog(target: string): LogWriter;
   /** Bytes of memory this worker uses: a process's resident set, a thread's JavaScript heap. */
   memoryUsage(kind: "process" | "thread"): number;
+  /**
+   * Write `pid` to the pid file at `path` (replacing it whole): throws a `BootError` when the
+   * file names another process that is running, an `OptionError` when it cannot be written.
+   */
+  writePidFile(path: string, pid: number): void;
+  /** Remove the pid file at `path` if it still names `pid` (a file another server wrote stays). */
+  removePidFile(path: string, pid: number): void;
+  /**
+   * How this process sends systemd's notifications to `address` (`NOTIFY_SOCKET`: a path, or
+   * `@name` for an abstract socket) for the main process `pid`: datagrams of its own where
+   * the runtime can send one, else Debian's `systemd-notify`; a string says why neither can.
+   */
+  notifySocket(address: string, pid: number): Promise<NotifySocket | string>;
   /** End the process. */
   exit(code: number): void;
 }

@@ -19,6 +19,7 @@ import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
 import { theBus } from "./pubsub/bus.ts";
 import { CLOSE_CODES } from "./websocket/open_sockets.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
+import { type SystemdNotifier, systemdNotifier } from "./notify.ts";
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
 import { primaryPool } from "./pool/build.ts";
@@ -56,6 +57,10 @@ export class Primary implements Server {
   #sampler: ReturnType<typeof setInterval> | undefined;
   /** The unix sockets this server claimed, to remove on exit. */
   #sockets: { adapter: Adapter; paths: string[] } | undefined;
+  /** The pid file this server wrote (`pid`), to remove on exit. */
+  #pidFile: { adapter: Adapter; path: string } | undefined;
+  /** systemd's notifications, when systemd asked for them (NOTIFY_SOCKET). */
+  #notifier: SystemdNotifier | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
@@ -66,6 +71,8 @@ export class Primary implements Server {
     }
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#ready = this.#start(app).then(() => this, (error) => {
+      this.#removePidFile();
+      this.#notifier?.close();
       this.#traps?.clear();
       this.#finish();
       throw error;
@@ -117,6 +124,8 @@ export class Primary implements Server {
       await this.#admin?.close(0, CLOSE_CODES.goingAway);
       this.#registry?.close();
       this.#stopObserving?.();
+      await this.#notifier?.close();
+      this.#removePidFile();
       this.#traps?.clear();
       this.#finish();
     })();
@@ -156,9 +165,18 @@ export class Primary implements Server {
     const fd = addresses.some((address) => address.fd !== undefined);
     const alone = plan.processes === 1 && plan.threads === 0;
     const control = this.#trapSignals(adapter, alone);
+    if (config.pid !== undefined) {
+      adapter.writePidFile(config.pid, pid());
+      this.#pidFile = { adapter, path: config.pid };
+    }
     // Bad certificate files stop the start here, before any worker (exit 2, naming the file).
     tlsOf(adapter, config);
     const registry = this.#observe(adapter, plan);
+    this.#notifier = await systemdNotifier(adapter, {
+      pid: pid(),
+      workers: () => registry.status().workers,
+      log: logger,
+    });
     let admin: string | undefined;
     if (config.adminPort !== undefined) {
       this.#admin = await serveAdmin(adapter, registry, config);
@@ -216,7 +234,10 @@ export class Primary implements Server {
           this.close().then(() => adapter.exit(error.exitCode));
         },
         log: logger,
-        observe: registry.observe,
+        observe: (event) => {
+          registry.observe(event);
+          this.#notifier?.observe(event);
+        },
       }));
       const pool = this.#pool = control;
       // Signals meanwhile wait for it (a SIGHUP: one reload once every worker listens).
@@ -247,6 +268,12 @@ export class Primary implements Server {
     else if (config.onListen === undefined) {
       announce(startupLine(info, adapter.version, watching, adapter.servingNote(config, unix)));
     }
+  }
+
+  /** Remove the pid file this server wrote, if it still names this process. */
+  #removePidFile(): void {
+    if (this.#pidFile) this.#pidFile.adapter.removePidFile(this.#pidFile.path, pid());
+    this.#pidFile = undefined;
   }
 
   /** Make way for the unix sockets among `addresses`, and remember them, to remove on exit. */
@@ -310,13 +337,18 @@ export class Primary implements Server {
       stop: () => {
         // Still loading the app alone, or not yet starting workers: nothing is in flight,
         // and the load may hang.
-        if (this.#pool === undefined && this.#serving === undefined) return adapter.exit(0);
+        if (this.#pool === undefined && this.#serving === undefined) {
+          this.#removePidFile();
+          return adapter.exit(0);
+        }
         this.close().then(() => adapter.exit(0));
       },
       stopNow: (_signal, code) => {
         this.#pool?.kill();
+        this.#removePidFile();
         adapter.exit(code);
       },
+      onPhase: (phase) => this.#notifier?.phase(phase),
     });
     for (const signal of PRIMARY_SIGNALS) traps.on(signal, () => control.signal(signal));
     return control;

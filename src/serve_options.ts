@@ -150,6 +150,16 @@ export interface ServeOptions {
    */
   maxWorkerMemory?: number;
   /**
+   * Write the primary's pid to this file as it starts (before any worker), and remove it when
+   * the server exits (gunicorn's `--pid`), for scripts that signal the server (`kill -HUP
+   * $(cat FILE)`). A file naming another process that is running stops the start (exit 3:
+   * another server may be using it); one a dead process left is replaced. One that cannot be
+   * written stops the start with exit 2.
+   * @default none
+   * @example "/run/app/app.pid"
+   */
+  pid?: string;
+  /**
    * Largest request body in bytes. A larger `Content-Length` gets 413 before the body is
    * read; a chunked body is counted as the app reads it, and reading past the limit fails
    * with an error that becomes a 413 (a Hono app's `onError` sees it as an `HTTPException`-

@@ -293,6 +293,23 @@ export const SETTINGS = {
     example: "512",
     needsWorkers: true,
   }),
+  pid: setting({
+    kind: kinds.path,
+    default: undefined,
+    defaultText: "none",
+    flags: ["--pid"],
+    arg: "FILE",
+    section: "workers",
+    help:
+      "write the primary's pid to FILE at start, remove it at exit (exit 3 if it names a running process)",
+    type: "string",
+    doc: "Write the primary's pid to this file as it starts (before any worker), and remove it when\n" +
+      "the server exits (gunicorn's `--pid`), for scripts that signal the server (`kill -HUP\n" +
+      "$(cat FILE)`). A file naming another process that is running stops the start (exit 3:\n" +
+      "another server may be using it); one a dead process left is replaced. One that cannot be\n" +
+      "written stops the start with exit 2.",
+    example: '"/run/app/app.pid"',
+  }),
   maxBodySize: setting({
     kind: kinds.count({ zero: "no limit" }),
     default: 10 * 1024 * 1024,

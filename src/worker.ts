@@ -152,9 +152,9 @@ export class WorkerServer implements Server {
   async #hostThreads(adapter: Adapter, app: App | URL | undefined, parent: ParentLink): Promise<void> {
     const data = this.#data;
     const name = (id: number) => data.host ? String(id) : `${data.id}.${id}`;
-    const relay = data.config.stats
-      ? (event: PoolEvent) => void parent.send({ multiserve: "event", event })
-      : undefined;
+    // The threads' lives always go up, so that the primary counts its workers (systemd's
+    // STATUS, stats()); the log lines, for the status page, only with `stats`.
+    const relay = (event: PoolEvent) => void parent.send({ multiserve: "event", event });
     const pool = this.#pool = threadPool(adapter, app, data, name, {
       ...data.config,
       bus: theBus(),
@@ -171,7 +171,9 @@ export class WorkerServer implements Server {
       // The primary's status page shows the lines of this process's pool too.
       log: (level, line, fields) => {
         logger(level, line, fields);
-        relay?.({ type: "log", entry: { time: Date.now(), level, message: line, ...fields } });
+        if (data.config.stats) {
+          relay({ type: "log", entry: { time: Date.now(), level, message: line, ...fields } });
+        }
       },
     });
     await pool.start();

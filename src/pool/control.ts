@@ -43,6 +43,8 @@ export interface PoolControlOptions {
   stop: (signal: Signal) => void;
   /** A second one: end every worker and exit with `exitCode` at once. */
   stopNow: (signal: Signal, exitCode: number) => void;
+  /** Told each change of phase, as it happens (systemd's notifications follow them). */
+  onPhase?: (phase: Phase) => void;
 }
 
 /** A reload or a scaling, waiting for its turn. */
@@ -96,7 +98,7 @@ export class PoolControl implements WorkerPool {
       throw error;
     }
     if (this.#phase !== "booting") return; // stopped while booting
-    this.#phase = "serving";
+    this.#enter("serving");
     // A turn later: the primary says it listens before what waited begins.
     setTimeout(() => this.#next(), 0);
   }
@@ -209,7 +211,7 @@ export class PoolControl implements WorkerPool {
     const task = this.#queue.shift();
     if (task === undefined) return;
     this.#running = task;
-    this.#phase = task.kind === "reload" ? "reloading" : "scaling";
+    this.#enter(task.kind === "reload" ? "reloading" : "scaling");
     let done: Promise<void>;
     try {
       done = task.run(this.#pool!);
@@ -218,15 +220,20 @@ export class PoolControl implements WorkerPool {
     }
     done.then(task.resolve, task.reject).finally(() => {
       this.#running = undefined;
-      if (this.#phase !== "stopping") this.#phase = "serving";
+      if (this.#phase !== "stopping") this.#enter("serving");
       this.#next();
     });
+  }
+
+  #enter(phase: Phase): void {
+    this.#phase = phase;
+    this.#options.onPhase?.(phase);
   }
 
   /** The stop began (`why`): drop what waits, refuse what comes. What runs ends with the pool's stop. */
   #stopping(why: string): void {
     if (this.#phase === "stopping") return;
-    this.#phase = "stopping";
+    this.#enter("stopping");
     const dropped = this.#queue.splice(0);
     if (dropped.length === 0) return;
     this.#options.log(

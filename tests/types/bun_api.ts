@@ -12,7 +12,15 @@
  *
  * @module
  */
-import type { BunApi, BunServer, BunSocket, BunWebSocketHandler } from "../../adapters/_bun_api.ts";
+import type * as ffi from "bun:ffi";
+import type {
+  BunApi,
+  BunFfi,
+  BunLibc,
+  BunServer,
+  BunSocket,
+  BunWebSocketHandler,
+} from "../../adapters/_bun_api.ts";
 
 /** The same type, structurally: each assignable to the other. */
 type Equal<A, B> = [A] extends [B] ? [B] extends [A] ? true : false : false;
@@ -77,3 +85,15 @@ holds<Takes<AsTyped<Options> & OnPort>>();
 holds<Takes<Omit<AsTyped<Options>, "idleTimeout"> & OnUnix & { websocket: BunWebSocketHandler }>>();
 holds<Takes<Omit<AsTyped<Options>, "idleTimeout"> & OnUnix>>();
 holds<[ReturnType<typeof Bun.serve>] extends [ReturnType<BunApi["serve"]>] ? true : false>();
+
+// bun:ffi (experimental in Bun): the libc table the adapter opens gives the calls its slice
+// makes, and read.i32 reads errno as the slice says.
+type Libc = BunFfi["dlopen"] extends (path: string, symbols: infer S) => unknown ? S : never;
+type RealLibc = ReturnType<typeof ffi.dlopen<Libc>>["symbols"];
+holds<Calls<BunLibc["socket"], RealLibc["socket"]>>();
+holds<Calls<BunLibc["sendto"], RealLibc["sendto"]>>();
+holds<Calls<BunLibc["close"], RealLibc["close"]>>();
+holds<Calls<BunLibc["clock_gettime"], RealLibc["clock_gettime"]>>();
+holds<Calls<BunLibc["__errno_location"], RealLibc["__errno_location"]>>();
+holds<[Parameters<BunFfi["dlopen"]>] extends [Parameters<typeof ffi.dlopen<Libc>>] ? true : false>();
+holds<Calls<BunFfi["read"]["i32"], typeof ffi.read.i32>>();
