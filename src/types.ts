@@ -165,6 +165,8 @@ export interface WorkerStats {
   webSockets: number;
   /** Bytes: a process's resident set, a thread's JavaScript heap; 0 until it reports. */
   memory: number;
+  /** Subscriptions its WebSockets hold to topics (a socket on a topic), as it last reported. */
+  subscriptions: number;
   /** Times its place has been started again (crash, timeout, recycling, reload). */
   restarts: number;
   /** Seconds since it last reported (its heartbeat), or since it started. */
@@ -202,6 +204,11 @@ export interface ServerStats {
     restarts: Record<"crash" | "timeout" | "unserving" | "recycle" | "memory" | "reload" | "scale", number>;
     bootFailures: number;
     reloads: number;
+    /**
+     * Topics: messages published and delivered, subscribers closed for falling behind
+     * (`dropped`), by every worker ever run; subscriptions held now.
+     */
+    pubsub: { published: number; delivered: number; dropped: number; subscriptions: number };
     /** The primary's resident set in bytes. */
     memory: number;
   };

@@ -35,6 +35,7 @@ import { trustOf } from "./ip.ts";
 import { recorded, refusalRecorder } from "./record.ts";
 import { forwarded } from "./proxy.ts";
 import { refusal } from "./refusal.ts";
+import { theBus } from "../pubsub/bus.ts";
 
 /** What the chain asks of the worker around it. */
 export interface ChainHooks {
@@ -186,7 +187,11 @@ export async function serveChain(
     get ended() {
       return listener.ended;
     },
-    report: (memory) => tally?.report(listener.webSockets, memory),
+    report: (memory) => {
+      const report = tally?.report(listener.webSockets, memory);
+      if (report !== undefined) report.pubsub = theBus().topics.report();
+      return report;
+    },
     whenEnded(onEnded) {
       watching = setInterval(() => {
         const reason = listener.ended;

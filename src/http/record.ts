@@ -33,6 +33,12 @@ export function recorded(
   return (request, info) => {
     const began = performance.now();
     if (tally) tally.inFlight++;
+    // Read before the app runs: once it has upgraded the request, Deno refuses to read its
+    // headers ("Request closed").
+    const bytesIn = tally ? Number(header(request, info, "content-length") ?? 0) || 0 : 0;
+    const referer = accessLog && header(request, info, "referer");
+    const userAgent = accessLog && header(request, info, "user-agent");
+    const requestId = accessLog && header(request, info, "x-request-id");
     const done = (response: Response | undefined, error?: unknown) => {
       const ms = performance.now() - began;
       const status = response?.status ?? statusOf(error);
@@ -46,15 +52,12 @@ export function recorded(
         status,
         bytes: undefined,
         ms,
-        referer: header(request, info, "referer"),
-        userAgent: header(request, info, "user-agent"),
-        requestId: header(request, info, "x-request-id"),
+        referer: referer ?? null,
+        userAgent: userAgent ?? null,
+        requestId: requestId ?? null,
       };
       const write = (bytes: number | undefined) => {
-        if (tally) {
-          const bytesIn = Number(header(request, info, "content-length") ?? 0) || 0;
-          tally.record(request.method, status, ms / 1000, bytesIn, bytes ?? 0);
-        }
+        tally?.record(request.method, status, ms / 1000, bytesIn, bytes ?? 0);
         if (entry) {
           entry.bytes = bytes;
           accessLog!.add(entry);

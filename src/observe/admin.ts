@@ -35,7 +35,13 @@ export function adminHandler(registry: Registry, bytesSent = false): (request: R
         return text(JSON.stringify(registry.status()), 200, "application/json");
       case "/metrics":
         return text(
-          metricsText(registry.status(), registry.requestTallies, registry.requestsByWorker, bytesSent),
+          metricsText(
+            registry.status(),
+            registry.requestTallies,
+            registry.requestsByWorker,
+            bytesSent,
+            registry.pubsubByWorker,
+          ),
           200,
           METRICS_CONTENT_TYPE,
         );

@@ -34,6 +34,18 @@ export interface StatsReport {
   webSockets: number;
   /** Bytes of memory: a process's resident set, a thread's JavaScript heap. */
   memory: number;
+  /** Topics (src/pubsub/): messages since the previous report, and subscriptions now. */
+  pubsub?: PubSubReport;
+}
+
+/** A worker's publish/subscribe counts: `published`, `delivered`, `dropped` since its previous report. */
+export interface PubSubReport {
+  published: number;
+  delivered: number;
+  /** Subscribers closed for falling behind. */
+  dropped: number;
+  /** Subscriptions (a socket on a topic) held now. */
+  subscriptions: number;
 }
 
 /** One thing that happened in a pool. `key` tells one worker from every other, ever. */

@@ -18,6 +18,8 @@ export function metricsText(
   byWorker: ReadonlyMap<string, number>,
   /** The workers count the response bytes they send (else the metric would not be true). */
   bytesSent = false,
+  /** Topic messages in each worker's place. */
+  pubsubByWorker: ReadonlyMap<string, { published: number; delivered: number; dropped: number }> = new Map(),
 ): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string) =>
@@ -102,6 +104,27 @@ export function metricsText(
   sample("multiserve_reloads_total", {}, totals.reloads);
   family("multiserve_websockets_open", "gauge", "WebSockets open in every worker.");
   sample("multiserve_websockets_open", {}, totals.webSockets);
+  const places = [...pubsubByWorker].sort(([a], [b]) => a.localeCompare(b));
+  for (
+    const [what, help] of [
+      ["published", "Topic messages published in each worker's place (by its sockets and handlers)."],
+      ["delivered", "Topic messages handed to a subscriber in each worker's place."],
+      ["dropped", "Subscribers closed with 1013 for falling behind, in each worker's place."],
+    ] as const
+  ) {
+    family(`multiserve_pubsub_${what}_total`, "counter", help);
+    for (const [worker, counts] of places) {
+      sample(`multiserve_pubsub_${what}_total`, { worker }, counts[what]);
+    }
+  }
+  family("multiserve_pubsub_subscriptions", "gauge", "Subscriptions (a socket on a topic) in each worker.");
+  const subscriptions = new Map<string, number>();
+  for (const row of rows) {
+    // A process that keeps threads serves nothing itself: its threads have the sockets.
+    if (rows.some((other) => other.worker.startsWith(`${row.worker}.`))) continue;
+    subscriptions.set(row.worker, (subscriptions.get(row.worker) ?? 0) + row.subscriptions);
+  }
+  for (const [worker, count] of subscriptions) sample("multiserve_pubsub_subscriptions", { worker }, count);
   family("multiserve_ready", "gauge", "1 while every worker listens and no stop has begun, else 0.");
   sample("multiserve_ready", {}, stats.ready ? 1 : 0);
   family("process_resident_memory_bytes", "gauge", "Resident memory of the primary process.");

@@ -28,6 +28,7 @@ interface Row {
   inFlight: number;
   webSockets: number;
   memory: number;
+  subscriptions: number;
   lastReport: number;
   /** Requests at the last sample, and per second since. */
   sampled: number;
@@ -67,6 +68,10 @@ export class Registry {
   readonly #events: LogEntry[] = [];
   #bytesIn = 0;
   #bytesOut = 0;
+  /** Topic messages of every worker ever run. */
+  readonly #pubsub = { published: 0, delivered: 0, dropped: 0 };
+  /** Worker id → its place's topic messages, by every worker that held it. */
+  readonly #pubsubByWorker = new Map<string, { published: number; delivered: number; dropped: number }>();
   #bootFailures = 0;
   #reloads = 0;
   #totalSampled = 0;
@@ -111,6 +116,7 @@ export class Registry {
           inFlight: 0,
           webSockets: 0,
           memory: 0,
+          subscriptions: 0,
           lastReport: event.at,
           sampled: 0,
           history: [],
@@ -156,6 +162,11 @@ export class Registry {
     return this.#requests;
   }
 
+  /** Topic messages in each worker's place. */
+  get pubsubByWorker(): ReadonlyMap<string, { published: number; delivered: number; dropped: number }> {
+    return this.#pubsubByWorker;
+  }
+
   /** Requests answered in each worker's place. */
   get requestsByWorker(): ReadonlyMap<string, number> {
     return this.#byWorker;
@@ -180,6 +191,7 @@ export class Registry {
       inFlight: row.inFlight,
       webSockets: row.webSockets,
       memory: row.memory,
+      subscriptions: row.subscriptions,
       restarts: Math.max(0, (this.#starts.get(`${row.kind} ${row.worker}`) ?? 1) - 1),
       heartbeatAge: (now - row.lastReport) / 1_000,
     }));
@@ -202,6 +214,7 @@ export class Registry {
         restarts: { ...this.#restarts },
         bootFailures: this.#bootFailures,
         reloads: this.#reloads,
+        pubsub: { ...this.#pubsub, subscriptions: rows.reduce((sum, row) => sum + row.subscriptions, 0) },
         memory: memory(),
       },
       rows: stats,
@@ -221,7 +234,23 @@ export class Registry {
     }
     this.#bytesIn += stats.bytesIn;
     this.#bytesOut += stats.bytesOut;
+    const { pubsub } = stats;
+    if (pubsub !== undefined) {
+      this.#pubsub.published += pubsub.published;
+      this.#pubsub.delivered += pubsub.delivered;
+      this.#pubsub.dropped += pubsub.dropped;
+    }
     if (row === undefined) return;
+    if (pubsub !== undefined) {
+      row.subscriptions = pubsub.subscriptions;
+      let place = this.#pubsubByWorker.get(row.worker);
+      if (place === undefined) {
+        this.#pubsubByWorker.set(row.worker, place = { published: 0, delivered: 0, dropped: 0 });
+      }
+      place.published += pubsub.published;
+      place.delivered += pubsub.delivered;
+      place.dropped += pubsub.dropped;
+    }
     this.#byWorker.set(row.worker, (this.#byWorker.get(row.worker) ?? 0) + answered);
     row.requests += answered;
     row.inFlight = stats.inFlight;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { PubSubReport } from "../observe/events.ts";
 import type { PublishData } from "./data.ts";
 
 /** A socket, as delivery sees it. */
@@ -104,6 +105,13 @@ export class Topics {
       subscriber.send(data);
       this.counts.delivered++;
     }
+  }
+
+  /** The counts since the previous report, and the subscriptions held now. */
+  report(): PubSubReport {
+    const { published, delivered, dropped } = this.counts;
+    this.counts.published = this.counts.delivered = this.counts.dropped = 0;
+    return { published, delivered, dropped, subscriptions: this.subscriptions };
   }
 
   /** Its backlog, carried into this task, passes `maxBuffer`. */

@@ -6,10 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { cliTs, eventually, fetchFresh, fixture, MODES, runtime, startServer } from "../_harness.ts";
 import { WebSocketClient } from "../_websocket_client.ts";
+import { adminUrlOf, metrics, sum } from "../_admin.ts";
 
 /** Open subscribers of `topic` until every one of `workers` isolates has one, and at least `min`. */
 async function spread(url: string, topic: string, workers: number, min = 8) {
@@ -31,7 +33,14 @@ async function spread(url: string, topic: string, workers: number, min = 8) {
 for (const mode of MODES) {
   describe(`${runtime}, ${mode.name}: publish/subscribe`, () => {
     it("a publish reaches every subscriber in every worker, once and in order; unsubscribing stops it", async () => {
-      const { child, url } = await startServer(cliTs, ["-p", "0", ...mode.args, fixture("pubsub_app.ts")]);
+      const { child, url } = await startServer(cliTs, [
+        "-p",
+        "0",
+        ...mode.args,
+        "--admin-port",
+        "0",
+        fixture("pubsub_app.ts"),
+      ]);
       const clients = await spread(url, "room", mode.workers);
       try {
         const all = clients.map(({ client }) => client);
@@ -78,6 +87,21 @@ for (const mode of MODES) {
         all[1].socket.send("pub after");
         for (const client of all.slice(2)) assert.equal(await client.next(), "after");
         await assert.rejects(all[0].next(300), /no message/);
+        // /metrics: every worker's messages and subscriptions, per worker, never going down.
+        const n = all.length;
+        const delivered = (n - 1) + n + (n - 1) + N * n + (n - 2);
+        const admin = adminUrlOf(child);
+        let text = "";
+        await eventually(async () => {
+          text = await metrics(admin);
+          return sum(text, "multiserve_pubsub_delivered_total") === delivered &&
+            sum(text, "multiserve_pubsub_published_total") === N + 4 &&
+            sum(text, "multiserve_pubsub_subscriptions") === n - 1;
+        }, `${delivered} deliveries, ${N + 4} publishes and ${n - 1} subscriptions in /metrics`);
+        const workers = new Set(text.match(/^multiserve_pubsub_subscriptions\{worker="[^"]+"\}/gm));
+        assert.equal(workers.size, mode.workers, text);
+        const promtool = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+        assert.equal(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
         // Closed sockets leave their topics in every worker.
         for (const client of all.slice(1)) client.socket.close();
         await eventually(
@@ -97,6 +121,8 @@ describe(`${runtime}: publish/subscribe, a slow subscriber`, () => {
   it("is closed with 1013 past --max-web-socket-buffer, while the others get every message", async () => {
     const { child, url } = await startServer(cliTs, [
       "-p",
+      "0",
+      "--admin-port",
       "0",
       "--max-web-socket-buffer",
       String(256 * 1024),
@@ -163,6 +189,10 @@ describe(`${runtime}: publish/subscribe, a slow subscriber`, () => {
         setTimeout(() => done("timeout"), 10_000);
         stalled.resume();
       });
+      await eventually(
+        async () => sum(await metrics(adminUrlOf(child)), "multiserve_pubsub_dropped_total") === 1,
+        "the slow one counted as dropped",
+      );
       const close = closeFrameOf(bytes);
       assert.deepEqual(
         close,
