@@ -117,6 +117,31 @@ for (const mode of MODES) {
   });
 }
 
+describe(`${runtime}: publish/subscribe through multiserve/hono`, () => {
+  it("the Hono helper's socket subscribes and publishes across workers through ws.raw", async () => {
+    const { child, url } = await startServer(cliTs, ["-p", "0", ...MODES[2].args, fixture("pubsub_app.ts")]);
+    const plain = await spread(url, "hono", 2, 2);
+    const viaHono = new WebSocketClient(`${url.replace("http", "ws")}hono/ws?topic=hono`);
+    try {
+      await viaHono.opened;
+      assert.match(String(await viaHono.next()), /^ready /);
+      await eventually(
+        async () => JSON.parse((await fetchFresh(`${url}count?topic=hono`)).text).count === plain.length + 1,
+        "the Hono socket counted",
+      );
+      viaHono.socket.send("pub from Hono");
+      for (const { client } of plain) assert.equal(await client.next(), "from Hono");
+      plain[0].client.socket.send("pub to Hono");
+      assert.equal(await viaHono.next(), "to Hono");
+    } finally {
+      viaHono.socket.close();
+      for (const { client } of plain) client.socket.close();
+      child.signal("SIGTERM");
+      await child.exit();
+    }
+  });
+});
+
 describe(`${runtime}: publish/subscribe, a slow subscriber`, () => {
   it("is closed with 1013 past --max-web-socket-buffer, while the others get every message", async () => {
     const { child, url } = await startServer(cliTs, [
