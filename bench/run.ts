@@ -27,6 +27,7 @@ import * as stageCosts from "./sections/k_stage_costs.ts";
 import * as observing from "./sections/l_observing.ts";
 import * as https from "./sections/m_https.ts";
 import * as behindNginx from "./sections/n_behind_nginx.ts";
+import * as pubsubFanout from "./sections/o_pubsub_fanout.ts";
 import { bin, HAS_TASKSET, root } from "./servers.ts";
 
 /**
@@ -50,6 +51,7 @@ const SECTIONS: readonly Section[] = [
   observing,
   https,
   behindNginx,
+  pubsubFanout,
 ];
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
