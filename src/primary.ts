@@ -17,6 +17,7 @@ import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedE
 import { cwd, exitProcess, pid } from "./host.ts";
 import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
 import { theBus } from "./pubsub/bus.ts";
+import type { RedisLink } from "./pubsub/redis.ts";
 import { CLOSE_CODES } from "./websocket/open_sockets.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
 import { type SystemdNotifier, systemdNotifier } from "./notify.ts";
@@ -61,6 +62,8 @@ export class Primary implements Server {
   #pidFile: { adapter: Adapter; path: string } | undefined;
   /** systemd's notifications, when systemd asked for them (NOTIFY_SOCKET). */
   #notifier: SystemdNotifier | undefined;
+  /** Topics across hosts, through Redis (`pubsub`). */
+  #redis: Promise<RedisLink | undefined> | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
@@ -117,6 +120,7 @@ export class Primary implements Server {
       if (this.#pool) await stopping;
       else await this.#ready.catch(() => {});
       await this.#serving?.stop(false);
+      await (await this.#redis)?.close();
       this.#unwatch?.();
       // Only the socket this server made: a refused start must not remove another server's.
       for (const path of this.#sockets?.paths ?? []) this.#sockets!.adapter.releaseUnixSocket(path);
@@ -172,6 +176,7 @@ export class Primary implements Server {
     // Bad certificate files stop the start here, before any worker (exit 2, naming the file).
     tlsOf(adapter, config);
     const registry = this.#observe(adapter, plan);
+    if (config.pubsub !== undefined) this.#redis = this.#linkRedis(config.pubsub, registry);
     this.#notifier = await systemdNotifier(adapter, {
       pid: pid(),
       workers: () => registry.status().workers,
@@ -281,6 +286,20 @@ export class Primary implements Server {
     const paths = addresses.flatMap((address) => address.unix === undefined ? [] : [address.unix.path]);
     for (const path of paths) await adapter.claimUnixSocket(path);
     this.#sockets = { adapter, paths };
+  }
+
+  /** Link this host's topics to other hosts' through Redis, in the background: serving never waits for it. */
+  #linkRedis(url: string, registry: Registry): Promise<RedisLink | undefined> {
+    registry.pubsubConnected = false;
+    return import("./pubsub/redis.ts").then((redis) =>
+      redis.linkRedis(url, theBus(), {
+        onState: (connected) => registry.pubsubConnected = connected,
+        log: (level, message) => logAt(level, message),
+      })
+    ).catch((error) => {
+      logAt("warning", `pubsub: topics stay on this host: ${messageOf(error)}`);
+      return undefined;
+    });
   }
 
   /** The registry of this server, following its pool (or this isolate serving alone) and its log. */

@@ -246,6 +246,17 @@ export interface ServeOptions {
    */
   maxWebSocketBuffer?: number;
   /**
+   * Carry WebSocket topics across hosts: every server given the same Redis server
+   * (`redis://HOST:PORT[/DB]`, `rediss://` for TLS) delivers each publish of any of them to
+   * its own subscribers. The primary holds one connection pair; an unreachable Redis is
+   * retried with backoff while topics stay on this host (a warning in the log,
+   * `multiserve_pubsub_connected 0` in `/metrics`), and what is published meanwhile crosses
+   * no host. A URL that is not a redis:// URL stops the start (exit 2).
+   * @default env `MULTISERVE_PUBSUB`, else none
+   * @example "redis://127.0.0.1:6379"
+   */
+  pubsub?: string;
+  /**
    * Seconds a WebSocket may stay silent: the server pings it, and closes one whose client
    * has sent nothing, not even a pong, for this long (a vanished client). Deno's and Bun's own
    * default; on Node, multiserve pings every half of it.

@@ -453,6 +453,24 @@ export const SETTINGS = {
       "buffered without bound, and the other subscribers never wait for it.",
     example: "1_048_576",
   }),
+  pubsub: setting({
+    kind: kinds.redisUrl,
+    default: undefined,
+    defaultText: "none",
+    env: "MULTISERVE_PUBSUB",
+    flags: ["--pubsub"],
+    arg: "URL",
+    section: "requests",
+    help: "carry WebSocket topics across hosts through the Redis server at URL (redis://HOST:PORT[/DB])",
+    type: "string",
+    doc: "Carry WebSocket topics across hosts: every server given the same Redis server\n" +
+      "(`redis://HOST:PORT[/DB]`, `rediss://` for TLS) delivers each publish of any of them to\n" +
+      "its own subscribers. The primary holds one connection pair; an unreachable Redis is\n" +
+      "retried with backoff while topics stay on this host (a warning in the log,\n" +
+      "`multiserve_pubsub_connected 0` in `/metrics`), and what is published meanwhile crosses\n" +
+      "no host. A URL that is not a redis:// URL stops the start (exit 2).",
+    example: '"redis://127.0.0.1:6379"',
+  }),
   webSocketIdleTimeout: setting({
     kind: kinds.seconds({ positive: true }),
     default: 120,

@@ -208,7 +208,14 @@ export interface ServerStats {
      * Topics: messages published and delivered, subscribers closed for falling behind
      * (`dropped`), by every worker ever run; subscriptions held now.
      */
-    pubsub: { published: number; delivered: number; dropped: number; subscriptions: number };
+    pubsub: {
+      published: number;
+      delivered: number;
+      dropped: number;
+      subscriptions: number;
+      /** With `pubsub` set: whether the link to Redis (topics across hosts) is up. */
+      connected?: boolean;
+    };
     /** The primary's resident set in bytes. */
     memory: number;
   };

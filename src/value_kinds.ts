@@ -211,6 +211,24 @@ export const path: Kind<string, string | undefined> = {
   fromText: (t) => t !== "" ? t : new Invalid(),
 };
 
+/** A Redis server's URL (`redis://HOST:PORT[/DB]`, or `rediss://` for TLS), or nothing. */
+export const redisUrl: Kind<string, string | undefined> = {
+  expects: "a redis:// URL (redis://HOST:PORT[/DB])",
+  fromValue: (v) => typeof v === "string" && isRedisUrl(v) ? v : new Invalid(),
+  fromText: (t) => isRedisUrl(t) ? t : new Invalid(),
+};
+
+function isRedisUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "" &&
+    /^(\/\d*)?$/.test(url.pathname) && url.search === "" && url.hash === "";
+}
+
 /** A callback, or `false` for none (not on the command line). */
 export function callback<F extends (...args: never[]) => unknown>(): Kind<F | false, F | false | undefined> {
   return {

@@ -36,7 +36,11 @@ export class WebSocketClient {
   next(ms = 10_000): Promise<unknown> {
     if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no message within the time")), ms);
+      const timer = setTimeout(() => {
+        // A message after the time is the next call's, not lost to this one.
+        this.#waiting = undefined;
+        reject(new Error("no message within the time"));
+      }, ms);
       this.#waiting = (message) => {
         clearTimeout(timer);
         resolve(message);

@@ -125,6 +125,14 @@ export function metricsText(
     subscriptions.set(row.worker, (subscriptions.get(row.worker) ?? 0) + row.subscriptions);
   }
   for (const [worker, count] of subscriptions) sample("multiserve_pubsub_subscriptions", { worker }, count);
+  if (totals.pubsub.connected !== undefined) {
+    family(
+      "multiserve_pubsub_connected",
+      "gauge",
+      "1 while the link to Redis (topics across hosts) is up, else 0.",
+    );
+    sample("multiserve_pubsub_connected", {}, totals.pubsub.connected ? 1 : 0);
+  }
   family("multiserve_ready", "gauge", "1 while every worker listens and no stop has begun, else 0.");
   sample("multiserve_ready", {}, stats.ready ? 1 : 0);
   family("process_resident_memory_bytes", "gauge", "Resident memory of the primary process.");

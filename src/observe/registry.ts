@@ -72,6 +72,8 @@ export class Registry {
   readonly #pubsub = { published: 0, delivered: 0, dropped: 0 };
   /** Worker id → its place's topic messages, by every worker that held it. */
   readonly #pubsubByWorker = new Map<string, { published: number; delivered: number; dropped: number }>();
+  /** The Redis link's state when `pubsub` is set (src/pubsub/redis.ts), else undefined. */
+  pubsubConnected: boolean | undefined;
   #bootFailures = 0;
   #reloads = 0;
   #totalSampled = 0;
@@ -214,7 +216,11 @@ export class Registry {
         restarts: { ...this.#restarts },
         bootFailures: this.#bootFailures,
         reloads: this.#reloads,
-        pubsub: { ...this.#pubsub, subscriptions: rows.reduce((sum, row) => sum + row.subscriptions, 0) },
+        pubsub: {
+          ...this.#pubsub,
+          subscriptions: rows.reduce((sum, row) => sum + row.subscriptions, 0),
+          ...(this.pubsubConnected === undefined ? {} : { connected: this.pubsubConnected }),
+        },
         memory: memory(),
       },
       rows: stats,

@@ -89,7 +89,8 @@ async function refresh() {
   $("cards").innerHTML = card("workers alive / configured", s.workers.alive + " / " + s.workers.configured)
     + card("requests", num(t.requests)) + card("requests/s", rate(t.rate)) + card("in flight", t.inFlight)
     + card("WebSockets", t.webSockets)
-    + card("topics: subscriptions / delivered" + (t.pubsub.dropped > 0 ? ", " + t.pubsub.dropped + " too slow" : ""),
+    + card("topics: subscriptions / delivered" + (t.pubsub.dropped > 0 ? ", " + t.pubsub.dropped + " too slow" : "")
+      + (t.pubsub.connected === undefined ? "" : t.pubsub.connected ? ", Redis up" : ", Redis down"),
       t.pubsub.subscriptions + " / " + num(t.pubsub.delivered))
     + card("restarts" + (Object.values(r).some((n) => n > 0) ? ": " + Object.entries(r).filter(([, n]) => n > 0).map(([k, n]) => n + " " + k).join(", ") : ""),
       Object.values(r).reduce((a, b) => a + b, 0))

@@ -26,6 +26,8 @@ export class Bus {
   /** This isolate's subscribers. */
   readonly topics: Topics = new Topics();
   #up: BusLink | undefined;
+  /** Other hosts (src/pubsub/redis.ts), linked to the primary's bus alone. */
+  #out: BusLink | undefined;
   readonly #children = new Map<string, BusLink>();
   /** Each child's subtree count by topic, as it last reported. */
   readonly #counts = new Map<string, Map<string, number>>();
@@ -46,6 +48,18 @@ export class Bus {
   linkUp(up: BusLink): void {
     this.#up = up;
     for (const topic of this.topics.names()) this.#changed(topic);
+  }
+
+  /** Link the primary's bus to other hosts' (through Redis); `undefined` unlinks. */
+  linkOut(out: BusLink | undefined): void {
+    this.#out = out;
+  }
+
+  /** A publish from another host: to every subscriber here and below, never back out. */
+  fromOutside(message: BusMessage): void {
+    if (message.multiserve !== "publish") return;
+    this.topics.deliver(message.topic, decodeData(message));
+    this.#pass(message, undefined, false);
   }
 
   /** Link to worker `key`'s bus, which this isolate supervises. */
@@ -146,10 +160,13 @@ export class Bus {
     }
   }
 
-  /** Pass `message` to every child but `from`, and up unless it came from there. */
+  /**
+   * Pass `message` to every child but `from`, and up unless it came from there: in the
+   * primary, up is out to other hosts.
+   */
   #pass(message: BusMessage, from: string | undefined, up = true): void {
     for (const [key, link] of this.#children) if (key !== from) link(message);
-    if (up) this.#up?.(message);
+    if (up) (this.#up ?? this.#out)?.(message);
   }
 
   /** This isolate's and its workers' subscribers of `topic`. */

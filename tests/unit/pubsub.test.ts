@@ -112,4 +112,28 @@ describe("publish/subscribe bus", () => {
     assert.deepEqual(decoded, bytes);
     assert.equal(decodeData(encodeData("text")), "text");
   });
+
+  it("links the primary's bus out to other hosts: every publish goes out once, one from outside comes down and not back", () => {
+    const { primary, p2, t1, t2 } = tree();
+    const out: unknown[] = [];
+    primary.linkOut((m) => out.push(m));
+    const [a, b, c] = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
+    t1.topics.subscribe(a, "room");
+    t2.topics.subscribe(b, "room");
+    p2.topics.subscribe(c, "room");
+    t1.publish("room", "from t1", a);
+    primary.publish("room", new Uint8Array([7]));
+    p2.publish("room", "from p2");
+    assert.deepEqual(out, [
+      { multiserve: "publish", topic: "room", text: "from t1" },
+      { multiserve: "publish", topic: "room", ...encodeData(new Uint8Array([7])) },
+      { multiserve: "publish", topic: "room", text: "from p2" },
+    ]);
+    primary.fromOutside({ multiserve: "publish", topic: "room", text: "from afar" });
+    for (const socket of [a, b, c]) assert.equal(socket.got.at(-1), "from afar");
+    assert.equal(out.length, 3, "never published back out");
+    primary.linkOut(undefined);
+    t1.publish("room", "unlinked");
+    assert.equal(out.length, 3);
+  });
 });
