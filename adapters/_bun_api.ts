@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createRequire } from "node:module";
 
 export interface BunServer {
   /** Undefined when it listens on a unix socket. */
@@ -88,10 +89,13 @@ export interface BunFfi {
   read: { i32(pointer: number | bigint, byteOffset?: number): number };
 }
 
-/** `bun:ffi`, loaded when first needed (a name tsc and Deno need not resolve). */
+/**
+ * `bun:ffi`, loaded when first needed. Through `require`, which Bun serves it by: a dynamic
+ * `import()` of a name tsc and Deno need not resolve would be one `deno publish` cannot
+ * analyze, and warns of.
+ */
 export function loadBunFfi(): Promise<BunFfi> {
-  const name = "bun:ffi";
-  return import(name);
+  return Promise.resolve(createRequire(import.meta.url)("bun:ffi") as BunFfi);
 }
 
 /** `Bun`, typed. Only the Bun adapter imports this module, so it runs only on Bun. */
