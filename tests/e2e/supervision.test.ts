@@ -89,9 +89,11 @@ for (const mode of SUPERVISED) {
             ? /process 1 \(pid \d+\) exited unexpectedly \(exit code 5\); starting a new one/
             : /was killed after timing out[^\n]*; starting a new one/,
         );
+        // A whole process and its threads starting again takes the longest on a loaded machine.
         await eventually(
           () => child.count(new RegExp(`${kind} \\d \\([^)]+\\) ready`, "g")) === (wholeProcess ? 4 : 3),
           "a replacement",
+          30_000,
         );
         for (let i = 0; i < 20; i++) await token(url);
       } finally {
