@@ -14,6 +14,8 @@ export interface BunServer {
   timeout(request: Request, seconds: number): void;
   upgrade(request: Request, options: { headers?: HeadersInit; data: unknown }): boolean;
   stop(closeActiveConnections?: boolean): Promise<void>;
+  /** Closes the connections with no request in flight (an HTTP/2 session told GOAWAY); how many. */
+  closeIdleConnections(): number;
 }
 
 /** A socket of Bun's WebSocket server. */
@@ -50,6 +52,8 @@ export interface BunApi {
     reusePort?: boolean;
     unix?: string;
     tls?: { cert: string; key: string };
+    /** With `tls`: HTTP/2 to a client that asks by ALPN, HTTP/1.1 to the rest. */
+    http2?: boolean;
     idleTimeout: number;
     maxRequestBodySize: number;
     fetch: (request: Request, server: BunServer) => Response | undefined | Promise<Response | undefined>;

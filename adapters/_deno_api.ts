@@ -102,6 +102,28 @@ export interface DenoLibc {
   __errno_location(): NonNullable<unknown> | null;
 }
 
+/** Deno.serve's server on a listener made elsewhere: the handler and error answer as Deno.serve's. */
+export type ServeOnListener = (
+  listener: DenoListener,
+  signal: AbortSignal | undefined,
+  handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
+  onError: (error: unknown) => Response,
+  onListen: () => void,
+) => DenoHttpServer;
+
+/**
+ * Deno's internal `serveHttpOnListener` (what `Deno.serve` runs on the listener it makes, and
+ * Deno's `node:http` on its own), or undefined in a Deno without it. With it, Deno.serve's
+ * server runs on a TLS listener whose ALPN is ours to choose: `Deno.serve` refuses an
+ * `alpnProtocols` option ("'h2' and 'http/1.1' are automatically supported").
+ */
+export function serveOnListener(deno: object): ServeOnListener | undefined {
+  const symbol = (deno as { internal?: symbol }).internal;
+  const internals = symbol === undefined ? undefined : (deno as Record<symbol, unknown>)[symbol];
+  const serve = (internals as { serveHttpOnListener?: unknown } | undefined)?.serveHttpOnListener;
+  return typeof serve === "function" ? serve as ServeOnListener : undefined;
+}
+
 /** The symbol under which Deno's Request keeps its inner request; null once known absent. */
 let innerSymbol: symbol | null | undefined;
 

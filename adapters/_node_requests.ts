@@ -14,7 +14,8 @@ import { PSEUDO_HEADERS } from "./_node_servers.ts";
 /**
  * What llhttp lets through that other runtimes refuse: HTTP/0.9 and 2.0 request lines, a
  * chunked body over HTTP/1.0 (RFC 9112 §6.1: faulty framing), a missing or repeated Host,
- * and more header fields than allowed (Node would drop the extra ones silently).
+ * more header fields than allowed (Node would drop the extra ones silently), and an HTTP/2
+ * header list larger than allowed (node:http2 takes any).
  */
 export function nodeRefusal(
   incoming: IncomingMessage,
@@ -33,6 +34,12 @@ export function nodeRefusal(
   const raw = incoming.rawHeaders;
   if (limits.maxHeaderCount > 0 && raw.length > (limits.maxHeaderCount + (h2 ? PSEUDO_HEADERS : 0)) * 2) {
     return [431, `more than ${limits.maxHeaderCount} header fields`];
+  }
+  // node:http2 sends maxHeaderSize to the client (SETTINGS_MAX_HEADER_LIST_SIZE) but holds it
+  // to nothing: an HTTP/2 header list is measured here as an HTTP/1 head would carry it, the
+  // pseudo-headers for its request line (llhttp bounds HTTP/1's head itself).
+  if (h2 && limits.maxHeaderSize > 0 && headSize(raw) > limits.maxHeaderSize) {
+    return [431, `the request head is larger than ${limits.maxHeaderSize} bytes`];
   }
   // One pass over the raw fields, keeping those the guard asks for: cheaper than
   // `incoming.headers`, which Node builds on first use. Node would also keep only the
@@ -62,6 +69,13 @@ export function nodeRefusal(
 }
 
 const SLASH = 47;
+
+/** Bytes of a raw field list as lines of a head: each name and value, ": " and CRLF. */
+function headSize(raw: string[]): number {
+  let size = raw.length * 2;
+  for (const item of raw) size += item.length;
+  return size;
+}
 
 /** The fields nodeRefusal() kept for the guard. */
 export const fieldsOf = (incoming: IncomingMessage) => (incoming as GuardedIncoming)[FIELDS]!;

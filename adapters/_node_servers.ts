@@ -1,7 +1,7 @@
 /**
  * Node's servers, made and closed: node:http's, or over TLS node:http2's with HTTP/1.1 beside
- * it; who decides which requests upgrade (on a Node older than 22.21 and 24.9, a request
- * class); and the graceful close, GOAWAY to HTTP/2 sessions included.
+ * it (node:https's with HTTP/2 off); who decides which requests upgrade (on a Node older than
+ * 22.21 and 24.9, a request class); and the graceful close, GOAWAY to HTTP/2 sessions included.
  *
  * @module
  */
@@ -18,6 +18,7 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from "node:http2";
+import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { ConnectionLimits, TlsPem } from "../src/adapter.ts";
 import { Http1Response, Http2Response } from "./_node_responses.ts";
@@ -27,15 +28,24 @@ import { Http1Response, Http2Response } from "./_node_responses.ts";
  * asks for it by ALPN and HTTP/1.1 to the rest (`allowHTTP1`), as Deno does. Its HTTP/1.1
  * connections go through node:http's own connection handling, which reads the HTTP/1
  * options (timeouts, header size, upgrades) from the server object: they are set there.
+ * With `http2` false, node:https's (node:http2's would offer `h2` whatever it is told), whose
+ * ALPN offers HTTP/1.1 alone.
  */
 export function serverOf(
   options: ServerOptions,
   tls: TlsPem | undefined,
+  http2: boolean,
   limits: ConnectionLimits,
   handler: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
 ): Server | Http2SecureServer {
   if (tls === undefined) {
     return createServer({ ...options, ServerResponse: Http1Response as typeof ServerResponse }, handler);
+  }
+  if (!http2) {
+    return createHttpsServer(
+      { ...tls, ...options, ServerResponse: Http1Response as typeof ServerResponse },
+      handler,
+    );
   }
   const server = createSecureServer({
     ...tls,

@@ -51,6 +51,9 @@ const BUN_MAX_HEADER_SIZE = 16 * 1024;
 /** Bun's largest `idleTimeout`, in seconds. */
 const MAX_IDLE_TIMEOUT = 255;
 
+/** How often a stopping server closes the connections that have gone idle. */
+const IDLE_CHECK_MS = 50;
+
 /** How long a stopped server lets just-accepted connections show their request. */
 const LINGER_MS = 100;
 
@@ -138,14 +141,16 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, unix, onError, websocket }) {
+  listen(handler, { hostname, port, shared, limits, tls, http2, unix, onError, websocket }) {
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
     const sockets = new OpenSockets();
     let server: BunServer;
     try {
       server = Bun.serve({
         ...(unix === undefined ? { hostname, port, reusePort: shared } : { unix: unix.path }),
-        ...(tls === undefined ? {} : { tls }),
+        // Over TLS, HTTP/2 by ALPN beside HTTP/1.1 (WebSockets stay on HTTP/1.1). Bun would
+        // speak HTTP/2 to a plain connection opening with its preface too: not asked for there.
+        ...(tls === undefined ? {} : { tls, http2: http2 === true }),
         // Bun's timer for idle connections, which also runs while the app works on a
         // request: paused for that below. (Bun cuts a slow request head after its own
         // fixed 10 s, whatever this is.)
@@ -201,8 +206,14 @@ export const adapter: Adapter = {
         closing = true;
         // Stop accepting first, so that a client told to reconnect reaches another worker.
         const stopping = settlesWithin(server.stop(false), timeoutMs);
+        // Bun's stop() tells the HTTP/2 sessions open now GOAWAY, but not one on a connection
+        // it had taken whose TLS handshake ends after: Bun serves that one on, to the deadline.
+        // Closing idle connections tells it GOAWAY at its first moment without a stream in
+        // flight (an HTTP/1.1 one Bun closes after its response anyway).
+        const idle = setInterval(() => server.closeIdleConnections(), IDLE_CHECK_MS);
         await sockets.closeAll(closeCode, closeReason(closeCode), timeoutMs);
         const stopped = await stopping;
+        clearInterval(idle);
         if (!stopped) return void await server.stop(true);
         // A connection accepted in the instant the socket closed may not have shown its
         // request yet; ending the isolate at once would reset it. Give it a moment.

@@ -17,7 +17,7 @@ import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/proto
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
-import { Deno, type DenoServeInfo, innerRequestOf, LIBC_SYMBOLS } from "./_deno_api.ts";
+import { Deno, type DenoServeInfo, innerRequestOf, LIBC_SYMBOLS, serveOnListener } from "./_deno_api.ts";
 import { serveConnections, serveOnConnection } from "./_deno_connections.ts";
 import { peerBeforeUpgrade, trackUpgrades } from "./_deno_websockets.ts";
 import {
@@ -35,6 +35,34 @@ import { readTls } from "./_tls.ts";
 
 /** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
 const serveOn = serveOnConnection(Deno);
+
+/** Deno.serve's server on a listener of ours (HTTP/1.1 alone over TLS); missing from a future Deno, perhaps. */
+const serveOnOwnListener = serveOnListener(Deno);
+
+/** ALPN over TLS: HTTP/2 for a client that asks, or HTTP/1.1 alone (`http2: false`). */
+const alpnProtocols = (http2: boolean) => http2 ? ["h2", "http/1.1"] : ["http/1.1"];
+
+/**
+ * What `Deno.serve(options, handler)` does over TLS, with HTTP/1.1 alone: Deno.serve offers
+ * HTTP/2 and refuses an `alpnProtocols` option, so its server runs on a TLS listener of ours
+ * whose ALPN offers HTTP/1.1 only (`serveHttpOnListener`, which the caller made sure exists).
+ */
+function serveHttp1OverTls(
+  { hostname, port, reusePort, cert, key, onError, onListen }: Parameters<typeof Deno.serve>[0],
+  handler: Parameters<typeof Deno.serve>[1],
+): ReturnType<typeof Deno.serve> {
+  const listener = Deno.listenTls({
+    hostname: hostname!,
+    port: port!,
+    reusePort,
+    cert: cert!,
+    key: key!,
+    alpnProtocols: alpnProtocols(false),
+  });
+  const server = serveOnOwnListener!(listener, undefined, handler, onError, () => {});
+  onListen(listener.addr);
+  return server;
+}
 
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
@@ -144,11 +172,11 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  listen(app, { hostname, port, shared, limits, tls, unix, onError: appError }) {
+  listen(app, { hostname, port, shared, limits, tls, http2: offerHttp2 = false, unix, onError: appError }) {
     // Deno.serve over TLS speaks HTTP/2 to those who ask, and does not say to whom: a
     // request without Host is let through there (Deno makes its URL from :authority, or
-    // from its own address for an HTTP/1.1 request without Host).
-    const unknown = tls !== undefined ? undefined : false;
+    // from its own address for an HTTP/1.1 request without Host). With HTTP/2 off, none asks.
+    const unknown = tls !== undefined && offerHttp2 ? undefined : false;
     const handler = unix === undefined
       ? (request: Request, info: DenoServeInfo, http2: boolean | undefined = unknown) =>
         app(request, new DenoRequestInfo(info, request, http2))
@@ -175,10 +203,16 @@ export const adapter: Adapter = {
     trackUpgrades(Deno, sockets, limits);
     if (serveOn !== undefined && limits.maxWebSockets === 0 && unix === undefined) {
       try {
-        // Over TLS, ALPN offers HTTP/2 too, which Deno's HTTP server then speaks.
+        // Over TLS, ALPN offers HTTP/2 too (unless off), which Deno's HTTP server then speaks.
         const listener = tls === undefined
           ? Deno.listen({ hostname, port, reusePort: shared })
-          : Deno.listenTls({ hostname, port, reusePort: shared, ...tls, alpnProtocols: ["h2", "http/1.1"] });
+          : Deno.listenTls({
+            hostname,
+            port,
+            reusePort: shared,
+            ...tls,
+            alpnProtocols: alpnProtocols(offerHttp2),
+          });
         const serving = serveConnections(listener, serveOn, handler, onError, limits);
         return Promise.resolve({
           port: listener.addr.port ?? 0,
@@ -192,9 +226,21 @@ export const adapter: Adapter = {
         return Promise.reject(listenError(error, hostname, port));
       }
     }
+    // HTTP/1.1 alone over TLS: Deno.serve's server on a listener of ours (serveHttp1OverTls).
+    const http1Tls = tls !== undefined && !offerHttp2;
+    if (http1Tls && serveOnOwnListener === undefined) {
+      return Promise.reject(
+        new OptionError(
+          `this Deno ${Deno.version.deno} has no serveHttpOnListener, so HTTP/2 cannot be turned off with WebSockets on: use --max-web-sockets 0, or Deno 2.9`,
+        ),
+      );
+    }
+    const serve: typeof Deno.serve = http1Tls
+      ? serveHttp1OverTls
+      : (options, handler) => Deno.serve(options, handler);
     return new Promise<Listener>((resolve, reject) => {
       try {
-        const server = Deno.serve(
+        const server = serve(
           {
             ...(unix === undefined ? { hostname, port, reusePort: shared } : { path: unix.path }),
             ...tls,

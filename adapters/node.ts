@@ -1,5 +1,5 @@
 /**
- * Node adapter: `node:http` (over TLS, `node:http2` with HTTP/1.1 beside it) with
+ * Node adapter: `node:http` (over TLS, `node:http2` with HTTP/1.1 beside it, or `node:https`) with
  * @hono/node-server's Request/Response bridge; processes are `node:cluster` workers (its
  * primary round-robins connections on every OS); threads are `worker_threads`, each
  * listening with SO_REUSEPORT (Node ≥ 22.12, Linux). Split by concern, as the Deno adapter:
@@ -161,7 +161,7 @@ export const adapter: Adapter = {
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, unix, fd, onError, onRefused }) {
+  listen(handler, { hostname, port, shared, limits, tls, http2 = false, unix, fd, onError, onRefused }) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
     // The chain answers what the app throws; a sync answer stays sync (no promise per request).
@@ -211,6 +211,7 @@ export const adapter: Adapter = {
           serverOf(
             options,
             tls,
+            http2,
             limits,
             (incoming, outgoing) => {
               const refused = nodeRefusal(incoming, limits);

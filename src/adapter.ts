@@ -76,6 +76,8 @@ export interface ListenOptions {
   limits: ConnectionLimits;
   /** Serve HTTPS with this certificate; plain HTTP when absent. */
   tls?: TlsPem;
+  /** Over TLS, offer HTTP/2 by ALPN beside HTTP/1.1 (the `http2` option); else HTTP/1.1 alone. */
+  http2?: boolean;
   /**
    * Listen on this unix socket instead of `hostname:port` (made with `mode`, which the
    * adapter sets once it listens). Shared by workers only through node:cluster.

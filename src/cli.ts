@@ -74,7 +74,7 @@ export function parseArgs(args: string[]): CliRequest {
     if (entry.arg === undefined || (entry.optionalArg && eq === -1)) {
       if (eq !== -1) throw new OptionError(`flag ${flag} takes no value`);
       if (entry.optionalArg) optionalBefore = flag;
-      options[name] = true;
+      options[name] = entry.switchValue ?? true;
       continue;
     }
     const text = eq !== -1 ? arg.slice(eq + 1) : rest.shift();

@@ -67,8 +67,7 @@ export interface ServeOptions {
    * Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.
    * Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed
    * files with no failed request. Files that cannot be read, are not PEM or do not match stop
-   * the start with exit 2, naming the file. Deno and Node also offer HTTP/2 (ALPN); Bun serves
-   * HTTP/1.1 over TLS.
+   * the start with exit 2, naming the file. HTTP/2 is offered beside HTTP/1.1 (see `http2`).
    * @default none (plain HTTP)
    * @example "/etc/ssl/example.com/fullchain.pem"
    */
@@ -86,6 +85,16 @@ export interface ServeOptions {
    * @example Deno.env.get("KEY_PASSPHRASE")
    */
   keyPassphrase?: string;
+  /**
+   * Over TLS, offer HTTP/2 by ALPN beside HTTP/1.1, on every runtime: a client that asks for
+   * `h2` (browsers, `curl --http2`) gets HTTP/2, the rest HTTP/1.1 (WebSockets among them), on
+   * the same port. `false` offers HTTP/1.1 alone: a client offering both gets HTTP/1.1, one
+   * offering `h2` alone is refused (its handshake fails; on Bun, its first request). Without
+   * `cert` it changes nothing.
+   * @default `true`
+   * @example false
+   */
+  http2?: boolean;
   /**
    * Called once in the primary when every worker listens. By default a line naming the
    * URL, the runtime and processes × threads goes to stdout; pass a function to replace

@@ -30,6 +30,8 @@ export interface Setting<In, Out> {
   readonly flags?: readonly string[];
   /** What the flag's value is called in `--help` ("N", "S"); none: a switch. */
   readonly arg?: string;
+  /** The value a switch sets, when not `true` (`--no-http2` sets `false`). */
+  readonly switchValue?: false;
   /**
    * The flag may stand alone (its value is then `true`); a value is given as `--flag=VALUE`
    * only, so that the next argument (the module) is never taken for it (GNU's optional
@@ -161,8 +163,7 @@ export const SETTINGS = {
     doc: "Serve HTTPS with the certificate (PEM, the chain after it) in this file; needs `key`.\n" +
       "Every worker reads both files when it starts, so a rolling reload (SIGHUP) serves renewed\n" +
       "files with no failed request. Files that cannot be read, are not PEM or do not match stop\n" +
-      "the start with exit 2, naming the file. Deno and Node also offer HTTP/2 (ALPN); Bun serves\n" +
-      "HTTP/1.1 over TLS.",
+      "the start with exit 2, naming the file. HTTP/2 is offered beside HTTP/1.1 (see `http2`).",
     example: '"/etc/ssl/example.com/fullchain.pem"',
   }),
   key: setting({
@@ -188,6 +189,21 @@ export const SETTINGS = {
     doc: "The passphrase of an encrypted `key`. No flag, so that it never shows in a process list:\n" +
       "give it in code or in the environment.",
     example: 'Deno.env.get("KEY_PASSPHRASE")',
+  }),
+  http2: setting({
+    kind: kinds.flag,
+    default: true,
+    flags: ["--no-http2"],
+    switchValue: false,
+    section: "serving",
+    help: "over TLS, serve HTTP/1.1 only: a client asking for HTTP/2 (ALPN h2) gets HTTP/1.1",
+    type: "boolean",
+    doc: "Over TLS, offer HTTP/2 by ALPN beside HTTP/1.1, on every runtime: a client that asks for\n" +
+      "`h2` (browsers, `curl --http2`) gets HTTP/2, the rest HTTP/1.1 (WebSockets among them), on\n" +
+      "the same port. `false` offers HTTP/1.1 alone: a client offering both gets HTTP/1.1, one\n" +
+      "offering `h2` alone is refused (its handshake fails; on Bun, its first request). Without\n" +
+      "`cert` it changes nothing.",
+    example: "false",
   }),
   onListen: setting({
     kind: kinds.callback<(info: ListenInfo) => void>(),

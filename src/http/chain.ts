@@ -163,6 +163,7 @@ export async function serveChain(
       onRefused: tally || accessLog ? refusalRecorder(tally, accessLog) : undefined,
       // Read as this worker starts: a reload serves renewed files.
       tls: tlsOf(adapter, config),
+      http2: config.http2,
       limits: config,
       onError: appErrorResponse(config.debug),
       websocket: app.websocket,

@@ -98,8 +98,12 @@ export function guard(
     const problem = requestProblem(request, info, fields, limits, native);
     if (problem !== undefined) return problem;
     // A chunked body: count it as it is read, and tell a client's framing error from the app's.
-    // (A GET or HEAD may say chunked, but the runtime hands it on with no body.)
-    if (fields.transferEncoding !== null && request.body !== null) request = limitBody(request, maxBodySize);
+    // So too a body of no declared length over HTTP/2 (DATA frames until the stream ends).
+    // (A GET or HEAD may say chunked or send DATA, but the runtime hands it on with no body.)
+    if (
+      (fields.transferEncoding !== null || (fields.contentLength === null && maxBodySize > 0 &&
+        request.method !== "GET" && request.method !== "HEAD")) && request.body !== null
+    ) request = limitBody(request, maxBodySize);
     if (maxConcurrency === 0) return next(request, info, fields);
     if (active >= maxConcurrency) {
       return refusal(503, `this worker is at its limit of ${maxConcurrency} requests at once`, {

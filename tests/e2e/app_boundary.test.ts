@@ -19,8 +19,7 @@ import { cliTs, fixture, MODES, runtime, startServer } from "../_harness.ts";
 const { cert, key } = certificate(certificateDir(), "boundary");
 const ca = readFileSync(cert, "utf8");
 
-/** Bun serves HTTP/1.1 only, over TLS too. */
-const PROTOCOLS = runtime === "bun" ? ["HTTP/1.1"] as const : ["HTTP/1.1", "HTTP/2"] as const;
+const PROTOCOLS = ["HTTP/1.1", "HTTP/2"] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
 interface Reply {

@@ -204,6 +204,7 @@ describe(`${runtime}: response bytes`, () => {
   );
 });
 
+// Bun does not say which protocol a request came by: its lines say HTTP/1.1 (docs/observability.md).
 if (runtime !== "bun") {
   describe(`${runtime}: access log over HTTP/2`, () => {
     it("names each request's protocol: HTTP/2.0 for a stream, HTTP/1.1 for the rest", async () => {

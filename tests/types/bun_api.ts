@@ -43,6 +43,7 @@ holds<Calls<BunServer["requestIP"], Server["requestIP"]>>();
 holds<Calls<BunServer["timeout"], Server["timeout"]>>();
 holds<Calls<BunServer["upgrade"], Server["upgrade"]>>();
 holds<Calls<BunServer["stop"], Server["stop"]>>();
+holds<Calls<BunServer["closeIdleConnections"], Server["closeIdleConnections"]>>();
 // The server Bun.serve returns is one the slice describes.
 holds<[Server] extends [BunServer] ? true : false>();
 
@@ -71,6 +72,8 @@ holds<Equal<BunApi["isMainThread"], typeof Bun.isMainThread>>();
 // - `idleTimeout` on a unix socket: Bun's types allow it on a port only, but Bun keeps it
 //   there too (checked: an idle keep-alive connection closed after about 4 s with
 //   idleTimeout 2, on a unix socket as on TCP).
+// `http2` is Bun's on a port only, and the adapter passes it on a port only (with TLS, which
+// a unix socket never has).
 type Options = Parameters<BunApi["serve"]>[0];
 type Answering = (request: Request, server: BunServer) => Response | Promise<Response>;
 holds<Equal<Awaited<ReturnType<Options["fetch"]>>, Awaited<ReturnType<Answering>> | undefined>>();
@@ -82,8 +85,8 @@ type OnPort = Pick<Options, "hostname" | "port" | "reusePort">;
 type OnUnix = { unix: string };
 holds<Takes<AsTyped<Options> & OnPort & { websocket: BunWebSocketHandler }>>();
 holds<Takes<AsTyped<Options> & OnPort>>();
-holds<Takes<Omit<AsTyped<Options>, "idleTimeout"> & OnUnix & { websocket: BunWebSocketHandler }>>();
-holds<Takes<Omit<AsTyped<Options>, "idleTimeout"> & OnUnix>>();
+holds<Takes<Omit<AsTyped<Options>, "idleTimeout" | "http2"> & OnUnix & { websocket: BunWebSocketHandler }>>();
+holds<Takes<Omit<AsTyped<Options>, "idleTimeout" | "http2"> & OnUnix>>();
 holds<[ReturnType<typeof Bun.serve>] extends [ReturnType<BunApi["serve"]>] ? true : false>();
 
 // bun:ffi (experimental in Bun): the libc table the adapter opens gives the calls its slice

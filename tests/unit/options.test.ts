@@ -52,6 +52,7 @@ describe(`${runtime}: options`, () => {
     }
     assert.equal(config.maxWebSockets, 1000, "WebSockets are on, on every runtime");
     assert.equal(config.hostname, "127.0.0.1", "loopback unless asked");
+    assert.equal(config.http2, true, "HTTP/2 offered over TLS, on every runtime");
   });
 
   it("the environment fills what code leaves out; code wins; an empty variable is unset", () => {
@@ -190,6 +191,7 @@ describe(`${runtime}: the command line's flags`, () => {
       "--forwarded-allow-ips",
       "10.0.0.1,10.0.0.2",
       "--debug",
+      "--no-http2",
       "app.ts",
     ]);
     assert.equal(action, "serve");
@@ -204,6 +206,7 @@ describe(`${runtime}: the command line's flags`, () => {
       maxRequests: 10,
       forwardedAllowIps: "10.0.0.1,10.0.0.2",
       debug: true,
+      http2: false,
     });
     assert.equal(parseArgs(["-w", "auto"]).options.processes, cpuCount());
     assert.equal(parseArgs(["--", "-odd-name.ts"]).module, "-odd-name.ts");
@@ -237,6 +240,7 @@ describe(`${runtime}: the command line's flags`, () => {
       /^flag --forwarded-allow-ips: "proxy\.local" is not an IP address \(host names are not resolved\)$/,
     ],
     [["--debug=yes"], /^flag --debug takes no value$/],
+    [["--no-http2=yes"], /^flag --no-http2 takes no value$/],
     [["a.ts", "b.ts"], /^only one module can be served; got a\.ts and b\.ts$/],
     [
       ["--access-log", "access.log", "app.ts"],

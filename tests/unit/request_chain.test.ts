@@ -64,6 +64,34 @@ describe(`${runtime}: the guard as a function`, () => {
     assert.equal((await call(chain(ok, small, counting), request(20))).status, 431);
   });
 
+  it("a body of no declared length (HTTP/2's DATA frames) is counted against maxBodySize as the app reads it", async () => {
+    // No Content-Length and no Transfer-Encoding: what an HTTP/2 request with a body may be.
+    const post = (bytes: number, method = "POST") =>
+      new Request("http://example.test/", {
+        method,
+        headers: { host: "example.test" },
+        body: new ReadableStream({
+          start(controller) {
+            controller.enqueue(new Uint8Array(bytes));
+            controller.close();
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+    const reading = chain(
+      async (request) => new Response(String((await request.arrayBuffer()).byteLength)),
+      { maxBodySize: 1000 },
+      walking,
+    );
+    assert.equal(await (await call(reading, post(1000))).text(), "1000");
+    assert.equal(await (await call(reading, post(1000, "PUT"))).text(), "1000");
+    await assert.rejects(call(reading, post(1001)), (error) => (error as { status?: number }).status === 413);
+    await assert.rejects(
+      call(reading, post(1001, "PUT")),
+      (error) => (error as { status?: number }).status === 413,
+    );
+  });
+
   it("forwarded headers: believed from a trusted peer, lazily; ignored from others", async () => {
     const seen: string[] = [];
     const app = (request: Request, info: { remoteAddr: { hostname: string } }) => {
