@@ -241,7 +241,9 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
           [],
           `${failures.length} of ${ok + failures.length} failed\n${proxy.log()}`,
         );
-        assert.ok(tokens.size >= 3, "old and new workers both answered");
+        // nginx's few upstream keep-alive connections may all have reached one worker of each
+        // generation: two isolates at least, an old one and a new one.
+        assert.ok(tokens.size >= 2, `old and new workers both answered: ${[...tokens]}`);
       } finally {
         await started?.stop(); // a failed wait must not leave the loops running
         await proxy.stop();
