@@ -16,6 +16,8 @@ export interface BunServer {
   stop(closeActiveConnections?: boolean): Promise<void>;
   /** Closes the connections with no request in flight (an HTTP/2 session told GOAWAY); how many. */
   closeIdleConnections(): number;
+  /** To every socket of this server subscribed to `topic`, framed once; bytes sent (0 for none, -1 on backpressure). */
+  publish(topic: string, data: string | ArrayBuffer | Uint8Array | DataView, compress?: boolean): number;
 }
 
 /** A socket of Bun's WebSocket server. */
@@ -29,6 +31,10 @@ export interface BunSocket {
   close(code?: number, reason?: string): void;
   terminate(): void;
   getBufferedAmount(): number;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** To every subscriber of `topic` on its server but this socket. */
+  publish(topic: string, data: string | ArrayBuffer | Uint8Array | DataView, compress?: boolean): number;
 }
 
 /** Bun's `websocket` option: the handlers, and settings such as `maxPayloadLength`. */

@@ -7,6 +7,7 @@
  * @module
  */
 import type { ConnectionLimits } from "../src/adapter.ts";
+import type { NativeFanout, NativeMembership } from "../src/pubsub/topics.ts";
 import { refusal } from "../src/http/refusal.ts";
 import { noteHandshake } from "../src/websocket/handshakes.ts";
 import type { OpenSockets } from "../src/websocket/open_sockets.ts";
@@ -20,18 +21,40 @@ const OURS = "multiserveSocket";
 /** Bun's largest WebSocket `idleTimeout`, in seconds. */
 const MAX_IDLE_TIMEOUT = 960;
 
-/** The one `websocket` option for `Bun.serve`: the app's handler (`app`, if any) and ours. */
+/**
+ * Topics of multiserve's, as Bun names them: apart from those the app subscribes Bun's own
+ * sockets to (through hono/bun), which a publish of ours must not reach, nor theirs ours.
+ */
+const TOPIC_PREFIX = "\u0000multiserve:";
+
+/**
+ * Bytes a socket may have waiting before Bun drops what is sent to it. Bun's default (16 MiB)
+ * would drop messages silently; a subscriber too slow for its topics is closed by the topics'
+ * own rule instead (1013, past `maxWebSocketBuffer`), and any other socket buffers as on Deno
+ * and Node.
+ */
+const BACKPRESSURE_LIMIT = 2 ** 31 - 1;
+
+/**
+ * The one `websocket` option for `Bun.serve`: the app's handler (`app`, if any) and ours.
+ * `server`: the server it is for, once `Bun.serve` has made it (for its `publish`).
+ */
 export function webSocketHandler(
   app: BunWebSocketHandler | undefined,
   sockets: OpenSockets,
   limits: ConnectionLimits,
+  server: () => BunServer,
 ): BunWebSocketHandler {
   const closers = new WeakMap<BunSocket, () => void>();
   const ours = (ws: BunSocket) => (ws.data as { [OURS]?: ServerWebSocket } | undefined)?.[OURS];
+  const fanout: NativeFanout = {
+    publish: (topic, data) => void server().publish(TOPIC_PREFIX + topic, bunData(data)),
+  };
   return {
     maxPayloadLength: limits.maxWebSocketMessage,
     idleTimeout: Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.webSocketIdleTimeout)),
     sendPings: true,
+    backpressureLimit: BACKPRESSURE_LIMIT,
     ...app, // what the app's own handler sets wins
     open(ws) {
       closers.set(
@@ -41,12 +64,12 @@ export function webSocketHandler(
       const socket = ours(ws);
       if (socket === undefined) return app?.open?.(ws);
       socket.opened({
-        // Every ArrayBufferView is a typed array or a DataView, which Bun's send takes.
-        send: (data) => void ws.send(data as string | ArrayBuffer | Uint8Array),
+        send: (data) => void ws.send(bunData(data)),
         close: (code, reason) => ws.close(code, reason),
         get bufferedAmount() {
           return ws.getBufferedAmount();
         },
+        native: nativeMembership(ws, fanout),
       });
     },
     message(ws, message) {
@@ -60,6 +83,30 @@ export function webSocketHandler(
       if (socket === undefined) return app?.close?.(ws, code, reason);
       socket.closed(code, reason);
     },
+  };
+}
+
+/** What Bun's send and publish take: every ArrayBufferView is a typed array or a DataView. */
+function bunData(data: string | ArrayBuffer | ArrayBufferView): string | ArrayBuffer | Uint8Array {
+  return data as string | ArrayBuffer | Uint8Array;
+}
+
+/** `ws` in Bun's own topics, which reach it through `fanout` (its server's `publish`). */
+function nativeMembership(ws: BunSocket, fanout: NativeFanout): NativeMembership {
+  let closed = false;
+  return {
+    fanout,
+    subscribe: (topic) => ws.subscribe(TOPIC_PREFIX + topic),
+    // Bun leaves a closed socket's topics itself (and may throw if asked then).
+    unsubscribe: (topic) => {
+      if (closed) return;
+      try {
+        ws.unsubscribe(TOPIC_PREFIX + topic);
+      } catch {
+        closed = true;
+      }
+    },
+    publishFromHere: (topic, data) => void ws.publish(TOPIC_PREFIX + topic, bunData(data)),
   };
 }
 

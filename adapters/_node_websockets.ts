@@ -8,6 +8,8 @@
  */
 import { Buffer } from "node:buffer";
 import { type IncomingMessage, STATUS_CODES } from "node:http";
+import process from "node:process";
+import type { Duplex } from "node:stream";
 import { type WebSocket as WsSocket, WebSocketServer } from "ws";
 import type { ConnectionLimits } from "../src/adapter.ts";
 import { noteHandshake } from "../src/websocket/handshakes.ts";
@@ -95,8 +97,12 @@ export function upgradeOnNode(
     );
     ws.on("close", (code, reason) => socket.closed(code, reason.toString()));
     ws.on("error", (error) => socket.failed(error));
+    const raw = (ws as unknown as { _socket?: Duplex })._socket;
     socket.opened({
-      send: (data) => ws.send(data),
+      send: (data) => {
+        if (raw !== undefined) corkForTick(raw);
+        ws.send(data);
+      },
       close: (code, reason) => ws.close(code, reason),
       get bufferedAmount() {
         return ws.bufferedAmount;
@@ -104,6 +110,28 @@ export function upgradeOnNode(
     });
   }, (error) => socket.failed(error));
   return { socket: socket as unknown as UpgradedWebSocket["socket"], response };
+}
+
+/** Connections corked until the current task ends: `corkForTick()`. */
+const corked = new Set<Duplex>();
+
+/**
+ * Hold `connection`'s writes until this task ends (`ws` frames each message with a write of
+ * its own): a publish to many sockets, or a burst of messages to one, then costs a socket one
+ * `writev` per task rather than one per message. The system calls were the largest stage of a
+ * fan-out on Node (a third of its CPU profile); uWebSockets, under Bun, corks the same way.
+ * Nothing waits longer than the task that sent it.
+ */
+function corkForTick(connection: Duplex): void {
+  if (corked.has(connection)) return;
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  connection.cork();
+  corked.add(connection);
+}
+
+function uncorkAll(): void {
+  for (const connection of corked) connection.uncork();
+  corked.clear();
 }
 
 /** Upgrade requests whose handler asked for the WebSocket (ours or @hono/node-server's helper). */

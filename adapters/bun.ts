@@ -173,7 +173,7 @@ export const adapter: Adapter = {
         },
         error: onError,
         websocket: limits.maxWebSockets > 0
-          ? webSocketHandler(websocket as BunWebSocketHandler | undefined, sockets, limits)
+          ? webSocketHandler(websocket as BunWebSocketHandler | undefined, sockets, limits, () => server)
           : undefined,
       });
     } catch (error) {

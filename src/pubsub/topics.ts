@@ -6,6 +6,10 @@
  * in one task queued has not had a chance to go out yet (on Deno none of it has, since its
  * sends complete asynchronously), so only a backlog that outlived a task counts.
  *
+ * Where the runtime frames a publish once for many sockets (Bun's `server.publish`), its
+ * subscribers are also subscribed natively, and a publish costs one native call per server
+ * rather than a `send()` per subscriber: measured on Bun, see docs/benchmark.md (o).
+ *
  * @module
  */
 import type { PubSubReport } from "../observe/events.ts";
@@ -17,6 +21,22 @@ export interface Subscriber {
   readonly bufferedAmount: number;
   send(data: PublishData): void;
   close(code: number, reason: string): void;
+  /** The runtime's own topics behind this socket, where it has them (Bun). */
+  readonly native?: NativeMembership;
+}
+
+/** One server's own fan-out (Bun's `server.publish`): the message framed once for all its subscribers. */
+export interface NativeFanout {
+  publish(topic: string, data: PublishData): void;
+}
+
+/** A socket's place in its server's own topics. */
+export interface NativeMembership {
+  readonly fanout: NativeFanout;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** To every subscriber of `topic` on its server but this socket (Bun's `ws.publish`). */
+  publishFromHere(topic: string, data: PublishData): void;
 }
 
 /** What this isolate delivered, for its statistics. */
@@ -41,16 +61,37 @@ export class Topics {
   readonly #byTopic = new Map<string, Set<Subscriber>>();
   /** Subscribers whose backlog this task has looked at; cleared once it ends. */
   readonly #looked = new Set<Subscriber>();
-  readonly #bySubscriber = new Map<Subscriber, Set<string>>();
+  /** Each subscriber's topics, with the native topics it joined each through (as it was then). */
+  readonly #bySubscriber = new Map<Subscriber, Map<string, NativeMembership | undefined>>();
+  /** By topic, the subscribers a `send()` each reaches (every one where the runtime has no topics). */
+  readonly #sent = new Map<string, Set<Subscriber>>();
+  /** By topic, the subscribers each server's own fan-out reaches. */
+  readonly #fannedOut = new Map<string, Map<NativeFanout, Set<Subscriber>>>();
+  /** Native groups whose backlogs this task has looked at; cleared with `#looked`. */
+  readonly #lookedGroups = new Set<Set<Subscriber>>();
 
   subscribe(subscriber: Subscriber, topic: string): void {
     let set = this.#byTopic.get(topic);
     if (set === undefined) this.#byTopic.set(topic, set = new Set());
     if (set.has(subscriber)) return;
     set.add(subscriber);
+    // A socket subscribed before it opened has no native topics yet: it is sent to, for that topic.
+    const native = subscriber.native;
     let topics = this.#bySubscriber.get(subscriber);
-    if (topics === undefined) this.#bySubscriber.set(subscriber, topics = new Set());
-    topics.add(topic);
+    if (topics === undefined) this.#bySubscriber.set(subscriber, topics = new Map());
+    topics.set(topic, native);
+    if (native === undefined) {
+      let sent = this.#sent.get(topic);
+      if (sent === undefined) this.#sent.set(topic, sent = new Set());
+      sent.add(subscriber);
+    } else {
+      let groups = this.#fannedOut.get(topic);
+      if (groups === undefined) this.#fannedOut.set(topic, groups = new Map());
+      let group = groups.get(native.fanout);
+      if (group === undefined) groups.set(native.fanout, group = new Set());
+      group.add(subscriber);
+      native.subscribe(topic);
+    }
     this.onChange?.(topic);
   }
 
@@ -59,14 +100,29 @@ export class Topics {
     if (set === undefined || !set.delete(subscriber)) return;
     if (set.size === 0) this.#byTopic.delete(topic);
     const topics = this.#bySubscriber.get(subscriber)!;
+    const native = topics.get(topic);
     topics.delete(topic);
     if (topics.size === 0) this.#bySubscriber.delete(subscriber);
+    if (native === undefined) {
+      const sent = this.#sent.get(topic)!;
+      sent.delete(subscriber);
+      if (sent.size === 0) this.#sent.delete(topic);
+    } else {
+      const groups = this.#fannedOut.get(topic)!;
+      const group = groups.get(native.fanout)!;
+      group.delete(subscriber);
+      if (group.size === 0) groups.delete(native.fanout);
+      if (groups.size === 0) this.#fannedOut.delete(topic);
+      native.unsubscribe(topic);
+    }
     this.onChange?.(topic);
   }
 
   /** The socket closed: it leaves every topic. */
   unsubscribeAll(subscriber: Subscriber): void {
-    for (const topic of [...this.#bySubscriber.get(subscriber) ?? []]) this.unsubscribe(subscriber, topic);
+    for (const topic of [...this.#bySubscriber.get(subscriber)?.keys() ?? []]) {
+      this.unsubscribe(subscriber, topic);
+    }
   }
 
   isSubscribed(subscriber: Subscriber, topic: string): boolean {
@@ -92,19 +148,53 @@ export class Topics {
 
   /** Send `data` to every open subscriber of `topic` but `except`. */
   deliver(topic: string, data: PublishData, except?: object): void {
-    const set = this.#byTopic.get(topic);
-    if (set === undefined) return;
-    for (const subscriber of [...set]) {
-      if (subscriber === except || subscriber.readyState !== 1) continue;
-      if (!this.#looked.has(subscriber) && this.#behind(subscriber)) {
-        this.counts.dropped++;
-        this.unsubscribeAll(subscriber);
-        subscriber.close(TOO_SLOW.code, TOO_SLOW.reason);
-        continue;
+    const sent = this.#sent.get(topic);
+    if (sent !== undefined) {
+      for (const subscriber of [...sent]) {
+        if (subscriber === except || subscriber.readyState !== 1) continue;
+        if (!this.#looked.has(subscriber) && this.#behind(subscriber)) {
+          this.#drop(subscriber);
+          continue;
+        }
+        subscriber.send(data);
+        this.counts.delivered++;
       }
-      subscriber.send(data);
-      this.counts.delivered++;
     }
+    const groups = this.#fannedOut.get(topic);
+    if (groups === undefined) return;
+    for (const [fanout, group] of [...groups]) {
+      // Each backlog once per task, as for the others; then one native call for them all.
+      if (!this.#lookedGroups.has(group)) {
+        if (this.#looked.size === 0 && this.#lookedGroups.size === 0) this.#forgetLater();
+        this.#lookedGroups.add(group);
+        for (const subscriber of [...group]) {
+          if (subscriber.bufferedAmount > this.maxBuffer) this.#drop(subscriber);
+        }
+        if (group.size === 0) continue;
+      }
+      const from = (except as Subscriber | undefined)?.native;
+      if (from !== undefined && from.fanout === fanout) {
+        from.publishFromHere(topic, data);
+        this.counts.delivered += group.size - (group.has(except as Subscriber) ? 1 : 0);
+      } else {
+        fanout.publish(topic, data);
+        this.counts.delivered += group.size;
+      }
+    }
+  }
+
+  /** `subscriber` fell behind: closed, and out of every topic. */
+  #drop(subscriber: Subscriber): void {
+    this.counts.dropped++;
+    this.unsubscribeAll(subscriber);
+    subscriber.close(TOO_SLOW.code, TOO_SLOW.reason);
+  }
+
+  #forgetLater(): void {
+    setTimeout(() => {
+      this.#looked.clear();
+      this.#lookedGroups.clear();
+    }, 0);
   }
 
   /** The counts since the previous report, and the subscriptions held now. */
@@ -116,7 +206,7 @@ export class Topics {
 
   /** Its backlog, carried into this task, passes `maxBuffer`. */
   #behind(subscriber: Subscriber): boolean {
-    if (this.#looked.size === 0) setTimeout(() => this.#looked.clear(), 0);
+    if (this.#looked.size === 0 && this.#lookedGroups.size === 0) this.#forgetLater();
     this.#looked.add(subscriber);
     return subscriber.bufferedAmount > this.maxBuffer;
   }

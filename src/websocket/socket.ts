@@ -11,12 +11,15 @@
 import { theBus } from "../pubsub/bus.ts";
 import type { PublishData } from "../pubsub/data.ts";
 import { checked, type Subscriptions } from "../pubsub/publish.ts";
+import type { NativeMembership } from "../pubsub/topics.ts";
 
 /** What an adapter gives the socket: its runtime's own socket, seen through three members. */
 export interface SocketLink {
   send(data: string | ArrayBuffer | ArrayBufferView): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
+  /** The runtime's own topics, where it has them (Bun): a publish then reaches this socket through them. */
+  readonly native?: NativeMembership;
 }
 
 type Listener = ((event: Event) => void) | null;
@@ -81,6 +84,14 @@ export class ServerWebSocket extends EventTarget implements Subscriptions {
 
   get bufferedAmount(): number {
     return (this.#link?.bufferedAmount ?? 0) + this.#queuedBytes;
+  }
+
+  /**
+   * Its runtime's own topics (Bun's), once open: a publish goes out through them, ahead of
+   * a Blob this socket's `send()` may still be reading.
+   */
+  get native(): NativeMembership | undefined {
+    return this.#link?.native;
   }
 
   get onopen(): Listener {

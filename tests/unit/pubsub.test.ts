@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Bus } from "../../src/pubsub/bus.ts";
 import { decodeData, encodeData, type PublishData } from "../../src/pubsub/data.ts";
+import type { NativeFanout, NativeMembership } from "../../src/pubsub/topics.ts";
 
 class FakeSocket {
   readyState = 1;
@@ -21,6 +22,34 @@ class FakeSocket {
   close(code: number): void {
     this.closedWith = code;
     this.readyState = 2;
+  }
+}
+
+/** A server with topics of its own (Bun's): what reached each of its sockets, and how. */
+class FakeServer implements NativeFanout {
+  readonly topics = new Map<string, Set<NativeSocket>>();
+  /** Native calls made: one per publish, however many sockets it reached. */
+  calls = 0;
+  publish(topic: string, data: PublishData, except?: NativeSocket): void {
+    this.calls++;
+    for (const socket of this.topics.get(topic) ?? []) if (socket !== except) socket.got.push(data);
+  }
+}
+
+class NativeSocket extends FakeSocket {
+  readonly native: NativeMembership;
+  constructor(server: FakeServer) {
+    super();
+    this.send = () => assert.fail("a socket with native topics is not sent to one by one");
+    this.native = {
+      fanout: server,
+      subscribe: (topic) => {
+        if (!server.topics.has(topic)) server.topics.set(topic, new Set());
+        server.topics.get(topic)!.add(this);
+      },
+      unsubscribe: (topic) => void server.topics.get(topic)?.delete(this),
+      publishFromHere: (topic, data) => server.publish(topic, data, this),
+    };
   }
 }
 
@@ -104,6 +133,35 @@ describe("publish/subscribe bus", () => {
     assert.deepEqual(fast.got, ["one", "two", "three"]);
     assert.equal(t2.topics.counts.dropped, 1);
     assert.equal(t2.topics.isSubscribed(slow, "feed"), false);
+  });
+
+  it("reaches sockets with native topics (Bun's) by one native publish per server, not the sender, in order", async () => {
+    const { t1, t2 } = tree();
+    const server = new FakeServer();
+    const [a, b, c] = [new NativeSocket(server), new NativeSocket(server), new NativeSocket(server)];
+    const plain = new FakeSocket();
+    for (const socket of [a, b, c]) t1.topics.subscribe(socket, "feed");
+    t1.topics.subscribe(plain, "feed");
+    const remote = new FakeSocket();
+    t2.topics.subscribe(remote, "feed");
+    t1.publish("feed", "one", a); // from a socket: everyone but it
+    t2.publish("feed", "two"); // from elsewhere: everyone here
+    assert.equal(server.calls, 2);
+    assert.deepEqual([a.got, b.got, c.got], [["two"], ["one", "two"], ["one", "two"]]);
+    assert.deepEqual(plain.got, ["one", "two"]);
+    assert.deepEqual(remote.got, ["one", "two"]);
+    assert.equal(t1.topics.counts.delivered, 3 + 4);
+    t1.topics.unsubscribe(b, "feed");
+    assert.equal(server.topics.get("feed")!.has(b), false, "unsubscribed natively too");
+    // A backlog past the limit, carried into a task, closes that socket with 1013 before the publish.
+    await settle();
+    t1.topics.maxBuffer = 1000;
+    c.bufferedAmount = 5000;
+    t2.publish("feed", "three");
+    assert.equal(c.closedWith, 1013);
+    assert.equal(server.topics.get("feed")!.has(c), false);
+    assert.deepEqual([a.got, c.got], [["two", "three"], ["one", "two"]]);
+    assert.equal(t1.topics.count("feed"), 2);
   });
 
   it("carries binary data across process channels as base64, byte for byte", () => {
