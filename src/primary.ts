@@ -327,6 +327,8 @@ export class Primary implements Server {
         upgrade: this.#upgrade,
         log: logger,
       });
+      // close() came while it was being opened, and found none to close.
+      if (this.#closing) this.#controlSocket?.close();
     } catch (error) {
       await this.#control?.stop();
       await this.#serving?.stop(false);
