@@ -68,13 +68,14 @@ export interface BunApi {
   }): BunServer;
 }
 
-/** The libc functions the Bun adapter calls through `bun:ffi`: datagrams to systemd. */
+/** The libc functions the Bun adapter calls through `bun:ffi`: datagrams to systemd, a control client's uid. */
 export const LIBC_SYMBOLS = {
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
   close: { args: ["i32"], returns: "i32" },
   clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
 } as const;
 
 /** `LIBC_SYMBOLS` as `bun:ffi` gives them. */
@@ -91,6 +92,7 @@ export interface BunLibc {
   close(fd: number): number;
   clock_gettime(clock: number, timespec: BigInt64Array): number;
   __errno_location(): number | bigint | null;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
 }
 
 /** The slice of `bun:ffi` the Bun adapter uses (experimental in Bun, hence kept to these calls). */

@@ -77,13 +77,14 @@ export interface DenoApi {
   UnsafePointerView: new (pointer: NonNullable<unknown>) => { getInt32(offset?: number): number };
 }
 
-/** The libc functions the Deno adapter calls through `Deno.dlopen`: datagrams to systemd. */
+/** The libc functions the Deno adapter calls through `Deno.dlopen`: datagrams to systemd, a control client's uid. */
 export const LIBC_SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
 } as const;
 
 /** `LIBC_SYMBOLS` as `Deno.dlopen` gives them (a 64-bit result may come as a bigint). */
@@ -100,6 +101,7 @@ export interface DenoLibc {
   close(fd: number): number;
   clock_gettime(clock: number, timespec: BigInt64Array): number;
   __errno_location(): NonNullable<unknown> | null;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint8Array): number;
 }
 
 /** Deno.serve's server on a listener made elsewhere: the handler and error answer as Deno.serve's. */

@@ -36,6 +36,7 @@ import {
 } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
+import { connectControl, controlDirectory, listenControl, peerUidReader } from "./_control.ts";
 import { bunLibc, datagramPlatform, datagramSocket, helperSocket } from "./_notify.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { readTls } from "./_tls.ts";
@@ -296,5 +297,27 @@ export const adapter: Adapter = {
     return typeof socket === "string" ? helperSocket(address, pid) : socket;
   },
 
+  listenControl: async (path, onConnection) => listenControl(path, onConnection, await bunPeerUid()),
+
+  connectControl,
+
+  controlDirectory,
+
   exit: (code) => process.exit(code),
 };
+
+let peerUid: ((fd: number) => number | undefined) | undefined | null = null;
+
+/** A control client's uid through libc's getsockopt (bun:ffi), on Linux. */
+async function bunPeerUid(): Promise<((fd: number) => number | undefined) | undefined> {
+  if (peerUid !== null) return peerUid;
+  peerUid = undefined;
+  if (process.platform !== "linux") return;
+  try {
+    const { symbols } = (await loadBunFfi()).dlopen("libc.so.6", LIBC_SYMBOLS);
+    peerUid = peerUidReader((fd, level, name, value, length) =>
+      symbols.getsockopt(fd, level, name, value, length)
+    );
+  } catch { /* no libc to open: the file mode alone decides */ }
+  return peerUid;
+}

@@ -27,6 +27,7 @@ import {
   releaseUnixSocket,
   reusePortCloseHint,
 } from "./_net.ts";
+import { connectControl, controlDirectory, listenControl, peerUidReader } from "./_control.ts";
 import { datagramPlatform, datagramSocket, denoLibc, helperSocket } from "./_notify.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
@@ -443,5 +444,27 @@ export const adapter: Adapter = {
     return Promise.resolve(why);
   },
 
+  listenControl: (path, onConnection) => listenControl(path, onConnection, denoPeerUid()),
+
+  connectControl,
+
+  controlDirectory,
+
   exit: (code) => Deno.exit(code),
 };
+
+let peerUid: ((fd: number) => number | undefined) | undefined | null = null;
+
+/** A control client's uid through libc's getsockopt (Deno.dlopen): on Linux, with --allow-ffi. */
+function denoPeerUid(): ((fd: number) => number | undefined) | undefined {
+  if (peerUid !== null) return peerUid;
+  peerUid = undefined;
+  if (Deno.build.os !== "linux" || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return;
+  try {
+    const { symbols } = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
+    peerUid = peerUidReader((fd, level, name, value, length) =>
+      symbols.getsockopt(fd, level, name, value, length)
+    );
+  } catch { /* no libc to open: the file mode alone decides */ }
+  return peerUid;
+}

@@ -47,6 +47,7 @@ import {
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { helperSocket } from "./_notify.ts";
+import { connectControl, controlDirectory, listenControl } from "./_control.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { clusterQuiet, isQuietProbe } from "./_node_cluster.ts";
 import {
@@ -367,6 +368,13 @@ export const adapter: Adapter = {
   // process.hrtime is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime).
   notifySocket: (address, pid) =>
     Promise.resolve(helperSocket(address, pid, () => process.hrtime.bigint() / 1_000n)),
+
+  // Node has no FFI to read a peer's credentials: the socket's mode 0600 (and its directory's) decides.
+  listenControl: (path, onConnection) => listenControl(path, onConnection),
+
+  connectControl,
+
+  controlDirectory,
 
   exit: (code) => process.exit(code),
 };

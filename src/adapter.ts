@@ -212,6 +212,34 @@ export interface NotifySocket {
   close(): void;
 }
 
+/**
+ * One client of the control socket (`multiserve ctl`), or the client's own connection:
+ * newline-delimited text both ways (src/control/protocol.ts says what the lines hold).
+ */
+export interface ControlConnection {
+  /**
+   * The peer's user id, read from the socket (SO_PEERCRED) where the runtime can (Deno with
+   * --allow-ffi, Bun, on Linux); undefined where it cannot (Node): the file mode then decides.
+   */
+  readonly peerUid: number | undefined;
+  /** Each whole line received, without its newline; a line past 64 KiB closes the connection. */
+  onLine(listener: (line: string) => void): void;
+  /** The connection ended (either side, or an error). */
+  onClose(listener: () => void): void;
+  /** Send one line (the newline is added). */
+  send(line: string): void;
+  /** Close once what was sent is written. */
+  close(): void;
+}
+
+/** The control socket a primary listens on. */
+export interface ControlListener {
+  /** The user id this process runs as; undefined where the runtime has none (Windows). */
+  readonly uid: number | undefined;
+  /** Stop listening, and remove the path if it is still this listener's socket (same inode). */
+  close(): void;
+}
+
 /** What a worker needs to reach its supervisor. */
 export interface ParentLink {
   /** Resolves once the message is handed over (so that exiting after it cannot lose it). */
@@ -310,6 +338,25 @@ export interface Adapter {
    * the runtime can send one, else Debian's `systemd-notify`; a string says why neither can.
    */
   notifySocket(address: string, pid: number): Promise<NotifySocket | string>;
+  /**
+   * Listen for control connections at `path`, mode 0600: bound at a temporary path beside it
+   * and renamed over it, so that a server already there (the old primary of an upgrade) is
+   * taken over at once and no client ever sees a looser mode. Rejects with the system
+   * error (its `code`: EACCES, ENOENT…).
+   */
+  listenControl(
+    path: string,
+    onConnection: (connection: ControlConnection) => void,
+  ): Promise<ControlListener>;
+  /** Connect to the control socket at `path`; rejects with the system error (ENOENT, ECONNREFUSED, EACCES…). */
+  connectControl(path: string): Promise<ControlConnection>;
+  /**
+   * The directory of default control sockets: `$XDG_RUNTIME_DIR/multiserve`, else
+   * `multiserve-UID` in the temporary directory; made (mode 0700) when `create`; and the
+   * names of the sockets in it. Throws when it is not a directory of this user's that only
+   * this user can enter.
+   */
+  controlDirectory(create: boolean): { path: string; sockets: string[] };
   /** End the process. */
   exit(code: number): void;
 }

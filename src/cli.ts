@@ -1,5 +1,6 @@
 /**
- * The `multiserve` command: `multiserve [flags] [module]`. Flags and `--help` come from the
+ * The `multiserve` command: `multiserve [flags] [module]`, or `multiserve ctl …` to drive a
+ * running server (src/control/client.ts). Flags and `--help` come from the
  * options table (`src/settings.ts`); the module's default export is served (the built-in
  * demo without one); every failure becomes one line and a documented exit code.
  *
@@ -11,6 +12,7 @@ import { cwd, exitProcess, programArgs, readEnv, siblingModule } from "./host.ts
 import { loadApp, type ServedApp } from "./app.ts";
 import { addressesOf, urlOf } from "./addresses.ts";
 import { checked, resolveOptions } from "./options.ts";
+import { ctlMain } from "./control/client.ts";
 import { assignedWorker } from "./role.ts";
 import { detectRuntime, loadAdapter } from "./runtime.ts";
 import { serve } from "./serve.ts";
@@ -157,6 +159,7 @@ export function usage(): string {
     `multiserve ${VERSION}: serve a fetch handler on every core (Deno, Bun, Node)`,
     "",
     "Usage: multiserve [flags] [module]",
+    "       multiserve ctl [--socket PATH] [--json] COMMAND  (drive a running server)",
     "",
     ...item(
       "module",
@@ -309,6 +312,8 @@ function bunxOnNode(): string | undefined {
 }
 
 export async function main(args: string[] = programArgs()): Promise<void> {
+  // `multiserve ctl …`: a client of a running server's control socket, not a server.
+  if (args[0] === "ctl") return exitProcess(await ctlMain(args.slice(1)));
   let request: CliRequest;
   try {
     request = parseArgs(args);

@@ -9,9 +9,11 @@
  *
  * @module
  */
-import type { Adapter, Listener } from "./adapter.ts";
+import type { Adapter, ControlListener, Listener } from "./adapter.ts";
 import { type Address, addressesOf, urlOf } from "./addresses.ts";
 import { servedApp } from "./app.ts";
+import { defaultControlName } from "./control/protocol.ts";
+import { serveControl } from "./control/server.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
 import { cwd, exitProcess, pid } from "./host.ts";
@@ -129,6 +131,7 @@ export class Primary implements Server {
       this.#registry?.close();
       this.#stopObserving?.();
       await this.#notifier?.close();
+      this.#controlSocket?.close();
       this.#removePidFile();
       this.#traps?.clear();
       this.#finish();
@@ -255,6 +258,7 @@ export class Primary implements Server {
         this.#unwatch = reloadOnChange(adapter, pool, watching, config.watchExclude, log);
       }
     }
+    await this.#openControl(adapter, addresses, registry);
     const urls = addresses.map((address) => urlOf(address, config.cert !== undefined));
     this.#url = registry.url = urls[0];
     registry.started = true;
@@ -272,6 +276,64 @@ export class Primary implements Server {
     if (config.onListen) config.onListen(info);
     else if (config.onListen === undefined) {
       announce(startupLine(info, adapter.version, watching, adapter.servingNote(config, unix)));
+    }
+  }
+
+  /** The control socket (`controlSocket`, src/control/server.ts), once open. */
+  #controlSocket: ControlListener | undefined;
+  /** This start upgrades a running primary: it takes the control socket's path over. */
+  #takeOver = false;
+  /** What `multiserve ctl upgrade` runs; none: it is refused. */
+  #upgrade: (() => Promise<unknown>) | undefined;
+
+  /**
+   * Listen on the control socket, once every worker listens: so that an upgrade takes the
+   * path over only when it can serve. A live server there (and no upgrade) refuses the
+   * start: what started stops first.
+   */
+  async #openControl(adapter: Adapter, addresses: Address[], registry: Registry): Promise<void> {
+    const config = this.#config;
+    const pool = this.#pool === undefined ? undefined : this.#control;
+    if (config.controlSocket === false || (config.controlSocket === undefined && pool === undefined)) return;
+    let path = config.controlSocket;
+    if (path === undefined) {
+      try {
+        path = `${adapter.controlDirectory(true).path}/${defaultControlName(addresses[0], pid())}`;
+      } catch (error) {
+        logAt("warning", `no control socket: ${messageOf(error)} (or set --control-socket PATH, or off)`);
+        return;
+      }
+    }
+    try {
+      this.#controlSocket = await serveControl(adapter, {
+        path,
+        explicit: config.controlSocket !== undefined,
+        takeOver: this.#takeOver,
+        stats: () => registry.status(),
+        pool,
+        stop: (gracefulTimeout) => {
+          if (gracefulTimeout !== undefined) {
+            const timer = setTimeout(() => {
+              logAt("info", `stop: still draining after ${gracefulTimeout} s; ending what remains`);
+              this.#control?.kill();
+              if (this.#pool === undefined) adapter.exit(0);
+            }, gracefulTimeout * 1_000);
+            (timer as { unref?: () => void }).unref?.();
+          }
+          this.close().then(() => adapter.exit(0));
+        },
+        logLevel: () => config.logLevel,
+        setLogLevel: (level) => configureLog({ ...config, logLevel: config.logLevel = level }),
+        upgrade: this.#upgrade,
+        log: logger,
+      });
+      // close() came while it was being opened, and found none to close.
+      if (this.#closing) this.#controlSocket?.close();
+    } catch (error) {
+      await this.#control?.stop();
+      await this.#serving?.stop(false);
+      for (const socket of this.#sockets?.paths ?? []) this.#sockets!.adapter.releaseUnixSocket(socket);
+      throw error;
     }
   }
 

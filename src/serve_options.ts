@@ -169,6 +169,18 @@ export interface ServeOptions {
    */
   pid?: string;
   /**
+   * Where the primary listens for `multiserve ctl` (docs/control.md): a unix socket of mode 0600.
+   * By default, when supervising (`threaded` or `processes`), `HOST:PORT.ctl` after the first
+   * address (`unix-NAME-HASH.ctl` for a unix socket, `fd-N.ctl` for an inherited one) in
+   * `$XDG_RUNTIME_DIR/multiserve/`, else in `/tmp/multiserve-UID/` (made mode 0700), where
+   * `multiserve ctl` finds it without flags; a default that cannot be used is a warning. One
+   * isolate serving alone has one only when given a path. `false` or `"off"`: none. A path that
+   * a running server answers on stops the start (exit 3); a dead server's file is replaced.
+   * @default env `MULTISERVE_CONTROL_SOCKET`, else `$XDG_RUNTIME_DIR/multiserve/HOST:PORT.ctl` (else `/tmp/multiserve-UID/…`) when supervising; off with one isolate
+   * @example "/run/app/control.sock"
+   */
+  controlSocket?: string | false;
+  /**
    * Largest request body in bytes. A larger `Content-Length` gets 413 before the body is
    * read; a chunked body is counted as the app reads it, and reading past the limit fails
    * with an error that becomes a 413 (a Hono app's `onError` sees it as an `HTTPException`-

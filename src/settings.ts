@@ -326,6 +326,27 @@ export const SETTINGS = {
       "written stops the start with exit 2.",
     example: '"/run/app/app.pid"',
   }),
+  controlSocket: setting({
+    kind: kinds.controlSocket,
+    default: undefined,
+    defaultText:
+      "`$XDG_RUNTIME_DIR/multiserve/HOST:PORT.ctl` (else `/tmp/multiserve-UID/…`) when supervising; off with one isolate",
+    env: "MULTISERVE_CONTROL_SOCKET",
+    flags: ["--control-socket"],
+    arg: "PATH",
+    section: "workers",
+    help: "the control socket multiserve ctl talks to (mode 0600), or off; by default " +
+      "$XDG_RUNTIME_DIR/multiserve/HOST:PORT.ctl (else in /tmp/multiserve-UID/) when supervising",
+    type: "string | false",
+    doc: "Where the primary listens for `multiserve ctl` (docs/control.md): a unix socket of mode 0600.\n" +
+      "By default, when supervising (`threaded` or `processes`), `HOST:PORT.ctl` after the first\n" +
+      "address (`unix-NAME-HASH.ctl` for a unix socket, `fd-N.ctl` for an inherited one) in\n" +
+      "`$XDG_RUNTIME_DIR/multiserve/`, else in `/tmp/multiserve-UID/` (made mode 0700), where\n" +
+      "`multiserve ctl` finds it without flags; a default that cannot be used is a warning. One\n" +
+      'isolate serving alone has one only when given a path. `false` or `"off"`: none. A path that\n' +
+      "a running server answers on stops the start (exit 3); a dead server's file is replaced.",
+    example: '"/run/app/control.sock"',
+  }),
   maxBodySize: setting({
     kind: kinds.count({ zero: "no limit" }),
     default: 10 * 1024 * 1024,

@@ -201,7 +201,10 @@ export interface ServerStats {
      * Workers replaced (or, for `scale`, ended) by reason; `recycle` after `maxRequests`,
      * `memory` over `maxWorkerMemory`.
      */
-    restarts: Record<"crash" | "timeout" | "unserving" | "recycle" | "memory" | "reload" | "scale", number>;
+    restarts: Record<
+      "crash" | "timeout" | "unserving" | "recycle" | "memory" | "kill" | "reload" | "scale",
+      number
+    >;
     bootFailures: number;
     reloads: number;
     /**

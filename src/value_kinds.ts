@@ -211,6 +211,15 @@ export const path: Kind<string, string | undefined> = {
   fromText: (t) => t !== "" ? t : new Invalid(),
 };
 
+/** The control socket's path, or `false` (`"off"`) for none. */
+export const controlSocket: Kind<string | false, string | false | undefined> = {
+  expects: 'a socket path (a non-empty string), or false or "off" for none',
+  expectsText: "a socket path, or off",
+  fromValue: (v) =>
+    v === false || v === "off" ? false : typeof v === "string" && v !== "" ? v : new Invalid(),
+  fromText: (t) => t === "off" ? false : t !== "" ? t : new Invalid(),
+};
+
 /** A Redis server's URL (`redis://HOST:PORT[/DB]`, or `rediss://` for TLS), or nothing. */
 export const redisUrl: Kind<string, string | undefined> = {
   expects: "a redis:// URL (redis://HOST:PORT[/DB])",

@@ -9,7 +9,15 @@
 import type { LogEntry } from "../log.ts";
 
 /** Why a worker was replaced (or, for `scale`, ended without one). */
-export type RestartReason = "crash" | "timeout" | "unserving" | "recycle" | "memory" | "reload" | "scale";
+export type RestartReason =
+  | "crash"
+  | "timeout"
+  | "unserving"
+  | "recycle"
+  | "memory"
+  | "kill"
+  | "reload"
+  | "scale";
 
 /** Counted requests with one method and one status class since the last report. */
 export type RequestTally = number[];

@@ -62,6 +62,7 @@ export class Registry {
     unserving: 0,
     recycle: 0,
     memory: 0,
+    kill: 0,
     reload: 0,
     scale: 0,
   };

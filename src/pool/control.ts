@@ -114,14 +114,44 @@ export class PoolControl implements WorkerPool {
     this.#pool?.kill();
   }
 
-  /** A rolling reload, after what was asked before it. */
-  reload(): Promise<void> {
-    return this.#enqueue("reload", "reload()", (pool) => pool.reload());
+  /**
+   * A rolling reload, after what was asked before it; `by` names who asked, for log lines.
+   * With `merge` (as SIGHUP, for the control socket), one already queued is joined instead.
+   */
+  reload(by = "reload()", merge = false): Promise<void> {
+    const queued = merge ? this.#queue.find((task) => task.kind === "reload") : undefined;
+    if (queued === undefined) return this.#enqueue("reload", by, (pool) => pool.reload());
+    this.#options.log("info", `${by}: a reload is queued already (${queued.by}); merged into it`);
+    return new Promise((resolve, reject) => {
+      const [resolved, rejected] = [queued.resolve, queued.reject];
+      queued.resolve = () => (resolved(), resolve());
+      queued.reject = (error) => (rejected(error), reject(error));
+    });
   }
 
   /** Scaling, after what was asked before it; a function gets the count when its turn comes. */
-  scale(count: number | ((current: number) => number)): Promise<void> {
-    return this.#enqueue("scale", "scale()", (pool) => pool.scale(count));
+  scale(count: number | ((current: number) => number), by = "scale()"): Promise<void> {
+    return this.#enqueue("scale", by, (pool) => pool.scale(count));
+  }
+
+  /**
+   * Replace worker `worker` (its id, "2"), as `maxRequests` recycles one: its replacement
+   * starts, and once that listens, it drains. Not queued: it changes no count, and may run
+   * during a reload or scaling as a recycling does; refused while the workers boot or stop.
+   */
+  replaceWorker(worker: string): Promise<void> {
+    if (this.#phase === "stopping") {
+      return Promise.reject(new StoppedError(`kill ${worker} not run: the server is stopping`));
+    }
+    if (this.#phase === "booting") {
+      return Promise.reject(new Error(`kill ${worker} not run: the workers are still starting`));
+    }
+    if (this.#pool?.replaceWorker === undefined) {
+      return Promise.reject(
+        new Error("these workers cannot be replaced one by one (threads in one worker process)"),
+      );
+    }
+    return this.#pool.replaceWorker(worker);
   }
 
   /** Act on `signal` as the phase allows (the table above), saying what became of it. */

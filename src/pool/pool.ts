@@ -23,6 +23,11 @@ export interface WorkerPool {
   reload(): Promise<void>;
   /** Keep `count` workers; a function gets the current count when its turn comes. */
   scale(count: number | ((current: number) => number)): Promise<void>;
+  /**
+   * Replace worker `id` ("2"): its replacement starts, then it drains; rejects when no such
+   * worker serves. Absent where workers cannot be replaced one by one (a thread host).
+   */
+  replaceWorker?(id: string): Promise<void>;
 }
 
 /** What every pool is told. */

@@ -190,6 +190,26 @@ export class Supervisor implements WorkerPool {
     });
   }
 
+  /**
+   * Replace worker `id` (`multiserve ctl kill`) as a recycled one: its replacement starts,
+   * then it drains. Rejects when no worker of that id serves, or its replacement cannot start
+   * (it then serves on).
+   */
+  async replaceWorker(id: string): Promise<void> {
+    const { name, kind } = this.#options;
+    const worker = this.#current().find((w) => name(w.id) === id && w.state === "listening");
+    if (worker === undefined) {
+      const ids = this.#current().map((w) => name(w.id)).sort().join(", ");
+      const nested = id.includes(".") && kind === "process"
+        ? `; the threads of a worker process are replaced with it: kill ${id.slice(0, id.indexOf("."))}`
+        : "";
+      throw new Error(`no worker ${id} is serving (the workers: ${ids || "none"})${nested}`);
+    }
+    if (!(await this.#recycle(worker, "kill", "asked to go (multiserve ctl kill)", "on request"))) {
+      throw new Error(`worker ${id} serves on: its replacement could not start (see the log)`);
+    }
+  }
+
   #serially(task: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(task);
     this.#queue = run.catch(() => {});
@@ -380,7 +400,7 @@ export class Supervisor implements WorkerPool {
   /** A worker served its `maxRequests`. */
   #recycleForRequests(worker: Worker, requests: number): void {
     const why = `served ${requests} requests (maxRequests)`;
-    this.#recycle(worker, "recycle", why, `after ${requests} requests`);
+    void this.#recycle(worker, "recycle", why, `after ${requests} requests`);
   }
 
   /**
@@ -390,7 +410,7 @@ export class Supervisor implements WorkerPool {
   #recycleForMemory(worker: Worker, memory: number, limit: number): void {
     const used = `${mib(memory)} MiB`;
     const measure = this.#options.kind === "process" ? "RSS" : "JavaScript heap";
-    this.#recycle(
+    void this.#recycle(
       worker,
       "memory",
       `uses ${used} (${measure}), over maxWorkerMemory ${mib(limit)} MiB`,
@@ -402,19 +422,20 @@ export class Supervisor implements WorkerPool {
    * Recycle a worker (`why`, for the log line): start its replacement, and stop it once that
    * one listens, counted as restart `reason`, its exit line saying it was recycled `when`.
    */
-  #recycle(worker: Worker, reason: RestartReason, why: string, when: string): void {
-    if (worker.state !== "listening" || worker.retiring || this.#stopping) return;
+  #recycle(worker: Worker, reason: RestartReason, why: string, when: string): Promise<boolean> {
+    if (worker.state !== "listening" || worker.retiring || this.#stopping) return Promise.resolve(false);
     worker.retiring = true;
     const label = this.#label(worker);
     const fields = this.#fields(worker);
     this.#options.log("info", `${label} ${why}: starting its replacement`, fields);
     const next = this.#spawn(worker.id, worker.generation);
-    next.listening.then(
-      () => this.#retire(worker, `recycled ${when}`, reason),
+    return next.listening.then(
+      () => (this.#retire(worker, `recycled ${when}`, reason), true),
       (error) => {
         // The old worker is still healthy: better it serves on than the place goes empty.
         const line = `${label} keeps serving: its replacement could not start: ${messageOf(error)}`;
         this.#options.log("error", line, fields);
+        return false;
       },
     );
   }

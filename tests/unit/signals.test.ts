@@ -460,6 +460,26 @@ describe(`${runtime}: signals at every point of the pool's life (fake workers)`,
     assert.deepEqual(t.lines(/refused/), ["SIGHUP: refused: the server is stopping"]);
     assert.equal(t.lines(/^reload/).length, 0);
   });
+
+  it("a reload from the control socket merges into one SIGHUP queued, and is done when it is", async () => {
+    const t = setUp();
+    t.hold = true;
+    const started = t.control.start();
+    await until(() => t.workers.length === 2, "both workers to start");
+    t.control.signal("SIGHUP");
+    const asked = t.control.reload("multiserve ctl reload", true);
+    assert.deepEqual(t.lines(/merged/), [
+      "multiserve ctl reload: a reload is queued already (SIGHUP); merged into it",
+    ]);
+    t.release();
+    await started;
+    await asked;
+    assert.equal(t.lines(/^reload done/).length, 1);
+    await settled(t, "the reload to end");
+    assert.equal(t.lines(/^reload: starting 2 new processes$/).length, 1, "one reload for both");
+    nothingKilled(t);
+    t.control.kill();
+  });
 });
 
 /** The phases of one isolate: loading its app, serving, and stopping after a first SIGTERM. */
