@@ -3,22 +3,24 @@
  * `url`/ws?role=pub sending RATE messages a second for SECONDS, each carrying the time it was
  * sent. Prints JSON: messages delivered per second, the share delivered, and p50/p99 of the
  * time from publish to delivery in ms (over every delivery). Args: url, subscribers, rate,
- * seconds. Runs on Node.
+ * seconds, and optionally a second server's url (another host): every other subscriber then
+ * connects there. Runs on Node.
  */
 import process from "node:process";
 
-const [url, subscribers, rate, seconds] = [
+const [url, subscribers, rate, seconds, otherUrl] = [
   process.argv[2],
   Number(process.argv[3]),
   Number(process.argv[4]),
   Number(process.argv[5]),
+  process.argv[6] as string | undefined,
 ];
 const now = () => performance.timeOrigin + performance.now();
-const open = (path: string) =>
+const open = (path: string, at = url) =>
   new Promise<WebSocket>((resolve, reject) => {
-    const socket = new WebSocket(`${url.replace("http", "ws")}${path}`);
+    const socket = new WebSocket(`${at.replace("http", "ws")}${path}`);
     socket.onopen = () => resolve(socket);
-    socket.onerror = () => reject(new Error(`cannot connect to ${url}${path}`));
+    socket.onerror = () => reject(new Error(`cannot connect to ${at}${path}`));
   });
 
 let delivered = 0;
@@ -26,7 +28,12 @@ const latencies: number[] = [];
 const sockets: WebSocket[] = [];
 for (let i = 0; i < subscribers; i += 100) {
   sockets.push(
-    ...await Promise.all(Array.from({ length: Math.min(100, subscribers - i) }, () => open("ws"))),
+    ...await Promise.all(
+      Array.from(
+        { length: Math.min(100, subscribers - i) },
+        (_, j) => open("ws", otherUrl !== undefined && j % 2 === 1 ? otherUrl : url),
+      ),
+    ),
   );
 }
 for (const socket of sockets) {
