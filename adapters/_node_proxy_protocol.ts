@@ -31,7 +31,10 @@ function nameClient(socket: Socket, { hostname, port }: RemoteAddr): void {
  * nothing sent, as HAProxy's `accept-proxy` does. A connection sending nothing at all before
  * it closes is not counted (a port probe).
  */
-export function readProxyHeaders(server: NetServer, { trust, timeoutMs, onRefused }: ProxyProtocolOptions): void {
+export function readProxyHeaders(
+  server: NetServer,
+  { trust, timeoutMs, onRefused }: ProxyProtocolOptions,
+): void {
   const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
   // Over TLS, requests see the TLS socket, which asks its own handle for the peer: it is
   // told the client as its handshake ends, before the HTTP servers' own listeners run.

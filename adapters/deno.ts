@@ -79,11 +79,15 @@ function proxyProtocolProblem(
   limits: { maxWebSockets: number },
 ): string | undefined {
   const why = "Deno reads PROXY headers only in its own accept loop";
-  if (serveOn === undefined) return `this Deno ${Deno.version.deno} has no serveHttpOnConnection: ${why}; use Deno 2.9`;
+  if (serveOn === undefined) {
+    return `this Deno ${Deno.version.deno} has no serveHttpOnConnection: ${why}; use Deno 2.9`;
+  }
   if (tls !== undefined) {
     return "--proxy-protocol with --cert: Deno's TLS listener does the handshake as it accepts, before a PROXY header could be read, and Deno has no server-side TLS over a connection already read (Deno.startTls is for clients). Terminate TLS in the balancer, or serve on Node";
   }
-  if (unix !== undefined) return `--proxy-protocol on a unix socket: ${why}, which Deno has for TCP only; bind a TCP port`;
+  if (unix !== undefined) {
+    return `--proxy-protocol on a unix socket: ${why}, which Deno has for TCP only; bind a TCP port`;
+  }
   if (limits.maxWebSockets > 0) {
     return `--proxy-protocol with WebSockets on: ${why}, and WebSockets need Deno.serve's, which accepts by itself; add --max-web-sockets 0`;
   }
@@ -200,7 +204,17 @@ export const adapter: Adapter = {
 
   listen(
     app,
-    { hostname, port, shared, limits, tls, http2: offerHttp2 = false, unix, onError: appError, proxyProtocol },
+    {
+      hostname,
+      port,
+      shared,
+      limits,
+      tls,
+      http2: offerHttp2 = false,
+      unix,
+      onError: appError,
+      proxyProtocol,
+    },
   ) {
     const noProxyProtocol = proxyProtocol === undefined ? undefined : proxyProtocolProblem(tls, unix, limits);
     if (noProxyProtocol !== undefined) return Promise.reject(new OptionError(noProxyProtocol));

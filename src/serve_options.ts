@@ -305,8 +305,10 @@ export interface ServeOptions {
    * Over TLS the header comes before the handshake. A connection from a peer not in
    * `forwardedAllowIps`, or whose header is malformed or not whole within `headerTimeout`
    * (at most 3 s), is closed with nothing sent, and counted
-   * (`multiserve_proxy_protocol_refused_total`). Node only: Deno and Bun refuse it with exit 2
-   * (see docs/limits.md).
+   * (`multiserve_proxy_protocol_refused_total`). Every connection must then come through the
+   * balancer. Node reads it everywhere (TCP, TLS, unix sockets); Deno on TCP with WebSockets
+   * off (`maxWebSockets: 0`), not over TLS; Bun not at all. Where it cannot, the start fails
+   * with exit 2 saying why (docs/limits.md).
    * @default `false`
    * @example true
    */

@@ -554,8 +554,10 @@ export const SETTINGS = {
       "Over TLS the header comes before the handshake. A connection from a peer not in\n" +
       "`forwardedAllowIps`, or whose header is malformed or not whole within `headerTimeout`\n" +
       "(at most 3 s), is closed with nothing sent, and counted\n" +
-      "(`multiserve_proxy_protocol_refused_total`). Node only: Deno and Bun refuse it with exit 2\n" +
-      "(see docs/limits.md).",
+      "(`multiserve_proxy_protocol_refused_total`). Every connection must then come through the\n" +
+      "balancer. Node reads it everywhere (TCP, TLS, unix sockets); Deno on TCP with WebSockets\n" +
+      "off (`maxWebSockets: 0`), not over TLS; Bun not at all. Where it cannot, the start fails\n" +
+      "with exit 2 saying why (docs/limits.md).",
     example: "true",
   }),
   accessLog: setting({

@@ -71,11 +71,19 @@ function readV2(bytes: Uint8Array): ProxyHeader {
   const body = bytes.subarray(V2_FIXED, length);
   if (family === 1) {
     if (body.length < 12) return { kind: "bad", reason: "PROXY v2 IPv4 addresses cut short" };
-    return { kind: "header", length, source: { hostname: body.subarray(0, 4).join("."), port: port(body, 8) } };
+    return {
+      kind: "header",
+      length,
+      source: { hostname: body.subarray(0, 4).join("."), port: port(body, 8) },
+    };
   }
   if (family === 2) {
     if (body.length < 36) return { kind: "bad", reason: "PROXY v2 IPv6 addresses cut short" };
-    return { kind: "header", length, source: { hostname: ipv6Text(body.subarray(0, 16)), port: port(body, 32) } };
+    return {
+      kind: "header",
+      length,
+      source: { hostname: ipv6Text(body.subarray(0, 16)), port: port(body, 32) },
+    };
   }
   // AF_UNSPEC, or AF_UNIX (a path, not an address the app could use): the peer stays.
   if (family === 0 || family === 3) return { kind: "header", length, source: undefined };
@@ -112,7 +120,9 @@ function ipv6Text(bytes: Uint8Array): string {
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 /** An IPv6 address as the trust list reads one (no network, no `*`). */
-const IPV6 = { test: (text: string) => text.includes(":") && trustEntryProblem(text) === undefined && !text.includes("/") };
+const IPV6 = {
+  test: (text: string) => text.includes(":") && trustEntryProblem(text) === undefined && !text.includes("/"),
+};
 const PORT = /^(?:0|[1-9]\d{0,4})$/;
 
 function readV1(bytes: Uint8Array): ProxyHeader {
@@ -144,7 +154,9 @@ function readV1(bytes: Uint8Array): ProxyHeader {
   if (!address.test(source) || !address.test(fields[3])) {
     return { kind: "bad", reason: `PROXY v1 ${protocol} address not valid` };
   }
-  if (!PORT.test(sourcePort) || !PORT.test(destinationPort) || +sourcePort > 65535 || +destinationPort > 65535) {
+  if (
+    !PORT.test(sourcePort) || !PORT.test(destinationPort) || +sourcePort > 65535 || +destinationPort > 65535
+  ) {
     return { kind: "bad", reason: "PROXY v1 port not valid" };
   }
   return { kind: "header", length, source: { hostname: source, port: +sourcePort } };
