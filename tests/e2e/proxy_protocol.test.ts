@@ -348,14 +348,14 @@ describe(`${runtime}: PROXY protocol`, { concurrency: 2 }, () => {
   });
 
   it(
-    "a header from an untrusted peer, a malformed one, or none in time closes the connection unanswered, counted in /metrics",
+    "a header from an untrusted peer, a malformed one, or none in time closes the connection unanswered, counted in /metrics (processes 2)",
     {
       skip: served ? false : "Bun refuses --proxy-protocol",
     },
     async () => {
       const { child, url } = await startServer(modTs, [
         ...["-p", "0", "--proxy-protocol", "--forwarded-allow-ips", "127.0.0.1", "--header-timeout", "1"],
-        ...["--admin-port", "0", ...LOSSLESS, fixture("app.ts")],
+        ...["--admin-port", "0", ...MODES[2].args, ...LOSSLESS, fixture("app.ts")],
       ]);
       const port = Number(new URL(url).port);
       try {
