@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { ConnectionLimits } from "../src/adapter.ts";
+import type { ConnectionLimits, ProxyProtocolOptions } from "../src/adapter.ts";
+import { PROXY_FIRST_READ, readProxyHeader } from "../src/http/proxy_protocol.ts";
 import type { DenoListener, DenoServeInfo } from "./_deno_api.ts";
 
 /** How long a draining server waits for the first request of a connection it just accepted. */
@@ -45,8 +46,41 @@ export type ConnectionHandler = (
 
 /** An accepted connection as Deno gives it: over TLS, with its handshake. */
 interface DenoConn {
+  readonly remoteAddr: { hostname?: string; port?: number };
+  read(into: Uint8Array): Promise<number | null>;
   close(): void;
   handshake?: () => Promise<{ alpnProtocol: string | null }>;
+}
+
+/**
+ * The client the PROXY header at the start of `socket` names (undefined: LOCAL or UNKNOWN),
+ * or why there is none. A Deno connection cannot be given back what was read from it, and
+ * Deno's HTTP server must get every byte after the header: so no read asks for more than the
+ * header still holds for sure (12 bytes first, then what the header says it needs; a v1
+ * line's tail a byte at a time).
+ */
+async function proxyHeaderOf(
+  socket: DenoConn,
+): Promise<{ source: DenoServeInfo["remoteAddr"] | undefined } | "malformed" | "closed"> {
+  let read = new Uint8Array(0);
+  let need = PROXY_FIRST_READ;
+  for (;;) {
+    const more = new Uint8Array(need);
+    let got = 0;
+    while (got < need) {
+      const n = await socket.read(more.subarray(got));
+      if (n === null) return read.length + got === 0 ? "closed" : "malformed";
+      got += n;
+    }
+    const joined = new Uint8Array(read.length + need);
+    joined.set(read);
+    joined.set(more, read.length);
+    read = joined;
+    const header = readProxyHeader(read);
+    if (header.kind === "bad") return "malformed";
+    if (header.kind === "header") return { source: header.source };
+    need = header.need;
+  }
 }
 
 /** One accepted connection and its clock. */
@@ -83,6 +117,7 @@ export function serveConnections(
   handler: ConnectionHandler,
   onError: (error: unknown) => Response,
   limits: ConnectionLimits,
+  proxy?: ProxyProtocolOptions,
 ): { close(timeoutMs: number): Promise<void>; readonly ended: string | undefined } {
   const connections = new Set<Connection>();
   let closing = false;
@@ -107,7 +142,11 @@ export function serveConnections(
       if (connection.deadline !== 0 && now >= connection.deadline) shutdown(connection);
     }
   }, tick);
-  const serve = (connection: Connection, http2: boolean) => {
+  const serve = (
+    connection: Connection,
+    http2: boolean,
+    client?: DenoServeInfo["remoteAddr"],
+  ) => {
     const ended = () => {
       connection.active--;
       connection.served++;
@@ -124,7 +163,12 @@ export function serveConnections(
         connection.deadline = 0;
         connection.active++;
         info.completed.then(ended, ended);
-        const response = handler(request, info, http2);
+        // The client a PROXY header named, in place of the peer Deno saw.
+        const response = handler(
+          request,
+          client === undefined ? info : { remoteAddr: client, completed: info.completed },
+          http2,
+        );
         return response instanceof Promise
           ? response.then((ready) => noteClose(connection, ready))
           : noteClose(connection, response);
@@ -145,6 +189,7 @@ export function serveConnections(
       closeAfter: false,
     };
     connections.add(connection);
+    if (proxy !== undefined) return afterProxyHeader(connection);
     if (socket.handshake === undefined) return serve(connection, false);
     // Over TLS, ALPN may choose HTTP/2: the handshake comes first, so that each request can
     // be told (Deno's server would otherwise do it, and two at once fail with "Busy").
@@ -159,6 +204,42 @@ export function serveConnections(
           socket.close();
         } catch { /* closed already */ }
         forget(connection);
+      },
+    );
+  };
+
+  // Plain TCP only: over TLS the header would come before the handshake, which Deno's TLS
+  // listener does as it accepts (the adapter refuses that).
+  const afterProxyHeader = (connection: Connection) => {
+    const { socket } = connection;
+    const peer = socket.remoteAddr.hostname;
+    const refuse = (reason: "untrusted" | "malformed" | "timeout" | "closed") => {
+      if (reason !== "closed") proxy!.onRefused(reason);
+      connection.deadline = 0;
+      try {
+        socket.close();
+      } catch { /* closed already */ }
+      forget(connection);
+    };
+    if (peer !== undefined && !proxy!.trust(peer)) return refuse("untrusted");
+    // Its own clock (not the sweeper's), so that running out is told apart from a drain.
+    connection.deadline = 0;
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      socket.close();
+    }, proxy!.timeoutMs);
+    proxyHeaderOf(socket).then(
+      (header) => {
+        clearTimeout(timer);
+        if (typeof header === "string") return refuse(header);
+        // Draining meanwhile: its first request gets the moment a fresh connection gets.
+        connection.deadline = Date.now() + (closing ? FRESH_GRACE_MS : limits.headerTimeout * 1_000);
+        serve(connection, false, header.source);
+      },
+      () => {
+        clearTimeout(timer);
+        refuse(late ? "timeout" : "closed");
       },
     );
   };

@@ -65,6 +65,35 @@ function serveHttp1OverTls(
   return server;
 }
 
+/**
+ * Why Deno cannot read PROXY headers with these options, or undefined when it can: only its
+ * own accept loop (`serveHttpOnConnection`, WebSockets off) can read a connection before
+ * Deno's HTTP server does, and only over plain TCP. Deno.serve accepts by itself, a unix
+ * socket is served by Deno.serve, and Deno's TLS listener does the handshake as it accepts,
+ * before the header (the connection it gives back has no way to do it later, and
+ * `Deno.startTls` is for clients only).
+ */
+function proxyProtocolProblem(
+  tls: unknown,
+  unix: unknown,
+  limits: { maxWebSockets: number },
+): string | undefined {
+  const why = "Deno reads PROXY headers only in its own accept loop";
+  if (serveOn === undefined) {
+    return `this Deno ${Deno.version.deno} has no serveHttpOnConnection: ${why}; use Deno 2.9`;
+  }
+  if (tls !== undefined) {
+    return "--proxy-protocol with --cert: Deno's TLS listener does the handshake as it accepts, before a PROXY header could be read, and Deno has no server-side TLS over a connection already read (Deno.startTls is for clients). Terminate TLS in the balancer, or serve on Node";
+  }
+  if (unix !== undefined) {
+    return `--proxy-protocol on a unix socket: ${why}, which Deno has for TCP only; bind a TCP port`;
+  }
+  if (limits.maxWebSockets > 0) {
+    return `--proxy-protocol with WebSockets on: ${why}, and WebSockets need Deno.serve's, which accepts by itself; add --max-web-sockets 0`;
+  }
+  return undefined;
+}
+
 /** A worker thread's own end. */
 const workerScope = globalThis as unknown as { postMessage(message: unknown): void; close(): void };
 
@@ -173,7 +202,22 @@ export const adapter: Adapter = {
       })
       : processParentLink(),
 
-  listen(app, { hostname, port, shared, limits, tls, http2: offerHttp2 = false, unix, onError: appError }) {
+  listen(
+    app,
+    {
+      hostname,
+      port,
+      shared,
+      limits,
+      tls,
+      http2: offerHttp2 = false,
+      unix,
+      onError: appError,
+      proxyProtocol,
+    },
+  ) {
+    const noProxyProtocol = proxyProtocol === undefined ? undefined : proxyProtocolProblem(tls, unix, limits);
+    if (noProxyProtocol !== undefined) return Promise.reject(new OptionError(noProxyProtocol));
     // Deno.serve over TLS speaks HTTP/2 to those who ask, and does not say to whom: a
     // request without Host is let through there (Deno makes its URL from :authority, or
     // from its own address for an HTTP/1.1 request without Host). With HTTP/2 off, none asks.
@@ -214,7 +258,7 @@ export const adapter: Adapter = {
             ...tls,
             alpnProtocols: alpnProtocols(offerHttp2),
           });
-        const serving = serveConnections(listener, serveOn, handler, onError, limits);
+        const serving = serveConnections(listener, serveOn, handler, onError, limits, proxyProtocol);
         return Promise.resolve({
           port: listener.addr.port ?? 0,
           webSockets: 0,

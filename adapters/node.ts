@@ -65,6 +65,7 @@ import {
   upgradeDecidedBy,
   upgrades,
 } from "./_node_servers.ts";
+import { readProxyHeaders } from "./_node_proxy_protocol.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
@@ -162,7 +163,10 @@ export const adapter: Adapter = {
   hostsThreads: false,
   parentLink: (kind) => kind === "thread" ? threadParentLink() : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, http2 = false, unix, fd, onError, onRefused }) {
+  listen(
+    handler,
+    { hostname, port, shared, limits, tls, http2 = false, unix, fd, onError, onRefused, proxyProtocol },
+  ) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
     // The chain answers what the app throws; a sync answer stays sync (no promise per request).
@@ -238,6 +242,7 @@ export const adapter: Adapter = {
           )) as unknown as typeof createServer,
     }) as Server;
     if (onRefused) answerParseErrors(server, onRefused);
+    if (proxyProtocol !== undefined) readProxyHeaders(server, proxyProtocol);
     // A cluster worker's main thread shares the primary's socket; every other shared
     // listener (threads) binds its own with SO_REUSEPORT.
     const clusterShared = shared && cluster.isWorker && isMainThread;

@@ -7,7 +7,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import process from "node:process";
 import { descendants, freePort, statFields } from "../tests/_processes.ts";
-import { nginxFront, pinned, type Running, start, stop, type Target, treeRssMiB } from "./servers.ts";
+import {
+  haproxyFront,
+  nginxFront,
+  pinned,
+  type Running,
+  start,
+  stop,
+  type Target,
+  treeRssMiB,
+} from "./servers.ts";
 
 export const WARMUP_SECONDS = 1;
 
@@ -149,10 +158,12 @@ export async function compareIsolates(
         const port = await freePort();
         const server = await start(pinned(target.cmd(port), 0), port, target.env);
         running.push(server);
-        if (target.behindNginx) {
-          const front = await nginxFront(port);
+        if (target.behindNginx || target.behindHaproxy) {
+          const front = target.behindNginx
+            ? await nginxFront(port)
+            : await haproxyFront(port, target.behindHaproxy!);
           running.push(front);
-          server.url = front.url; // load goes through nginx; both are stopped after the round
+          server.url = front.url; // load goes through the front; both are stopped after the round
         }
       }
       const served = running.filter((r) => !r.isFront);

@@ -28,6 +28,7 @@ import * as observing from "./sections/l_observing.ts";
 import * as https from "./sections/m_https.ts";
 import * as behindNginx from "./sections/n_behind_nginx.ts";
 import * as pubsubFanout from "./sections/o_pubsub_fanout.ts";
+import * as proxyProtocol from "./sections/p_proxy_protocol.ts";
 import { bin, HAS_TASKSET, root } from "./servers.ts";
 
 /**
@@ -52,6 +53,7 @@ const SECTIONS: readonly Section[] = [
   https,
   behindNginx,
   pubsubFanout,
+  proxyProtocol,
 ];
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -119,6 +119,8 @@ export interface Target {
   env?: Record<string, string>;
   /** Measured through an nginx of its own in front (section (n)). */
   behindNginx?: boolean;
+  /** Measured through an HAProxy of its own in TCP mode, sending a PROXY v2 header or not (section (p)). */
+  behindHaproxy?: "plain" | "send-proxy-v2";
 }
 
 /** multiserve's CLI (mod.ts) serving bench/servers/`app`_app.ts with `flags`. */
@@ -165,6 +167,60 @@ export const rawBaseline = (runtime: Runtime): string =>
 export const NGINX = spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" })
   .stdout
   .trim();
+
+/** Where HAProxy is, or "" when it is not installed (section (p) is then left out). */
+export const HAPROXY = spawnSync("sh", ["-c", "command -v haproxy || ls /usr/sbin/haproxy"], {
+  encoding: "utf8",
+}).stdout.trim().split("\n")[0];
+
+/**
+ * Debian's HAProxy in TCP mode in front of the server on `upstreamPort`, pinned with the
+ * servers (CPU 0), one thread, as docs/deploying.md's snippet has it: each client connection
+ * relayed on a connection of its own, which begins with a PROXY v2 header when `send` says so.
+ */
+export async function haproxyFront(upstreamPort: number, send: "plain" | "send-proxy-v2"): Promise<Running> {
+  const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-haproxy-`);
+  const port = await freePort();
+  writeFileSync(
+    `${dir}/haproxy.cfg`,
+    `global
+  maxconn 4096
+  nbthread 1
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend front
+  bind 127.0.0.1:${port}
+  default_backend app
+backend app
+  server app 127.0.0.1:${upstreamPort}${send === "plain" ? "" : " send-proxy-v2"}
+`,
+  );
+  const [exe, args] = pinned([HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], 0);
+  const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (c) => (output += c));
+  child.stderr!.on("data", (c) => (output += c));
+  const url = `http://127.0.0.1:${port}/`;
+  const answers = () =>
+    new Promise<boolean>((resolve) => {
+      const req = httpRequest(url, { agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on("error", () => resolve(false));
+      req.end();
+    });
+  try {
+    await eventually(answers, "haproxy", 5_000, 50);
+  } catch {
+    killTree(child.pid!);
+    throw new Error(`haproxy in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
+  }
+  return { child, url, startMs: 0, output: () => output, isFront: true };
+}
 
 /**
  * Debian's nginx in front of the server on `upstreamPort`, pinned with the servers (CPU 0), as

@@ -6,6 +6,7 @@
  * @module
  */
 import type { BusMessage, CommandMessage, WorkerData, WorkerMessage } from "./protocol.ts";
+import type { Trust } from "./http/ip.ts";
 import type { FetchHandler } from "./types.ts";
 
 /** The runtimes multiserve serves on. */
@@ -100,7 +101,26 @@ export interface ListenOptions {
    * `websocket` object, as `hono/bun` exports it); other runtimes ignore it.
    */
   websocket?: unknown;
+  /**
+   * Every connection begins with a PROXY protocol header (`proxyProtocol`), read before HTTP
+   * or TLS: its client becomes the connection's peer. A runtime that cannot read one throws
+   * an `OptionError` saying why.
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
+
+/** How an adapter reads PROXY protocol headers (src/http/proxy_protocol.ts parses them). */
+export interface ProxyProtocolOptions {
+  /** The peers that may send one (`forwardedAllowIps`); any other is closed at once. */
+  trust: Trust;
+  /** A header not whole within this many milliseconds closes its connection. */
+  timeoutMs: number;
+  /** Told of each connection closed unanswered, and why. */
+  onRefused: (reason: ProxyRefusal) => void;
+}
+
+/** Why a connection was closed before its PROXY header was read. */
+export type ProxyRefusal = "untrusted" | "malformed" | "timeout";
 
 /** A request refused before the chain saw it. */
 export interface Refused {

@@ -297,6 +297,23 @@ export interface ServeOptions {
    */
   forwardedAllowIps?: string | string[];
   /**
+   * Every connection begins with a PROXY protocol header, version 1 (text) or 2 (binary),
+   * told apart by its first bytes (HAProxy's `accept-proxy`): what an L4 balancer (HAProxy
+   * `send-proxy-v2`, AWS NLB) writes to name the client. The client it names becomes the
+   * connection's peer: `remoteAddr`, `peerAddr`, the access log, and the address
+   * `X-Forwarded-For` is then judged by. A LOCAL header (a health check) keeps the real peer.
+   * Over TLS the header comes before the handshake. A connection from a peer not in
+   * `forwardedAllowIps`, or whose header is malformed or not whole within `headerTimeout`
+   * (at most 3 s), is closed with nothing sent, and counted
+   * (`multiserve_proxy_protocol_refused_total`). Every connection must then come through the
+   * balancer. Node reads it everywhere (TCP, TLS, unix sockets); Deno on TCP with WebSockets
+   * off (`maxWebSockets: 0`), not over TLS; Bun not at all. Where it cannot, the start fails
+   * with exit 2 saying why (docs/limits.md).
+   * @default `false`
+   * @example true
+   */
+  proxyProtocol?: boolean;
+  /**
    * Write a line per request, once its response is ready: `true` or `"-"` to stdout, a path to
    * append to that file. Every worker writes its own lines, a batch per turn of its event loop,
    * whole lines at a time, and flushes them before it exits. Our own refusals (413, 431, 503…)

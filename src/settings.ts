@@ -539,6 +539,27 @@ export const SETTINGS = {
       "anyone else the headers change nothing.",
     example: '["10.0.0.0/8", "192.168.1.5"]',
   }),
+  proxyProtocol: setting({
+    kind: kinds.flag,
+    default: false,
+    flags: ["--proxy-protocol"],
+    section: "requests",
+    help: "every connection begins with a PROXY protocol header (v1 or v2) from a forwardedAllowIps peer",
+    type: "boolean",
+    doc: "Every connection begins with a PROXY protocol header, version 1 (text) or 2 (binary),\n" +
+      "told apart by its first bytes (HAProxy's `accept-proxy`): what an L4 balancer (HAProxy\n" +
+      "`send-proxy-v2`, AWS NLB) writes to name the client. The client it names becomes the\n" +
+      "connection's peer: `remoteAddr`, `peerAddr`, the access log, and the address\n" +
+      "`X-Forwarded-For` is then judged by. A LOCAL header (a health check) keeps the real peer.\n" +
+      "Over TLS the header comes before the handshake. A connection from a peer not in\n" +
+      "`forwardedAllowIps`, or whose header is malformed or not whole within `headerTimeout`\n" +
+      "(at most 3 s), is closed with nothing sent, and counted\n" +
+      "(`multiserve_proxy_protocol_refused_total`). Every connection must then come through the\n" +
+      "balancer. Node reads it everywhere (TCP, TLS, unix sockets); Deno on TCP with WebSockets\n" +
+      "off (`maxWebSockets: 0`), not over TLS; Bun not at all. Where it cannot, the start fails\n" +
+      "with exit 2 saying why (docs/limits.md).",
+    example: "true",
+  }),
   accessLog: setting({
     kind: kinds.logTarget,
     default: undefined,

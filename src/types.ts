@@ -208,6 +208,11 @@ export interface ServerStats {
     bootFailures: number;
     reloads: number;
     /**
+     * Connections closed unanswered before their PROXY protocol header was read
+     * (`proxyProtocol`), by reason: a peer not trusted, a malformed header, one not whole in time.
+     */
+    proxyProtocolRefused: Record<"untrusted" | "malformed" | "timeout", number>;
+    /**
      * Topics: messages published and delivered, subscribers closed for falling behind
      * (`dropped`), by every worker ever run; subscriptions held now.
      */

@@ -99,6 +99,9 @@ function webSocketGate(next: AfterGuard, max: number, open: () => number): After
 /** How often a serving worker looks whether its sockets still accept (`Serving.whenEnded`). */
 const ENDED_CHECK_MS = 1_000;
 
+/** Seconds at most for a PROXY protocol header to arrive whole: a balancer sends it at once. */
+const PROXY_HEADER_TIMEOUT = 3;
+
 /** A chain serving on its sockets: the port bound at each address, and the graceful stop. */
 export interface Serving {
   ports: number[];
@@ -167,6 +170,13 @@ export async function serveChain(
       limits: config,
       onError: appErrorResponse(config.debug),
       websocket: app.websocket,
+      proxyProtocol: config.proxyProtocol
+        ? {
+          trust: trustOf(config.forwardedAllowIps),
+          timeoutMs: Math.min(config.headerTimeout, PROXY_HEADER_TIMEOUT) * 1_000,
+          onRefused: (reason) => tally?.proxyRefused(reason),
+        }
+        : undefined,
     }));
   webSockets = () => listener.webSockets;
   const draining = new AbortController();

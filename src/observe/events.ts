@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ProxyRefusal } from "../adapter.ts";
 import type { LogEntry } from "../log.ts";
 
 /** Why a worker was replaced (or, for `scale`, ended without one). */
@@ -44,6 +45,8 @@ export interface StatsReport {
   memory: number;
   /** Topics (src/pubsub/): messages since the previous report, and subscriptions now. */
   pubsub?: PubSubReport;
+  /** Connections refused before their PROXY header was read since the previous report, by reason (none: none). */
+  proxyRefused?: Partial<Record<ProxyRefusal, number>>;
 }
 
 /** A worker's publish/subscribe counts: `published`, `delivered`, `dropped` since its previous report. */

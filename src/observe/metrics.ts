@@ -102,6 +102,14 @@ export function metricsText(
   sample("multiserve_worker_boot_failures_total", {}, totals.bootFailures);
   family("multiserve_reloads_total", "counter", "Rolling reloads begun.");
   sample("multiserve_reloads_total", {}, totals.reloads);
+  family(
+    "multiserve_proxy_protocol_refused_total",
+    "counter",
+    "Connections closed unanswered before their PROXY protocol header was read, by reason.",
+  );
+  for (const [reason, count] of Object.entries(totals.proxyProtocolRefused)) {
+    sample("multiserve_proxy_protocol_refused_total", { reason }, count);
+  }
   family("multiserve_websockets_open", "gauge", "WebSockets open in every worker.");
   sample("multiserve_websockets_open", {}, totals.webSockets);
   const places = [...pubsubByWorker].sort(([a], [b]) => a.localeCompare(b));

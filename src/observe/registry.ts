@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ProxyRefusal } from "../adapter.ts";
 import type { LogEntry } from "../log.ts";
 import type { ServerStats, WorkerStats } from "../types.ts";
 import type { PoolEvent, RequestTally, RestartReason, StatsReport } from "./events.ts";
@@ -75,6 +76,7 @@ export class Registry {
   readonly #pubsubByWorker = new Map<string, { published: number; delivered: number; dropped: number }>();
   /** The Redis link's state when `pubsub` is set (src/pubsub/redis.ts), else undefined. */
   pubsubConnected: boolean | undefined;
+  readonly #proxyRefused = { untrusted: 0, malformed: 0, timeout: 0 };
   #bootFailures = 0;
   #reloads = 0;
   #totalSampled = 0;
@@ -217,6 +219,7 @@ export class Registry {
         restarts: { ...this.#restarts },
         bootFailures: this.#bootFailures,
         reloads: this.#reloads,
+        proxyProtocolRefused: { ...this.#proxyRefused },
         pubsub: {
           ...this.#pubsub,
           subscriptions: rows.reduce((sum, row) => sum + row.subscriptions, 0),
@@ -241,6 +244,9 @@ export class Registry {
     }
     this.#bytesIn += stats.bytesIn;
     this.#bytesOut += stats.bytesOut;
+    for (const [reason, count] of Object.entries(stats.proxyRefused ?? {})) {
+      this.#proxyRefused[reason as ProxyRefusal] += count;
+    }
     const { pubsub } = stats;
     if (pubsub !== undefined) {
       this.#pubsub.published += pubsub.published;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ProxyRefusal } from "../adapter.ts";
 import { DURATION_BUCKETS, type RequestTally, type StatsReport } from "./events.ts";
 
 /** The methods counted by name (OpenTelemetry's list); any other counts as `_OTHER`. */
@@ -15,8 +16,16 @@ export class Tally {
   #requests = new Map<string, (RequestTally | undefined)[]>();
   #bytesIn = 0;
   #bytesOut = 0;
+  /** Connections refused before their PROXY header was read, by reason; undefined: none since the last report. */
+  #proxyRefused: Partial<Record<ProxyRefusal, number>> | undefined = undefined;
   /** Requests in flight now. */
   inFlight = 0;
+
+  /** One connection closed before its PROXY header was read (off the request path). */
+  proxyRefused(reason: ProxyRefusal): void {
+    const counts = this.#proxyRefused ??= {};
+    counts[reason] = (counts[reason] ?? 0) + 1;
+  }
 
   /** One request answered with `status` after `seconds`, with bodies of these sizes. */
   record(method: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
@@ -42,7 +51,7 @@ export class Tally {
         if (tally !== undefined) requests[`${method} ${CLASSES[index]}`] = tally;
       });
     }
-    const report = {
+    const report: StatsReport = {
       requests,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
@@ -50,6 +59,8 @@ export class Tally {
       webSockets,
       memory,
     };
+    if (this.#proxyRefused !== undefined) report.proxyRefused = this.#proxyRefused;
+    this.#proxyRefused = undefined;
     this.#requests = new Map();
     this.#bytesIn = this.#bytesOut = 0;
     return report;

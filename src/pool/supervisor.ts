@@ -17,6 +17,7 @@ import {
   HungWorkerError,
   messageOf,
   type MultiserveError,
+  OptionError,
 } from "../errors.ts";
 import type { LogFields } from "../log.ts";
 import type { PoolEvent, RestartReason } from "../observe/events.ts";
@@ -586,8 +587,11 @@ function bootFailure(
   error?: string,
 ): MultiserveError {
   if (failure) {
+    // An option the worker's runtime cannot serve (found as it listens) is still a usage error.
     return failure.exitCode === EXIT.appLoad
       ? new AppLoadError(failure.message)
+      : failure.exitCode === EXIT.usage
+      ? new OptionError(failure.message)
       : new BootError(failure.message);
   }
   return new BootError(`${label} exited before listening (${describeExit(code, error)})`);
