@@ -123,12 +123,12 @@ function medians(
 }
 
 /** Start, warm up, measure for `seconds`, stop. */
-async function measure(target: Target, load: Load, seconds: number) {
+async function measure(target: Target, load: Load, seconds: number, wrkArgs: string[] = []) {
   const port = await freePort();
   const running = await start(target.cmd(port), port, target.env);
   try {
-    await wrk(running.url, load.threads, load.connections, WARMUP_SECONDS);
-    const result = await wrk(running.url, load.threads, load.connections, seconds);
+    await wrk(running.url, load.threads, load.connections, WARMUP_SECONDS, undefined, wrkArgs);
+    const result = await wrk(running.url, load.threads, load.connections, seconds, undefined, wrkArgs);
     return { ...result, startMs: running.startMs, rssMiB: treeRssMiB(running.child.pid!) };
   } finally {
     await stop(running);
@@ -193,12 +193,13 @@ export async function compare(
   load: Load,
   rounds: number,
   seconds: number,
+  wrkArgs: string[] = [],
 ): Promise<Map<string, Rates>> {
   const samples = new Map<string, number[]>(targets.map((t) => [t.label, []]));
   const errors = new Map<string, number>(targets.map((t) => [t.label, 0]));
   for (let round = 0; round < rounds; round++) {
     for (const target of targets) {
-      const result = await measure(target, load, seconds);
+      const result = await measure(target, load, seconds, wrkArgs);
       samples.get(target.label)!.push(result.rps);
       errors.set(target.label, errors.get(target.label)! + result.errors);
       console.error(

@@ -29,6 +29,7 @@ import * as https from "./sections/m_https.ts";
 import * as behindNginx from "./sections/n_behind_nginx.ts";
 import * as pubsubFanout from "./sections/o_pubsub_fanout.ts";
 import * as proxyProtocol from "./sections/p_proxy_protocol.ts";
+import * as peers from "./sections/q_peers.ts";
 import { bin, HAS_TASKSET, root } from "./servers.ts";
 
 /**
@@ -54,6 +55,7 @@ const SECTIONS: readonly Section[] = [
   behindNginx,
   pubsubFanout,
   proxyProtocol,
+  peers,
 ];
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -1,7 +1,8 @@
 /**
  * Baselines on Node. Args: port, app ("hello" | "cpu" | "bytes"), kind:
  * "http" (node:http alone), "bridge" (node:http + @hono/node-server, what serve() uses),
- * "cluster" (hand-written node:cluster, 2 workers, with the bridge). With BENCH_TLS_CERT and
+ * "cluster" (hand-written node:cluster, 2 workers, with the bridge); under pm2 (BENCH_PM2 set),
+ * BENCH_PORT and BENCH_APP, the bridge in each instance. With BENCH_TLS_CERT and
  * BENCH_TLS_KEY set, the bridge serves HTTPS (node:https) with those files.
  */
 import { getRequestListener } from "@hono/node-server";
@@ -13,11 +14,14 @@ import process from "node:process";
 import { bytes } from "./bytes.ts";
 import { burn } from "./cpu.ts";
 
-const [port, app, kind] = process.argv.slice(2);
+// Under pm2 (cluster mode) the arguments come by environment: pm2 runs the file itself.
+const [port, app, kind] = process.env.BENCH_PM2 === undefined
+  ? process.argv.slice(2)
+  : [process.env.BENCH_PORT, process.env.BENCH_APP, "pm2"];
 const body = () => (app === "cpu" ? `done ${burn()}` : "Hello, World!");
 const listen = (server: ReturnType<typeof createServer>) =>
   server.listen(Number(port), "127.0.0.1", () => {
-    if (!cluster.isWorker) console.log("listening on");
+    if (!cluster.isWorker || kind === "pm2") console.log("listening on");
     else process.send!("up");
   });
 
