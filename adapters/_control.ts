@@ -7,7 +7,16 @@
  * @module
  */
 import { connect, createServer, type Socket } from "node:net";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, type Stats, unlinkSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  type Stats,
+  unlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
 import type { ControlConnection, ControlListener } from "../src/adapter.ts";
@@ -194,4 +203,14 @@ export function controlDirectory(create: boolean): { path: string; sockets: stri
     }
   });
   return { path: dir, sockets };
+}
+
+/** Resident memory of process `pid` in bytes, from /proc/PID/status (Linux); undefined elsewhere or when gone. */
+export function processMemory(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match === null ? undefined : Number(match[1]) * 1024;
+  } catch {
+    return undefined;
+  }
 }

@@ -37,7 +37,7 @@ import {
 } from "./_net.ts";
 import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
-import { connectControl, controlDirectory, listenControl, peerUidReader } from "./_control.ts";
+import { connectControl, controlDirectory, listenControl, peerUidReader, processMemory } from "./_control.ts";
 import { bunLibc, datagramPlatform, datagramSocket, helperSocket } from "./_notify.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { readTls } from "./_tls.ts";
@@ -315,6 +315,7 @@ export const adapter: Adapter = {
   connectControl,
 
   controlDirectory,
+  processMemory,
 
   exit: (code) => process.exit(code),
 };

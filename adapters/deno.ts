@@ -27,7 +27,7 @@ import {
   releaseUnixSocket,
   reusePortCloseHint,
 } from "./_net.ts";
-import { connectControl, controlDirectory, listenControl, peerUidReader } from "./_control.ts";
+import { connectControl, controlDirectory, listenControl, peerUidReader, processMemory } from "./_control.ts";
 import { datagramPlatform, datagramSocket, denoLibc, helperSocket } from "./_notify.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
@@ -493,6 +493,7 @@ export const adapter: Adapter = {
   connectControl,
 
   controlDirectory,
+  processMemory,
 
   exit: (code) => Deno.exit(code),
 };

@@ -47,7 +47,7 @@ import {
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { helperSocket } from "./_notify.ts";
-import { connectControl, controlDirectory, listenControl } from "./_control.ts";
+import { connectControl, controlDirectory, listenControl, processMemory } from "./_control.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { clusterQuiet, isQuietProbe } from "./_node_cluster.ts";
 import {
@@ -380,6 +380,7 @@ export const adapter: Adapter = {
   connectControl,
 
   controlDirectory,
+  processMemory,
 
   exit: (code) => process.exit(code),
 };

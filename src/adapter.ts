@@ -377,6 +377,12 @@ export interface Adapter {
    * this user can enter.
    */
   controlDirectory(create: boolean): { path: string; sockets: string[] };
+  /**
+   * Resident memory of process `pid`, in bytes, read from outside it (Linux's /proc), so that
+   * `multiserve ctl workers` shows a worker process's memory without the worker counting
+   * anything; undefined where it cannot be read.
+   */
+  processMemory(pid: number): number | undefined;
   /** End the process. */
   exit(code: number): void;
 }

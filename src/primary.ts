@@ -309,7 +309,16 @@ export class Primary implements Server {
         path,
         explicit: config.controlSocket !== undefined,
         takeOver: this.#takeOver,
-        stats: () => registry.status(),
+        stats: () => {
+          // A process's memory read from outside it, where its heartbeat brought none (stats off).
+          const status = registry.status();
+          for (const row of status.rows) {
+            if (row.memory === 0 && row.kind === "process" && row.pid !== undefined) {
+              row.memory = adapter.processMemory(row.pid) ?? 0;
+            }
+          }
+          return status;
+        },
         pool,
         stop: (gracefulTimeout) => {
           if (gracefulTimeout !== undefined) {

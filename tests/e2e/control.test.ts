@@ -80,6 +80,7 @@ interface WorkerRow {
   pid: number;
   state: string;
   restarts: number;
+  memory: number | null;
 }
 
 const toStop: Child[] = [];
@@ -130,7 +131,11 @@ for (
       );
       const rows = await serving();
       assert.deepEqual(rows.map((w) => w.id).sort(), ["1", "2"]);
-      if (mode.name === "processes") assert.ok(rows.every((w) => w.pid !== server.pid && alive(w.pid)));
+      if (mode.name === "processes") {
+        assert.ok(rows.every((w) => w.pid !== server.pid && alive(w.pid)));
+        // Read from /proc by the primary: stats are off, so no worker reported it.
+        assert.ok(rows.every((w) => (w.memory ?? 0) > 10 * 1024 * 1024), JSON.stringify(rows));
+      }
     });
 
     it("scale 3, add 2, remove 3: the server keeps that many workers", async () => {
