@@ -1,6 +1,6 @@
 /**
  * HTTPS: served with a certificate made here by openssl, in one isolate, threads and
- * processes, with the app seeing https URLs; HTTP/2 by ALPN on every runtime (curl and
+ * processes, with the app seeing https URLs; HTTP/2 by ALPN on every runtime (curl, h2load and
  * node:http2), drained by GOAWAY, also for a session that opens while its worker drains, and
  * turned off by --no-http2; an encrypted key unlocked from the environment; bad files
  * refused before any worker starts, naming the file (exit 2); and a renewed certificate
@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { type ClientHttp2Session, connect } from "node:http2";
@@ -174,6 +174,30 @@ function curlHttp2(url: string): string {
   return curl.stdout || curl.stderr;
 }
 
+/**
+ * `requests` requests over HTTP/2 with Debian's h2load (nghttp2-client, which .ci/run installs):
+ * 10 connections of 10 streams each; what it counted. It checks no certificate.
+ */
+function h2load(url: string, requests: number): Promise<{ succeeded: number; failed: number; ok: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("h2load", ["-n", String(requests), "-c", "10", "-m", "10", url]);
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.stderr.on("data", (chunk) => (out += chunk));
+    child.on(
+      "error",
+      (error) => reject(new Error(`h2load: ${error.message} (apt-get install nghttp2-client)`)),
+    );
+    child.on("exit", () => {
+      const counts = /(\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+      const ok = /status codes: (\d+) 2xx/.exec(out);
+      if (counts === null || ok === null) return reject(new Error(`h2load counted nothing:\n${out}`));
+      const [succeeded, failed, errored, timeout] = counts.slice(1).map(Number);
+      resolve({ succeeded, failed: failed + errored + timeout, ok: Number(ok[1]) });
+    });
+  });
+}
+
 /** The protocol a client offering h2 and http/1.1 by ALPN got, and the status of one GET. */
 function offeringBoth(url: string): Promise<{ alpn: string | false | null; status: number }> {
   // node:https passes TLS options on to tls.connect; its types do not list ALPNProtocols.
@@ -191,7 +215,7 @@ function offeringBoth(url: string): Promise<{ alpn: string | false | null; statu
 
 describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
   for (const mode of [MODES[0], MODES[1], MODES[2]]) {
-    it(`serves HTTPS in every worker, HTTP/2 to a client that asks; the app sees https URLs (${mode.name})`, async () => {
+    it(`serves HTTPS in every worker, HTTP/2 to a client that asks (10,000 requests by h2load, none failed); the app sees https URLs (${mode.name})`, async () => {
       const { child, url } = await serveTls([
         ...mode.args,
         "--cert",
@@ -218,6 +242,8 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
         const body = JSON.parse(await h2Text(session, "/token"));
         assert.equal(session.alpnProtocol, "h2");
         assert.equal(body.url, `${url}token`);
+        // Under load: 10,000 requests, 100 streams at a time, none lost.
+        assert.deepEqual(await h2load(`${url}token`, 10_000), { succeeded: 10_000, failed: 0, ok: 10_000 });
       } finally {
         session.destroy();
         child.killTree();
