@@ -3,12 +3,14 @@
  * "http" (node:http alone), "bridge" (node:http + @hono/node-server, what serve() uses),
  * "cluster" (hand-written node:cluster, 2 workers, with the bridge); under pm2 (BENCH_PM2 set),
  * BENCH_PORT and BENCH_APP, the bridge in each instance. With BENCH_TLS_CERT and
- * BENCH_TLS_KEY set, the bridge serves HTTPS (node:https) with those files.
+ * BENCH_TLS_KEY set, the bridge serves HTTPS with those files: node:https, or with BENCH_H2
+ * set node:http2's secure server, HTTP/2 by ALPN beside HTTP/1.1 (as serve() offers it).
  */
 import { getRequestListener } from "@hono/node-server";
 import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createSecureServer } from "node:http2";
 import { createServer as createHttpsServer } from "node:https";
 import process from "node:process";
 import { bytes } from "./bytes.ts";
@@ -39,7 +41,10 @@ if (kind === "cluster" && cluster.isPrimary) {
     cert: readFileSync(process.env.BENCH_TLS_CERT, "utf8"),
     key: readFileSync(process.env.BENCH_TLS_KEY, "utf8"),
   };
-  const server = createHttpsServer(tls, getRequestListener(() => new Response(body())));
+  const listener = getRequestListener(() => new Response(body()));
+  const server = process.env.BENCH_H2
+    ? createSecureServer({ ...tls, allowHTTP1: true }, listener)
+    : createHttpsServer(tls, listener);
   listen(server as unknown as ReturnType<typeof createServer>);
 } else {
   listen(createServer(getRequestListener(() => new Response(body()))));
