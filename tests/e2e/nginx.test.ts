@@ -24,6 +24,7 @@ import {
   reloadAndDrain,
   runtime,
 } from "../_harness.ts";
+import { canMakeHosts, makeHost } from "../_hosts.ts";
 
 const NGINX =
   spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout.trim()
@@ -96,38 +97,6 @@ http {
       child.kill("SIGQUIT");
       await exited;
     },
-  };
-}
-
-/** Can this user make network namespaces (root, with iproute2)? */
-const canMakeHosts = process.getuid?.() === 0 &&
-  spawnSync("ip", ["netns", "list"], { stdio: "ignore" }).status === 0;
-
-/** A "host": network namespace `name`, reached from here at 10.`net`.`n`.2 over a veth pair. */
-function makeHost(name: string, net: number, n: number): { address: string; remove(): void } {
-  const sh = (script: string) => {
-    const result = spawnSync("sh", ["-c", script], { encoding: "utf8" });
-    assert.equal(result.status, 0, `${script}\n${result.stderr}`);
-  };
-  sh(`ip netns del ${name} 2>/dev/null; ip link del ${name}-out 2>/dev/null; true`);
-  sh(
-    [
-      `ip netns add ${name}`,
-      `ip link add ${name}-out type veth peer name ${name}-in`,
-      `ip link set ${name}-in netns ${name}`,
-      `ip addr add 10.${net}.${n}.1/24 dev ${name}-out`,
-      `ip link set ${name}-out up`,
-      `ip netns exec ${name} ip addr add 10.${net}.${n}.2/24 dev ${name}-in`,
-      `ip netns exec ${name} ip link set ${name}-in up`,
-      `ip netns exec ${name} ip link set lo up`,
-      // Its own kernel setting: connections queued on a closing SO_REUSEPORT socket move to a
-      // sibling (see graceful_restarts.test.ts), without touching this machine's.
-      `ip netns exec ${name} sh -c "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"`,
-    ].join(" && "),
-  );
-  return {
-    address: `10.${net}.${n}.2`,
-    remove: () => sh(`ip netns del ${name}; ip link del ${name}-out 2>/dev/null; true`),
   };
 }
 

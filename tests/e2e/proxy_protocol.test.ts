@@ -16,7 +16,6 @@ import { connect as http2Connect } from "node:http2";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { describe, it } from "node:test";
 import { adminUrlOf, metrics, sum } from "../_admin.ts";
 import { certificate, certificateDir } from "../_certificates.ts";
@@ -35,6 +34,7 @@ import {
   startServer,
 } from "../_harness.ts";
 import { exchange } from "../_raw.ts";
+import { canMakeHosts, makeHost } from "../_hosts.ts";
 
 const HAPROXY =
   spawnSync("sh", ["-c", "command -v haproxy || ls /usr/sbin/haproxy"], { encoding: "utf8" }).stdout.trim()
@@ -174,38 +174,6 @@ function raw(
     socket.on("error", () => {}); // a reset counts as closed, reported by "close"
     socket.on("connect", () => socket.write(Buffer.from(bytes, "latin1")));
   });
-}
-
-/** Can this user make network namespaces (root, with iproute2)? */
-const canMakeHosts = process.getuid?.() === 0 &&
-  spawnSync("ip", ["netns", "list"], { stdio: "ignore" }).status === 0;
-
-/**
- * A "host": network namespace `name`, reached from here at 10.`net`.`n`.2 over a veth pair,
- * with `net.ipv4.tcp_migrate_req` on in it (connections queued on a closing SO_REUSEPORT
- * socket move to a sibling: docs/supervision.md), as tests/e2e/nginx.test.ts makes its own.
- */
-function makeHost(name: string, net: number, n: number): { name: string; address: string; remove(): void } {
-  const sh = (script: string) => {
-    const result = spawnSync("sh", ["-c", script], { encoding: "utf8" });
-    assert.equal(result.status, 0, `${script}\n${result.stderr}`);
-  };
-  const remove = () => sh(`ip netns del ${name} 2>/dev/null; ip link del ${name}-out 2>/dev/null; true`);
-  remove();
-  sh(
-    [
-      `ip netns add ${name}`,
-      `ip link add ${name}-out type veth peer name ${name}-in`,
-      `ip link set ${name}-in netns ${name}`,
-      `ip addr add 10.${net}.${n}.1/24 dev ${name}-out`,
-      `ip link set ${name}-out up`,
-      `ip netns exec ${name} ip addr add 10.${net}.${n}.2/24 dev ${name}-in`,
-      `ip netns exec ${name} ip link set ${name}-in up`,
-      `ip netns exec ${name} ip link set lo up`,
-      `ip netns exec ${name} sh -c "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"`,
-    ].join(" && "),
-  );
-  return { name, address: `10.${net}.${n}.2`, remove };
 }
 
 const REQUEST = "GET /token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
