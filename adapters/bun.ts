@@ -154,7 +154,10 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, http2, h2c, unix, onError, websocket, proxyProtocol }) {
+  listen(
+    handler,
+    { hostname, port, shared, limits, tls, http2, h2c, unix, onError, websocket, proxyProtocol },
+  ) {
     if (proxyProtocol !== undefined) return Promise.reject(new OptionError(NO_PROXY_PROTOCOL));
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
     const sockets = new OpenSockets();

@@ -165,7 +165,20 @@ export const adapter: Adapter = {
 
   listen(
     handler,
-    { hostname, port, shared, limits, tls, http2 = false, h2c = false, unix, fd, onError, onRefused, proxyProtocol },
+    {
+      hostname,
+      port,
+      shared,
+      limits,
+      tls,
+      http2 = false,
+      h2c = false,
+      unix,
+      fd,
+      onError,
+      onRefused,
+      proxyProtocol,
+    },
   ) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
