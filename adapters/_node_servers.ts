@@ -14,7 +14,9 @@ import {
 } from "node:http";
 import {
   createSecureServer,
+  createServer as createH2cServer,
   type Http2SecureServer,
+  type Http2Server,
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from "node:http2";
@@ -35,11 +37,17 @@ export function serverOf(
   options: ServerOptions,
   tls: TlsPem | undefined,
   http2: boolean,
+  h2c: boolean,
   limits: ConnectionLimits,
   handler: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
 ): Server | Http2SecureServer {
   if (tls === undefined) {
-    return createServer({ ...options, ServerResponse: Http1Response as typeof ServerResponse }, handler);
+    const server = createServer(
+      { ...options, ServerResponse: Http1Response as typeof ServerResponse },
+      handler,
+    );
+    if (h2c) sniffPreface(server, options, limits, handler);
+    return server;
   }
   if (!http2) {
     return createHttpsServer(
@@ -54,11 +62,28 @@ export function serverOf(
     // Typed as the classes they extend: @types/node's generics cannot see the two are alike.
     Http1ServerResponse: Http1Response as typeof ServerResponse,
     Http2ServerResponse: Http2Response as unknown as typeof Http2ServerResponse,
-    // HTTP/2's header limits, as HTTP/1's: pairs (with room for the four pseudo-headers) and bytes.
+    // HTTP/2's header limits, as HTTP/1's.
+    ...http2Limits(limits),
+  }, handler as unknown as Parameters<typeof createSecureServer>[1]);
+  const open = keepSessions(server);
+  server.on("secureConnection", (socket) => {
+    open.sockets.add(socket);
+    socket.once("close", () => open.sockets.delete(socket));
+  });
+  Object.assign(server, options, { [OPEN]: open });
+  return server;
+}
+
+/** HTTP/2's settings from the limits, as HTTP/1's: pairs (with room for the pseudo-headers) and bytes. */
+function http2Limits(limits: ConnectionLimits) {
+  return {
     ...(limits.maxHeaderCount > 0 ? { maxHeaderListPairs: limits.maxHeaderCount + PSEUDO_HEADERS } : {}),
     ...(limits.maxHeaderSize > 0 ? { settings: { maxHeaderListSize: limits.maxHeaderSize } } : {}),
-  }, handler as unknown as Parameters<typeof createSecureServer>[1]);
-  // It has no closeAllConnections(): what closeGracefully() must tell and cut, kept here.
+  };
+}
+
+/** The sessions of an HTTP/2 server, kept for closeGracefully() (it has no closeAllConnections()). */
+function keepSessions(server: Http2SecureServer | Http2Server): OpenConnections {
   const open: OpenConnections = { sessions: new Set(), sockets: new Set(), draining: false };
   server.on("session", (session) => {
     open.sessions.add(session);
@@ -67,12 +92,61 @@ export function serverOf(
     // session is told GOAWAY as it opens, or its client would keep the worker to the deadline.
     if (open.draining) session.close();
   });
-  server.on("secureConnection", (socket) => {
+  return open;
+}
+
+/** What opens every HTTP/2 connection (RFC 9113 §3.4): the client's preface. */
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * h2c with prior knowledge beside HTTP/1.1 on `server`'s port: node:http2's plain server
+ * speaks HTTP/2 alone, so each connection's first bytes are read here, and the connection
+ * goes to a plain node:http2 server (with the same limits, responses and handler) when they
+ * are HTTP/2's preface, else to `server`'s own HTTP/1.1 handling, the bytes put back. A
+ * connection that sends nothing within the header timeout is closed, as HTTP/1.1's would be.
+ */
+function sniffPreface(
+  server: Server,
+  options: ServerOptions,
+  limits: ConnectionLimits,
+  handler: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
+): void {
+  const h2 = createH2cServer({
+    ...(options.IncomingMessage ? { Http1IncomingMessage: options.IncomingMessage } : {}),
+    Http2ServerResponse: Http2Response as unknown as typeof Http2ServerResponse,
+    ...http2Limits(limits),
+  }, handler as unknown as Parameters<typeof createH2cServer>[1]);
+  const open = keepSessions(h2);
+  (server as { [OPEN]?: OpenConnections })[OPEN] = open;
+  const http1 = server.listeners("connection") as ((socket: Socket) => void)[];
+  server.removeAllListeners("connection");
+  server.on("connection", (socket: Socket) => {
+    // Cut at the drain's deadline while undecided, and while HTTP/2's.
     open.sockets.add(socket);
     socket.once("close", () => open.sockets.delete(socket));
+    let head: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), limits.headerTimeout * 1_000);
+    const decide = (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const length = Math.min(head.length, PREFACE.length);
+      const preface = head.subarray(0, length).equals(PREFACE.subarray(0, length));
+      if (preface && head.length < PREFACE.length) return; // more to come before deciding
+      clearTimeout(timer);
+      socket.off("data", decide);
+      socket.off("close", closed);
+      socket.pause();
+      socket.unshift(head);
+      // node:http2's session reads what is buffered itself; a resume would let it flow away.
+      if (preface) return void h2.emit("connection", socket);
+      // node:http's own from here (closeAllConnections() at the deadline).
+      open.sockets.delete(socket);
+      for (const listener of http1) listener.call(server, socket);
+      socket.resume();
+    };
+    const closed = () => clearTimeout(timer);
+    socket.on("data", decide);
+    socket.once("close", closed);
   });
-  Object.assign(server, options, { [OPEN]: open });
-  return server;
 }
 
 /** Does Node take `shouldUpgradeCallback` (22.21, 24.9)? Its servers then have one. */
@@ -139,7 +213,9 @@ export function closeGracefully(server: ReturnType<typeof createServer>, timeout
     // Keep-alive connections go idle after their response: close them as they do.
     const idle = setInterval(() => server.closeIdleConnections(), 50);
     const deadline = setTimeout(() => {
-      if (open === undefined) return server.closeAllConnections();
+      // node:http's connections (h2c: those that were not HTTP/2), where it keeps them.
+      if (typeof server.closeAllConnections === "function") server.closeAllConnections();
+      if (open === undefined) return;
       for (const session of open.sessions) session.destroy();
       for (const socket of open.sockets) socket.destroy();
     }, timeoutMs);

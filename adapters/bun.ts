@@ -154,7 +154,10 @@ export const adapter: Adapter = {
   parentLink: (kind) =>
     kind === "thread" ? webWorkerParentLink((code) => process.exit(code)) : processParentLink(),
 
-  listen(handler, { hostname, port, shared, limits, tls, http2, unix, onError, websocket, proxyProtocol }) {
+  listen(
+    handler,
+    { hostname, port, shared, limits, tls, http2, h2c, unix, onError, websocket, proxyProtocol },
+  ) {
     if (proxyProtocol !== undefined) return Promise.reject(new OptionError(NO_PROXY_PROTOCOL));
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT, Math.ceil(limits.keepAliveTimeout));
     const sockets = new OpenSockets();
@@ -162,9 +165,10 @@ export const adapter: Adapter = {
     try {
       server = Bun.serve({
         ...(unix === undefined ? { hostname, port, reusePort: shared } : { unix: unix.path }),
-        // Over TLS, HTTP/2 by ALPN beside HTTP/1.1 (WebSockets stay on HTTP/1.1). Bun would
-        // speak HTTP/2 to a plain connection opening with its preface too: not asked for there.
-        ...(tls === undefined ? {} : { tls, http2: http2 === true }),
+        // Over TLS, HTTP/2 by ALPN beside HTTP/1.1 (WebSockets stay on HTTP/1.1). Without TLS,
+        // with `http2` Bun speaks HTTP/2 to a connection opening with its preface (h2c) and
+        // HTTP/1.1 to the rest: only when asked (`h2c`).
+        ...(tls === undefined ? (h2c === true ? { http2: true } : {}) : { tls, http2: http2 === true }),
         // Bun's timer for idle connections, which also runs while the app works on a
         // request: paused for that below. (Bun cuts a slow request head after its own
         // fixed 10 s, whatever this is.)

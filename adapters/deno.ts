@@ -211,6 +211,7 @@ export const adapter: Adapter = {
       limits,
       tls,
       http2: offerHttp2 = false,
+      h2c = false,
       unix,
       onError: appError,
       proxyProtocol,
@@ -221,7 +222,9 @@ export const adapter: Adapter = {
     // Deno.serve over TLS speaks HTTP/2 to those who ask, and does not say to whom: a
     // request without Host is let through there (Deno makes its URL from :authority, or
     // from its own address for an HTTP/1.1 request without Host). With HTTP/2 off, none asks.
-    const unknown = tls !== undefined && offerHttp2 ? undefined : false;
+    // So too on a plain port with h2c: Deno's server, its own or Deno.serve's, always answers
+    // HTTP/2's preface there (without h2c, the guard then refuses those requests: no Host).
+    const unknown = (tls !== undefined && offerHttp2) || (tls === undefined && h2c) ? undefined : false;
     const handler = unix === undefined
       ? (request: Request, info: DenoServeInfo, http2: boolean | undefined = unknown) =>
         app(request, new DenoRequestInfo(info, request, http2))
@@ -258,7 +261,15 @@ export const adapter: Adapter = {
             ...tls,
             alpnProtocols: alpnProtocols(offerHttp2),
           });
-        const serving = serveConnections(listener, serveOn, handler, onError, limits, proxyProtocol);
+        // A plain connection's HTTP/2 is not told: with h2c, any request may have come by it.
+        const serving = serveConnections(
+          listener,
+          serveOn,
+          tls === undefined && h2c ? (request, info) => handler(request, info, unknown) : handler,
+          onError,
+          limits,
+          proxyProtocol,
+        );
         return Promise.resolve({
           port: listener.addr.port ?? 0,
           webSockets: 0,

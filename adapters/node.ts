@@ -165,7 +165,20 @@ export const adapter: Adapter = {
 
   listen(
     handler,
-    { hostname, port, shared, limits, tls, http2 = false, unix, fd, onError, onRefused, proxyProtocol },
+    {
+      hostname,
+      port,
+      shared,
+      limits,
+      tls,
+      http2 = false,
+      h2c = false,
+      unix,
+      fd,
+      onError,
+      onRefused,
+      proxyProtocol,
+    },
   ) {
     const sockets = new OpenSockets();
     const { wss, stop: stopPinging } = webSocketServer(sockets, limits);
@@ -217,6 +230,7 @@ export const adapter: Adapter = {
             options,
             tls,
             http2,
+            h2c,
             limits,
             (incoming, outgoing) => {
               const refused = nodeRefusal(incoming, limits);

@@ -80,6 +80,11 @@ export interface ListenOptions {
   /** Over TLS, offer HTTP/2 by ALPN beside HTTP/1.1 (the `http2` option); else HTTP/1.1 alone. */
   http2?: boolean;
   /**
+   * Without TLS, serve cleartext HTTP/2 to a client opening with its preface (prior knowledge)
+   * beside HTTP/1.1 on the same port (the `h2c` option).
+   */
+  h2c?: boolean;
+  /**
    * Listen on this unix socket instead of `hostname:port` (made with `mode`, which the
    * adapter sets once it listens). Shared by workers only through node:cluster.
    */

@@ -63,6 +63,11 @@ export function resolveOptions(options: ServeOptions = {}): Config {
       }" too: HTTPS takes a certificate and its key`,
     );
   }
+  if (resolved.h2c && resolved.cert !== undefined) {
+    throw new OptionError(
+      `option "h2c" with "cert": h2c is cleartext HTTP/2; over TLS, HTTP/2 is offered by ALPN (option "http2")`,
+    );
+  }
   // The admin endpoint shows what the workers count.
   if (resolved.adminPort !== undefined) resolved.stats = true;
   if (resolved.maxRequestsJitter > 0 && resolved.maxRequests === 0) {

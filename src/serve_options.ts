@@ -96,6 +96,16 @@ export interface ServeOptions {
    */
   http2?: boolean;
   /**
+   * Without TLS, serve cleartext HTTP/2 to a client that opens with HTTP/2's preface (prior
+   * knowledge: Envoy, Caddy's `h2c://`, gRPC gateways, `curl --http2-prior-knowledge`), and
+   * HTTP/1.1 to the rest, on the same port, on every runtime. There is no upgrade from
+   * HTTP/1.1 (`Upgrade: h2c`). With `cert` it is refused (exit 2): over TLS, HTTP/2 comes by
+   * ALPN (see `http2`). Deno.serve answers the preface even without it (see docs/limits.md).
+   * @default `false`
+   * @example true
+   */
+  h2c?: boolean;
+  /**
    * Called once in the primary when every worker listens. By default a line naming the
    * URL, the runtime and processes × threads goes to stdout; pass a function to replace
    * it, or `false` to print nothing.
@@ -286,12 +296,12 @@ export interface ServeOptions {
    */
   webSocketIdleTimeout?: number;
   /**
-   * Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP
+   * Peers whose proxy headers (`forwardedHeaders`) are believed: IP
    * addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string,
    * or `"*"` for every peer (only when nothing else can reach the port). From a trusted
-   * peer, the client address in `remoteAddr` is the nearest untrusted one in
+   * peer, by default, the client address in `remoteAddr` is the nearest untrusted one in
    * `X-Forwarded-For`, and the scheme of `request.url` follows `X-Forwarded-Proto`; from
-   * anyone else the headers change nothing.
+   * anyone else the headers change nothing. A unix socket's peer is trusted.
    * @default env `FORWARDED_ALLOW_IPS`, else `127.0.0.1,::1`
    * @example ["10.0.0.0/8", "192.168.1.5"]
    */
@@ -313,6 +323,18 @@ export interface ServeOptions {
    * @example true
    */
   proxyProtocol?: boolean;
+  /**
+   * The proxy headers believed from `forwardedAllowIps` peers, as a list or comma-separated:
+   * `forwarded` (RFC 7239: `for`, `proto`, `host`), `x-forwarded-for` (the client),
+   * `x-forwarded-proto` (the scheme), `x-forwarded-host` and `x-forwarded-port` (the URL's host
+   * and port) and `x-forwarded-prefix` (`info.prefix`). List only those your proxy sets or
+   * replaces: one it passes on from the client is the client's to forge. Where `forwarded`
+   * and an `x-forwarded-*` header both say a thing, `forwarded` wins. Details in
+   * docs/requests.md.
+   * @default env `FORWARDED_HEADERS`, else `x-forwarded-for,x-forwarded-proto`
+   * @example ["forwarded", "x-forwarded-prefix"]
+   */
+  forwardedHeaders?: string | string[];
   /**
    * Write a line per request, once its response is ready: `true` or `"-"` to stdout, a path to
    * append to that file. Every worker writes its own lines, a batch per turn of its event loop,

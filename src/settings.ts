@@ -205,6 +205,21 @@ export const SETTINGS = {
       "`cert` it changes nothing.",
     example: "false",
   }),
+  h2c: setting({
+    kind: kinds.flag,
+    default: false,
+    flags: ["--h2c"],
+    section: "serving",
+    help:
+      "without TLS, serve cleartext HTTP/2 with prior knowledge (h2c) beside HTTP/1.1: for a proxy in front",
+    type: "boolean",
+    doc: "Without TLS, serve cleartext HTTP/2 to a client that opens with HTTP/2's preface (prior\n" +
+      "knowledge: Envoy, Caddy's `h2c://`, gRPC gateways, `curl --http2-prior-knowledge`), and\n" +
+      "HTTP/1.1 to the rest, on the same port, on every runtime. There is no upgrade from\n" +
+      "HTTP/1.1 (`Upgrade: h2c`). With `cert` it is refused (exit 2): over TLS, HTTP/2 comes by\n" +
+      "ALPN (see `http2`). Deno.serve answers the preface even without it (see docs/limits.md).",
+    example: "true",
+  }),
   onListen: setting({
     kind: kinds.callback<(info: ListenInfo) => void>(),
     default: undefined,
@@ -529,14 +544,15 @@ export const SETTINGS = {
     flags: ["--forwarded-allow-ips"],
     arg: "LIST",
     section: "requests",
-    help: "peers whose X-Forwarded-For/-Proto are believed: IPs, networks (10.0.0.0/8, fd00::/8), or *",
+    help:
+      "peers whose proxy headers (--forwarded-headers) are believed: IPs, networks (10.0.0.0/8, fd00::/8), or *",
     type: "string | string[]",
-    doc: "Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are believed: IP\n" +
+    doc: "Peers whose proxy headers (`forwardedHeaders`) are believed: IP\n" +
       "addresses or networks (`10.0.0.0/8`, `fd00::/8`), as a list or a comma-separated string,\n" +
       'or `"*"` for every peer (only when nothing else can reach the port). From a trusted\n' +
-      "peer, the client address in `remoteAddr` is the nearest untrusted one in\n" +
+      "peer, by default, the client address in `remoteAddr` is the nearest untrusted one in\n" +
       "`X-Forwarded-For`, and the scheme of `request.url` follows `X-Forwarded-Proto`; from\n" +
-      "anyone else the headers change nothing.",
+      "anyone else the headers change nothing. A unix socket's peer is trusted.",
     example: '["10.0.0.0/8", "192.168.1.5"]',
   }),
   proxyProtocol: setting({
@@ -559,6 +575,26 @@ export const SETTINGS = {
       "off (`maxWebSockets: 0`), not over TLS; Bun not at all. Where it cannot, the start fails\n" +
       "with exit 2 saying why (docs/limits.md).",
     example: "true",
+  }),
+  forwardedHeaders: setting({
+    kind: kinds.forwardedHeaders,
+    default: ["x-forwarded-for", "x-forwarded-proto"],
+    defaultText: "`x-forwarded-for,x-forwarded-proto`",
+    env: "FORWARDED_HEADERS",
+    flags: ["--forwarded-headers"],
+    arg: "LIST",
+    section: "requests",
+    help:
+      "proxy headers believed from --forwarded-allow-ips peers: forwarded, x-forwarded-for, -proto, -host, -port, -prefix",
+    type: "string | string[]",
+    doc: "The proxy headers believed from `forwardedAllowIps` peers, as a list or comma-separated:\n" +
+      "`forwarded` (RFC 7239: `for`, `proto`, `host`), `x-forwarded-for` (the client),\n" +
+      "`x-forwarded-proto` (the scheme), `x-forwarded-host` and `x-forwarded-port` (the URL's host\n" +
+      "and port) and `x-forwarded-prefix` (`info.prefix`). List only those your proxy sets or\n" +
+      "replaces: one it passes on from the client is the client's to forge. Where `forwarded`\n" +
+      "and an `x-forwarded-*` header both say a thing, `forwarded` wins. Details in\n" +
+      "docs/requests.md.",
+    example: '["forwarded", "x-forwarded-prefix"]',
   }),
   accessLog: setting({
     kind: kinds.logTarget,

@@ -28,12 +28,20 @@ export interface RemoteAddr {
  */
 export interface RequestInfo {
   /**
-   * Address of the client that sent the request: from `X-Forwarded-For` when the peer is a
-   * trusted proxy (`forwardedAllowIps`), else the peer's.
+   * Address of the client that sent the request: from a trusted proxy (`forwardedAllowIps`),
+   * whom its `X-Forwarded-For` (or `Forwarded`, when `forwardedHeaders` lists it) names, else
+   * the peer's. `port` is 0 unless `Forwarded` names it.
    */
   readonly remoteAddr: RemoteAddr;
   /** Address of the other end of the connection: the client, or the proxy in front of it. */
   readonly peerAddr: RemoteAddr;
+  /**
+   * The path prefix a trusted proxy serves the app under, from `X-Forwarded-Prefix` when
+   * `forwardedHeaders` lists it: `"/app"` (no trailing slash), else `""`. The request's URL
+   * keeps the path the proxy sent (usually without the prefix): build links as
+   * `info.prefix + path`. Read only when asked. (Werkzeug's `SCRIPT_NAME`.)
+   */
+  readonly prefix: string;
   /** Runtime-specific members (`server` on Bun, `incoming`/`outgoing` on Node). */
   readonly [runtimeSpecific: string]: unknown;
 }

@@ -121,6 +121,36 @@ export const addresses: Kind<string | string[], string[]> = {
   fromText: (t) => t,
 };
 
+/** The proxy headers `forwardedHeaders` may name. */
+export const FORWARDED_HEADER_NAMES = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+] as const;
+export type ForwardedHeaderName = typeof FORWARDED_HEADER_NAMES[number];
+
+/** Proxy header names (any case): a list, or comma-separated text; none is an empty list. */
+export const forwardedHeaders: Kind<string | string[], ForwardedHeaderName[]> = {
+  expects: "a string or a list of strings",
+  fromValue(v) {
+    const list = typeof v === "string" ? v.split(",") : v;
+    if (!Array.isArray(list) || list.some((entry) => typeof entry !== "string")) return new Invalid();
+    const names = list.map((entry: string) => entry.trim().toLowerCase()).filter((entry) => entry !== "");
+    for (const name of names) {
+      if (!(FORWARDED_HEADER_NAMES as readonly string[]).includes(name)) {
+        return new Invalid(
+          `"${name}" is not a proxy header read here (${FORWARDED_HEADER_NAMES.join(", ")})`,
+        );
+      }
+    }
+    return [...new Set(names)] as ForwardedHeaderName[];
+  },
+  fromText: (t) => t,
+};
+
 /** One of `values`, named as it is written. */
 export function choice<T extends string>(values: readonly T[]): Kind<T, T> {
   const ok = (v: unknown): v is T => typeof v === "string" && (values as readonly string[]).includes(v);

@@ -8,7 +8,7 @@
  * 4. record (when `stats` or `accessLog` is on): counted, and logged once its response is ready;
  * 5. guard: header checks, size and concurrency limits, a chunked body counted as it is read;
  * 6. WebSocket gate: an upgrade beyond `maxWebSockets` gets 503;
- * 7. proxy: the client and scheme a trusted proxy forwarded;
+ * 7. proxy: the client, scheme, host and prefix a trusted proxy forwarded;
  * 8. the boundary: whatever the app returns becomes a Response the runtime can send;
  * 9. the app.
  *
@@ -56,10 +56,17 @@ export function requestChain(
   native: NativeChecks,
   hooks: ChainHooks,
 ): Drainable {
-  const trusted = config.forwardedAllowIps;
+  // The proxy headers to read: none while no peer is trusted.
+  const proxyHeaders = config.forwardedAllowIps.length > 0 ? config.forwardedHeaders : [];
   const answering = bounded(app, native, config.debug);
-  const proxy: AfterGuard = trusted.length > 0
-    ? forwarded(answering, trustOf(trusted), config.cert !== undefined)
+  const proxy: AfterGuard = proxyHeaders.length > 0
+    ? forwarded(
+      answering,
+      trustOf(config.forwardedAllowIps),
+      config.cert !== undefined,
+      native.header ?? ((request, _info, name) => request.headers.get(name)),
+      proxyHeaders.includes("x-forwarded-prefix"),
+    )
     : answering;
   // With WebSockets off, an Upgrade is ignored (RFC 9110 §7.8) and the request served as
   // plain HTTP; an app that tries to upgrade gets 503 from its adapter (WebSocketsOffError).
@@ -67,7 +74,7 @@ export function requestChain(
     config.maxWebSockets > 0 ? webSocketGate(proxy, config.maxWebSockets, hooks.webSockets) : proxy,
     config,
     native,
-    trusted.length > 0,
+    proxyHeaders,
   );
   if (hooks.tally || hooks.accessLog) handler = recorded(handler, hooks.tally, hooks.accessLog, native);
   if (hooks.onQuota !== undefined && config.maxRequests > 0) {
@@ -167,6 +174,7 @@ export async function serveChain(
       // Read as this worker starts: a reload serves renewed files.
       tls: tlsOf(adapter, config),
       http2: config.http2,
+      h2c: config.h2c,
       limits: config,
       onError: appErrorResponse(config.debug),
       websocket: app.websocket,

@@ -27,9 +27,24 @@ export interface Fields {
   transferEncoding: string | null;
   /** `Upgrade`: "websocket" asks for a WebSocket. */
   upgrade: string | null;
+  /** The proxy headers (null unless `forwardedHeaders` lists them and some peer is trusted). */
   forwardedFor: string | null;
   forwardedProto: string | null;
+  /** RFC 7239 `Forwarded`. */
+  forwarded: string | null;
+  forwardedHost: string | null;
+  forwardedPort: string | null;
 }
+
+/** The proxy header fields the guard reads when asked to, by `Fields` key. */
+const PROXY_FIELDS = {
+  forwardedFor: "x-forwarded-for",
+  forwardedProto: "x-forwarded-proto",
+  forwarded: "forwarded",
+  forwardedHost: "x-forwarded-host",
+  forwardedPort: "x-forwarded-port",
+} as const;
+type ProxyField = keyof typeof PROXY_FIELDS;
 
 /**
  * The names of the header fields the guard reads (`Fields`), lower case: the one list, which
@@ -42,6 +57,9 @@ export const GUARD_FIELDS: readonly string[] = [
   "upgrade",
   "x-forwarded-for",
   "x-forwarded-proto",
+  "forwarded",
+  "x-forwarded-host",
+  "x-forwarded-port",
 ];
 
 /** What comes after the guard: handed the fields it read. */
@@ -61,15 +79,22 @@ interface Walked extends Fields {
 const DIGITS = /^\d+$/;
 
 /**
- * `next` behind the checks and limits. `proxyFields`: read `X-Forwarded-For` and
- * `X-Forwarded-Proto` for the next stage (only when some peer is trusted).
+ * `next` behind the checks and limits. `proxyHeaders`: the proxy headers (lower case) to read
+ * for the next stage, among those `Fields` has (none when no peer is trusted); the others
+ * stay null, unread.
  */
 export function guard(
   next: AfterGuard,
   limits: RequestLimits,
   native: NativeChecks,
-  proxyFields: boolean,
+  proxyHeaders: readonly string[],
 ): FetchHandler {
+  const wanted = (field: ProxyField) => proxyHeaders.includes(PROXY_FIELDS[field]);
+  const [xFor, xProto, rfc, xHost, xPort] = (Object.keys(PROXY_FIELDS) as ProxyField[]).map(wanted);
+  // The names a walk keeps: those of the checks and of the proxy headers asked for alone.
+  const kept = new Set(GUARD_FIELDS.filter((name) => !PROXY_NAMES.has(name) || proxyHeaders.includes(name)));
+  // Only names of these lengths need lower case to be recognised.
+  const lengths = new Set([...kept].map((name) => name.length));
   const header = native.header ??
     ((request: Request, _info: unknown, name: string) => request.headers.get(name));
   // Walk every field where the runtime neither counts nor measures them; the walk then also
@@ -81,14 +106,17 @@ export function guard(
     !(native.headerSizeLimit !== undefined && native.headerSizeLimit <= limits.maxHeaderSize);
   const walk = !native.headerFields && (countHere || sizeHere);
   const fieldsOf = (request: Request, info: unknown): Fields | Walked =>
-    walk ? walkFields(request, native.headerList) : {
+    walk ? walkFields(request, native.headerList, kept, lengths) : {
       host: native.hostAndLength ? null : header(request, info, "host"),
       contentLength: header(request, info, "content-length"),
       // Asked of the headers: touching `request.body` costs a whole Request on Node.
       transferEncoding: header(request, info, "transfer-encoding"),
       upgrade: header(request, info, "upgrade"),
-      forwardedFor: proxyFields ? header(request, info, "x-forwarded-for") : null,
-      forwardedProto: proxyFields ? header(request, info, "x-forwarded-proto") : null,
+      forwardedFor: xFor ? header(request, info, "x-forwarded-for") : null,
+      forwardedProto: xProto ? header(request, info, "x-forwarded-proto") : null,
+      forwarded: rfc ? header(request, info, "forwarded") : null,
+      forwardedHost: xHost ? header(request, info, "x-forwarded-host") : null,
+      forwardedPort: xPort ? header(request, info, "x-forwarded-port") : null,
     };
   const { maxBodySize, maxConcurrency } = limits;
   let active = 0;
@@ -129,7 +157,12 @@ export function guard(
  * else `forEach` (not for…of: Deno's iterator sorts and copies the fields, ten times
  * slower). Repeated fields come joined with ", ", as `get()` gives them.
  */
-function walkFields(request: Request, headerList: NativeChecks["headerList"]): Walked {
+function walkFields(
+  request: Request,
+  headerList: NativeChecks["headerList"],
+  kept: ReadonlySet<string>,
+  lengths: ReadonlySet<number>,
+): Walked {
   const walked: Walked = {
     host: null,
     contentLength: null,
@@ -137,9 +170,13 @@ function walkFields(request: Request, headerList: NativeChecks["headerList"]): W
     upgrade: null,
     forwardedFor: null,
     forwardedProto: null,
+    forwarded: null,
+    forwardedHost: null,
+    forwardedPort: null,
     count: 0,
     size: 0,
   };
+
   const list = headerList?.(request);
   if (list !== undefined) {
     for (let i = 0; i < list.length; i++) {
@@ -148,13 +185,14 @@ function walkFields(request: Request, headerList: NativeChecks["headerList"]): W
       visitField(
         walked,
         list[i][1],
-        KEPT_LENGTHS.has(name.length) ? name.toLowerCase() : name,
+        lengths.has(name.length) ? name.toLowerCase() : name,
         true,
+        kept,
       );
     }
     return walked;
   }
-  request.headers.forEach((value, name) => visitField(walked, value, name, false));
+  request.headers.forEach((value, name) => visitField(walked, value, name, false, kept));
   return walked;
 }
 
@@ -164,6 +202,7 @@ function visitField(
   value: string,
   name: string,
   join: boolean,
+  kept: ReadonlySet<string>,
 ): void {
   walked.count++;
   walked.size += name.length + value.length + 4; // ": " and CRLF
@@ -181,16 +220,25 @@ function visitField(
       walked.upgrade = joined(walked.upgrade, value, join);
       break;
     case "x-forwarded-for":
-      walked.forwardedFor = joined(walked.forwardedFor, value, join);
+      if (kept.has(name)) walked.forwardedFor = joined(walked.forwardedFor, value, join);
       break;
     case "x-forwarded-proto":
-      walked.forwardedProto = joined(walked.forwardedProto, value, join);
+      if (kept.has(name)) walked.forwardedProto = joined(walked.forwardedProto, value, join);
+      break;
+    case "forwarded":
+      if (kept.has(name)) walked.forwarded = joined(walked.forwarded, value, join);
+      break;
+    case "x-forwarded-host":
+      if (kept.has(name)) walked.forwardedHost = joined(walked.forwardedHost, value, join);
+      break;
+    case "x-forwarded-port":
+      if (kept.has(name)) walked.forwardedPort = joined(walked.forwardedPort, value, join);
       break;
   }
 }
 
-/** The lengths of the names `Fields` keeps. */
-const KEPT_LENGTHS = new Set(GUARD_FIELDS.map((name) => name.length));
+/** The proxy headers' names. */
+const PROXY_NAMES: ReadonlySet<string> = new Set(Object.values(PROXY_FIELDS));
 
 /** `value`, after `kept` when `join` and a field of the name came before. */
 function joined(kept: string | null, value: string, join: boolean): string {

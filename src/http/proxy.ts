@@ -1,35 +1,64 @@
 /**
  * Proxy headers, believed only from trusted peers (gunicorn's and uvicorn's
- * `forwarded_allow_ips`): from such a peer, `X-Forwarded-For` names the client and
- * `X-Forwarded-Proto` the scheme; from anyone else they change nothing, since any client
- * can send them.
+ * `forwarded_allow_ips`), and only those `forwardedHeaders` lists (Werkzeug's ProxyFix
+ * takes each one by choice too): from such a peer, `Forwarded` (RFC 7239) or
+ * `X-Forwarded-For` names the client, `Forwarded`'s `proto` or `X-Forwarded-Proto` the
+ * scheme, `Forwarded`'s `host` or `X-Forwarded-Host` and `-Port` the URL's host and port,
+ * `X-Forwarded-Prefix` the prefix the app is served under; from anyone else they change
+ * nothing, since any client can send them.
  *
  * @module
  */
 import type { FetchHandler } from "../types.ts";
-import type { AfterGuard } from "./guard.ts";
+import { forwardedElements, lastEntry, validHost, validPort } from "./forwarded.ts";
+import type { AfterGuard, Fields } from "./guard.ts";
 import type { Trust } from "./ip.ts";
-import type { ForwardableInfo } from "./request_info.ts";
+import type { ForwardableInfo, ProxyPlan } from "./request_info.ts";
 
 /**
- * `app`, seeing the client and scheme a trusted proxy forwarded, given the request's
- * `X-Forwarded-For` and `X-Forwarded-Proto` as the guard read them (null when absent;
- * requests without either pass straight through). `secure`: the connections are TLS, so
- * the runtime's URLs say `https:`. `info` is one of the adapters' own (a `ForwardableInfo`),
- * which keeps what was forwarded; the client is worked out when the app reads `remoteAddr`,
- * the scheme when it reads `request.url` (see `forwardUrls()`), and whether the peer is
- * trusted at the first of the two.
+ * `app`, seeing the client, scheme, host and prefix a trusted proxy forwarded, given the
+ * proxy headers the guard read (null when absent or not listed; requests without any pass
+ * straight through, unless `prefix` is listed, which is read only when the app asks).
+ * `secure`: the connections are TLS, so the runtime's URLs say `https:`. `header` reads a
+ * request header later (the prefix). `info` is one of the adapters' own (a
+ * `ForwardableInfo`), which keeps what was forwarded; the client is worked out when the app
+ * reads `remoteAddr`, the URL when it reads `request.url` (see `forwardUrls()`), the prefix
+ * when it reads `prefix`, and whether the peer is trusted at the first of them.
  */
-export function forwarded(app: FetchHandler, trust: Trust, secure: boolean): AfterGuard {
+export function forwarded(
+  app: FetchHandler,
+  trust: Trust,
+  secure: boolean,
+  header: ProxyPlan["header"],
+  prefix: boolean,
+): AfterGuard {
   const own = secure ? "https" : "http";
+  const plan: ProxyPlan = { trust, header, prefix };
   let seen: object | undefined;
   let forwarding: object | undefined;
-  return (request, info, { forwardedFor, forwardedProto: proto }) => {
-    if (forwardedFor === null && proto === null) return app(request, info);
+  return (request, info, fields) => {
+    const { forwardedFor, forwardedProto: proto, forwarded, forwardedHost, forwardedPort } = fields;
+    if (
+      forwardedFor === null && proto === null && forwarded === null && forwardedHost === null &&
+      forwardedPort === null && !prefix
+    ) return app(request, info);
+    const parts = forwarded === null && forwardedHost === null && forwardedPort === null
+      ? { scheme: proto === null ? undefined : schemeOf(proto), host: undefined, port: undefined }
+      : urlParts(fields);
     // Only a scheme that differs needs anything (most proxies send the one it already is).
-    const scheme = proto === null ? undefined : schemeOf(proto);
-    const changes = scheme !== undefined && scheme !== own;
-    info.forwarded(trust, forwardedFor, changes ? scheme : undefined);
+    const scheme = parts.scheme !== undefined && parts.scheme !== own ? parts.scheme : undefined;
+    const changes = scheme !== undefined || parts.host !== undefined || parts.port !== undefined;
+    info.forwarded({
+      plan,
+      request,
+      forwardedFor,
+      forwarded,
+      scheme,
+      host: parts.host,
+      port: parts.port,
+      trusted: undefined,
+      client: undefined,
+    });
     if (changes) {
       // The request the runtime made, never a copy: Deno's and Bun's WebSocket upgrades need
       // their own object. Its class learns once to ask its info (one pointer test after).
@@ -52,6 +81,28 @@ export function forwarded(app: FetchHandler, trust: Trust, secure: boolean): Aft
     }
     return app(request, info);
   };
+}
+
+/**
+ * The scheme, host and port the proxy headers give the URL. `Forwarded` first, from its
+ * last element (what the nearest proxy received), for each of `proto` and `host` it names;
+ * else `X-Forwarded-Proto`, and `X-Forwarded-Host` (its last entry) with `X-Forwarded-Port`.
+ * A value that does not parse is ignored (a malformed `Forwarded` as a whole).
+ */
+function urlParts(
+  fields: Fields,
+): { scheme: "http" | "https" | undefined; host: string | undefined; port: number | undefined } {
+  const elements = fields.forwarded === null ? undefined : forwardedElements(fields.forwarded);
+  const last = elements?.[elements.length - 1];
+  const proto = last?.proto ?? fields.forwardedProto;
+  const scheme = proto == null ? undefined : schemeOf(proto);
+  if (last?.host !== undefined) {
+    const host = validHost(last.host);
+    if (host !== undefined) return { scheme, host, port: undefined };
+  }
+  const host = fields.forwardedHost === null ? undefined : validHost(lastEntry(fields.forwardedHost));
+  const port = fields.forwardedPort === null ? undefined : validPort(lastEntry(fields.forwardedPort));
+  return { scheme, host, port };
 }
 
 /** "http" or "https", as the first entry of `X-Forwarded-Proto` names it; undefined for anything else. */

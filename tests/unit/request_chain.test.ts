@@ -153,3 +153,64 @@ describe(`${runtime}: trust list entries`, () => {
     assert.ok(trustOf(["*"])("203.0.113.7"));
   });
 });
+
+describe(`${runtime}: proxy headers as the chain reads them`, () => {
+  /** A runtime that looks fields up one by one (Bun's way): the names it was asked for. */
+  const lookingUp = (asked: string[]) => ({
+    ...walking,
+    headerSizeLimit: 16 * 1024,
+    headerCount: (request: Request) => [...request.headers].length,
+    header: (request: Request, _info: unknown, name: string) => (asked.push(name), request.headers.get(name)),
+  });
+  const seen = (request: Request, info: RequestInfoLike) =>
+    Response.json({ url: request.url, remote: info.remoteAddr, prefix: info.prefix });
+  type RequestInfoLike = { remoteAddr: RemoteAddr; prefix: string };
+
+  it("with the default list, a request reads X-Forwarded-For and -Proto alone, as before", async () => {
+    const asked: string[] = [];
+    await call(chain(ok, {}, lookingUp(asked)), new Request("http://example.test/", { headers: fields(3) }));
+    assert.deepEqual(asked.filter((name) => name.includes("forwarded")), [
+      "x-forwarded-for",
+      "x-forwarded-proto",
+    ]);
+  });
+
+  it("X-Forwarded-Prefix is read only when the app asks for info.prefix", async () => {
+    const asked: string[] = [];
+    const options = { forwardedHeaders: ["x-forwarded-prefix"] };
+    const headers = { host: "example.test", "x-forwarded-prefix": "/app" };
+    await call(chain(ok, options, lookingUp(asked)), new Request("http://example.test/", { headers }));
+    assert.deepEqual(asked.filter((name) => name.includes("forwarded")), []);
+    const reply = await call(
+      chain(seen, options, lookingUp(asked)),
+      new Request("http://example.test/", { headers }),
+    );
+    assert.equal((await reply.json()).prefix, "/app");
+    assert.deepEqual(asked.filter((name) => name.includes("forwarded")), ["x-forwarded-prefix"]);
+  });
+
+  it("Forwarded: quoted strings with commas and semicolons, names in any case, several elements", async () => {
+    const handler = chain(seen, { forwardedHeaders: ["forwarded"] }, walking);
+    const headers = {
+      host: "example.test",
+      forwarded: 'for="198.51.100.9";by="a,b;c", For="[::1]:1";PROTO=https;host="h.example:8443"',
+    };
+    const body = await (await call(handler, new Request("http://example.test/p?q", { headers }))).json();
+    assert.deepEqual(body.remote, { hostname: "198.51.100.9", port: 0 });
+    assert.equal(body.url, "https://h.example:8443/p?q");
+  });
+
+  it("from an untrusted peer nothing changes, however well formed", async () => {
+    const handler = chain(seen, { forwardedHeaders: ["forwarded", "x-forwarded-prefix"] }, walking);
+    const headers = {
+      host: "example.test",
+      forwarded: "for=192.0.2.1;proto=https",
+      "x-forwarded-prefix": "/a",
+    };
+    const body = await (await call(handler, new Request("http://example.test/", { headers }), "203.0.113.1"))
+      .json();
+    assert.equal(body.remote.hostname, "203.0.113.1");
+    assert.equal(body.url, "http://example.test/");
+    assert.equal(body.prefix, "");
+  });
+});
