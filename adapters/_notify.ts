@@ -206,8 +206,9 @@ export function helperSocket(
     via: "Debian's systemd-notify (NotifyAccess=all unless running as root)",
     send(message) {
       // --pid sends MAINPID itself, and has systemd-notify pass that process's credentials
-      // where it may (root), so that systemd takes the message as the primary's.
-      const assignments = message.split("\n").filter((line) => line !== "" && !line.startsWith("MAINPID="));
+      // where it may (root), so that systemd takes the message as the primary's. Another
+      // MAINPID (an upgrade's new primary) is passed on: systemd-notify sends it instead.
+      const assignments = message.split("\n").filter((line) => line !== "" && line !== `MAINPID=${pid}`);
       return new Promise((resolve, reject) => {
         const child = spawn("systemd-notify", [`--pid=${pid}`, ...assignments], {
           env: { ...process.env, NOTIFY_SOCKET: address },

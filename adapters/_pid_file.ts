@@ -31,12 +31,13 @@ function running(pid: number): boolean {
 
 /**
  * Write `pid` to `path`: a file naming another running process is refused (gunicorn's
- * "Already running"); one a dead process left is replaced. Written beside the file, then
- * renamed over it, so that a reader never sees it half written.
+ * "Already running"), unless that is `replacing`, the primary an upgrade takes over from;
+ * one a dead process left is replaced. Written beside the file, then renamed over it, so
+ * that a reader never sees it half written.
  */
-export function writePidFile(path: string, pid: number): void {
+export function writePidFile(path: string, pid: number, replacing?: number): void {
   const previous = pidIn(path);
-  if (previous !== undefined && previous !== pid && running(previous)) {
+  if (previous !== undefined && previous !== pid && previous !== replacing && running(previous)) {
     throw new BootError(
       `the pid file ${path} names process ${previous}, which is running: another server? ` +
         "(if that process is not one, remove the file)",

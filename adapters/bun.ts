@@ -43,6 +43,7 @@ import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
+import { binaryPath, processUpgradeLink, startPrimaryProcess } from "./_upgrade.ts";
 
 /** Seconds after which Bun (uWebSockets) cuts a connection whose request head is unfinished. */
 const BUN_HEADER_TIMEOUT = 10;
@@ -320,6 +321,21 @@ export const adapter: Adapter = {
 
   controlDirectory,
   processMemory,
+
+  // Workers (processes and threads) bind their own sockets with SO_REUSEPORT.
+  sharedSocketFd: () => undefined,
+
+  stopAccepting: () => {},
+
+  startPrimary: (env, fds) =>
+    startPrimaryProcess(
+      binaryPath(process.execPath),
+      [...process.execArgv, ...process.argv.slice(1)],
+      env,
+      fds,
+    ),
+
+  upgradeLink: processUpgradeLink,
 
   exit: (code) => process.exit(code),
 };

@@ -33,6 +33,7 @@ import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
 import { readTls } from "./_tls.ts";
+import { binaryPath, procCommandLine, processUpgradeLink, startPrimaryProcess } from "./_upgrade.ts";
 
 /** Serving one connection at a time, with timeouts; missing from a future Deno, perhaps. */
 const serveOn = serveOnConnection(Deno);
@@ -505,6 +506,22 @@ export const adapter: Adapter = {
 
   controlDirectory,
   processMemory,
+
+  // Workers (processes and threads) bind their own sockets with SO_REUSEPORT.
+  sharedSocketFd: () => undefined,
+
+  stopAccepting: () => {},
+
+  startPrimary(env, fds) {
+    // Deno.args lacks the runtime's own flags (permissions, --config, --unstable-*), which the
+    // new primary needs as much as the script: Linux lists them all. Deno has workers only on
+    // Linux (SO_REUSEPORT), so elsewhere there is nothing to upgrade.
+    const args = procCommandLine();
+    if (args === undefined) return "Deno's flags are read from /proc/self/cmdline, which this system lacks";
+    return startPrimaryProcess(binaryPath(Deno.execPath()), args.slice(1), env, fds);
+  },
+
+  upgradeLink: processUpgradeLink,
 
   exit: (code) => Deno.exit(code),
 };

@@ -49,7 +49,7 @@ import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { helperSocket } from "./_notify.ts";
 import { connectControl, controlDirectory, listenControl, processMemory } from "./_control.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
-import { clusterQuiet, isQuietProbe } from "./_node_cluster.ts";
+import { clusterQuiet, isQuietProbe, stopAccepting, watchClusterHandles } from "./_node_cluster.ts";
 import {
   answerParseErrors,
   fieldsOf,
@@ -69,6 +69,7 @@ import { readProxyHeaders } from "./_node_proxy_protocol.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
+import { binaryPath, listeningFd, processUpgradeLink, startPrimaryProcess } from "./_upgrade.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
 class NodeRequestInfo extends ForwardableInfo {
@@ -263,6 +264,7 @@ export const adapter: Adapter = {
     return new Promise<Listener>((resolve, reject) => {
       server.once("error", (error) => reject(listenError(error, hostname, port, unix?.path, fd)));
       // An inherited socket in a cluster worker: the primary, which holds the descriptor, shares it.
+      // An fd beside a port is the socket an upgrade's old primary passed on.
       const where = unix !== undefined
         ? { path: unix.path }
         : fd !== undefined
@@ -342,6 +344,8 @@ export const adapter: Adapter = {
   },
 
   spawnProcess(data): WorkerHandle {
+    // Before the first worker listens: its round-robin socket's handle is noted (for upgrades).
+    watchClusterHandles();
     const worker = cluster.fork({ [WORKER_ENV]: encodeWorker("process", data) });
     // Answer clusterQuiet(): by now this primary has handled the worker's earlier close.
     worker.on("message", (message) => {
@@ -395,6 +399,23 @@ export const adapter: Adapter = {
 
   controlDirectory,
   processMemory,
+
+  // A node:cluster primary holds the one socket its worker processes share; threads, in
+  // this process too, bind their own (SO_REUSEPORT), and no cluster worker runs then.
+  sharedSocketFd: (address) =>
+    cluster.isPrimary && Object.keys(cluster.workers ?? {}).length > 0 ? listeningFd(address) : undefined,
+
+  stopAccepting: (fd) => void stopAccepting(fd),
+
+  startPrimary: (env, fds) =>
+    startPrimaryProcess(
+      binaryPath(process.execPath),
+      [...process.execArgv, ...process.argv.slice(1)],
+      env,
+      fds,
+    ),
+
+  upgradeLink: processUpgradeLink,
 
   exit: (code) => process.exit(code),
 };

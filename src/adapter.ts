@@ -13,7 +13,7 @@ import type { FetchHandler } from "./types.ts";
 export type RuntimeName = "deno" | "bun" | "node";
 
 /** The signals multiserve acts on. */
-export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGTTIN" | "SIGTTOU";
+export type Signal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGTTIN" | "SIGTTOU" | "SIGUSR2";
 
 /** A socket that serves until closed. */
 export interface Listener {
@@ -91,7 +91,8 @@ export interface ListenOptions {
   unix?: { path: string; mode: number };
   /**
    * Listen on the socket this process inherited on this file descriptor (`fd://N`, systemd's
-   * socket activation) instead of `hostname:port`: Node only.
+   * socket activation, or the one an upgrade's old primary listened on at `hostname:port`)
+   * instead of `hostname:port`: Node only.
    */
   fd?: number;
   /** Turns an error thrown by the app into the response sent. */
@@ -265,6 +266,43 @@ export interface ControlListener {
   close(): void;
 }
 
+/**
+ * A new primary started by an upgrade (SIGUSR2), seen from the primary it replaces: the
+ * same command line, detached in a session of its own, with an IPC channel to this one.
+ */
+export interface PrimaryHandle {
+  readonly pid: number;
+  /** A message to the new primary (it is dropped once the channel is closed). */
+  send(message: UpgradeMessage): void;
+  /** Messages from the new primary. */
+  onMessage(listener: (message: UpgradeMessage) => void): void;
+  /** It exited: its code, or the signal that ended it. */
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+  /** Signal the new primary (SIGTERM: give up the upgrade; SIGKILL when that is not heard). */
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+  /** Close the channel: the new primary lives on without it. */
+  disconnect(): void;
+}
+
+/** A new primary's channel to the primary it replaces (from the upgrade's start until the handover). */
+export interface UpgradeLink {
+  send(message: UpgradeMessage): void;
+  onMessage(listener: (message: UpgradeMessage) => void): void;
+  /** The channel closed: the old primary is gone (or closed it). */
+  onClose(listener: () => void): void;
+  /** Close the channel, so that the old primary's exit is no concern of this process. */
+  close(): void;
+}
+
+/**
+ * What the two primaries of an upgrade say: the new one that its workers all listen
+ * (`ready`), the old one that it has let go of the pid file and systemd's main pid and
+ * drains now (`handover`).
+ */
+export interface UpgradeMessage {
+  multiserveUpgrade: "ready" | "handover";
+}
+
 /** What a worker needs to reach its supervisor. */
 export interface ParentLink {
   /** Resolves once the message is handed over (so that exiting after it cannot lose it). */
@@ -330,7 +368,7 @@ export interface Adapter {
   spawnProcess(data: WorkerData): WorkerHandle;
   /**
    * Call `listener` when this process receives `signal`; returns a function that removes
-   * it. A signal the OS does not have (SIGHUP, SIGTTIN, SIGTTOU on Windows) is not trapped.
+   * it. A signal the OS does not have (SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2 on Windows) is not trapped.
    */
   onSignal(signal: Signal, listener: () => void): () => void;
   /**
@@ -352,9 +390,10 @@ export interface Adapter {
   memoryUsage(kind: "process" | "thread"): number;
   /**
    * Write `pid` to the pid file at `path` (replacing it whole): throws a `BootError` when the
-   * file names another process that is running, an `OptionError` when it cannot be written.
+   * file names another process that is running (but `replacing`, the primary an upgrade takes
+   * over from), an `OptionError` when it cannot be written.
    */
-  writePidFile(path: string, pid: number): void;
+  writePidFile(path: string, pid: number, replacing?: number): void;
   /** Remove the pid file at `path` if it still names `pid` (a file another server wrote stays). */
   removePidFile(path: string, pid: number): void;
   /**
@@ -388,6 +427,28 @@ export interface Adapter {
    * anything; undefined where it cannot be read.
    */
   processMemory(pid: number): number | undefined;
+  /**
+   * The file descriptor of the listening socket this process shares among its worker
+   * processes for `address` (a node:cluster primary's), from Linux's /proc; undefined where
+   * workers bind their own (SO_REUSEPORT) or none is found.
+   */
+  sharedSocketFd(address: { hostname: string; port: number; unix?: { path: string } }): number | undefined;
+  /**
+   * Stop accepting on the shared listening socket at `fd`, handed over to an upgrade's new
+   * primary: what this process accepted still reaches its workers, and no connection waits
+   * here for a worker that is leaving. Nothing where workers bind their own.
+   */
+  stopAccepting(fd: number): void;
+  /**
+   * Start a new primary from this one's command line (the runtime binary at its path now,
+   * its flags, the script and its arguments), in this working directory with this
+   * environment plus `env`, detached (a session of its own), stdout and stderr shared, and
+   * the listening sockets open on `fds` passed on at the same numbers; a string says why it
+   * cannot be started here.
+   */
+  startPrimary(env: Record<string, string>, fds: number[]): PrimaryHandle | string;
+  /** In a primary an upgrade started, its channel to the old primary; undefined elsewhere. */
+  upgradeLink(): UpgradeLink | undefined;
   /** End the process. */
   exit(code: number): void;
 }

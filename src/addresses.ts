@@ -17,6 +17,11 @@ export interface Address {
   unix?: { path: string; mode: number };
   /** A socket this process inherited, open on this file descriptor (`fd://N`). */
   fd?: number;
+  /**
+   * `fd` is the socket an upgrade's old primary listened on at `hostname:port`, passed on:
+   * named by them, not `fd://N`.
+   */
+  passed?: boolean;
 }
 
 /** The addresses the options name, in their order: `bind`, else `hostname:port`. */
@@ -34,7 +39,7 @@ export function addressesOf(config: WorkerConfig): Address[] {
 /** The URL a server at `address` answers on (`secure`: over TLS): `unix:PATH` and `fd://N` for sockets. */
 export function urlOf(address: Address, secure = false): string {
   if (address.unix !== undefined) return `unix:${address.unix.path}`;
-  if (address.fd !== undefined) return `fd://${address.fd}`;
+  if (address.fd !== undefined && !address.passed) return `fd://${address.fd}`;
   const { hostname, port } = address;
   return `http${secure ? "s" : ""}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
 }

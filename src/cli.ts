@@ -190,6 +190,10 @@ export function usage(): string {
       "rolling reload: new workers load the app afresh; the old ones drain once every new one listens (if one fails, the old keep on)",
     ),
     ...item("TTIN, TTOU", "one worker more, one fewer (never below 1; the oldest goes)"),
+    ...item(
+      "USR2",
+      "upgrade: a new primary from the same command line (new code, a new runtime binary) takes over, pid file and systemd's MAINPID included, once its workers listen; this one then drains and exits (Linux; not on a unix socket; if it fails, this one serves on)",
+    ),
     "On Windows only INT exists (Ctrl-C); call server.reload() and server.scale(n) from code.",
     "",
     "Exit codes:",

@@ -8,6 +8,7 @@
 
 interface DenoHost {
   args: string[];
+  build: { os: string };
   env: { get(name: string): string | undefined; delete(name: string): void };
   cwd(): string;
   exit(code: number): never;
@@ -15,6 +16,7 @@ interface DenoHost {
 }
 interface ProcessHost {
   argv: string[];
+  platform: string;
   env: Record<string, string | undefined>;
   cwd(): string;
   exit(code: number): never;
@@ -47,6 +49,11 @@ export function programArgs(): string[] {
 /** The current working directory. */
 export function cwd(): string {
   return host.Deno ? host.Deno.cwd() : host.process!.cwd();
+}
+
+/** The operating system, as Node names it (`linux`, `darwin`, `win32`…; Deno's `windows` too). */
+export function platform(): string {
+  return host.Deno ? host.Deno.build.os : host.process!.platform;
 }
 
 /** This process's id. */

@@ -24,6 +24,8 @@ export interface WorkerCount {
 
 export interface NotifierOptions {
   socket: NotifySocket;
+  /** `NOTIFY_SOCKET`, to hand a new primary on upgrade. */
+  address?: string;
   /** The primary's pid: `MAINPID`. */
   pid: number;
   /** µs within which systemd wants `WATCHDOG=1` (`WATCHDOG_USEC`); undefined: no watchdog. */
@@ -45,6 +47,7 @@ const LABELS: Record<Phase, string> = {
   serving: "serving",
   reloading: "reloading",
   scaling: "scaling",
+  upgrading: "upgrading",
   stopping: "stopping",
 };
 
@@ -62,6 +65,8 @@ export class SystemdNotifier {
   #sending: Promise<void> = Promise.resolve();
   #failures = 0;
   #closed = false;
+  /** The main pid went to a new primary (upgrade): this one says no more. */
+  #handedOver = false;
 
   constructor(options: NotifierOptions) {
     this.#options = options;
@@ -72,9 +77,40 @@ export class SystemdNotifier {
     }
   }
 
+  /**
+   * What a new primary needs to notify in this one's place: `NOTIFY_SOCKET`, and
+   * `WATCHDOG_USEC` when the watchdog is on (without `WATCHDOG_PID`: it is the new one's).
+   */
+  environment(): Record<string, string> {
+    const { address, watchdogUsec } = this.#options;
+    if (address === undefined) return {};
+    return {
+      NOTIFY_SOCKET: address,
+      ...(watchdogUsec === undefined ? {} : { WATCHDOG_USEC: String(watchdogUsec) }),
+    };
+  }
+
+  /**
+   * An upgrade: make `pid` the main pid (`MAINPID=`, from this process, the main one, which
+   * `NotifyAccess=main` listens to), then say nothing more: no `STOPPING=1` as this one
+   * drains (systemd would stop the unit), no watchdog (the new primary's now). Resolves once
+   * sent; rejects when it could not be, saying why.
+   */
+  async handOver(pid: number): Promise<void> {
+    let failure: unknown;
+    const message = `MAINPID=${pid}`;
+    await (this.#sending = this.#sending.then(() => this.#options.socket.send(message)).catch((error) => {
+      failure = error;
+    }));
+    if (failure !== undefined) throw failure;
+    this.#handedOver = true;
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#statusTimer);
+  }
+
   /** The pool's phase changed (`PoolControl`'s `onPhase`). */
   phase(phase: Phase): void {
-    if (this.#closed || phase === this.#phase) return;
+    if (this.#closed || this.#handedOver || phase === this.#phase) return;
     this.#phase = phase;
     const lines: string[] = [];
     if (phase === "serving" && !this.#ready) {
@@ -100,7 +136,7 @@ export class SystemdNotifier {
 
   /** What the pool told the registry: a worker that starts, listens or exits changes `STATUS`. */
   readonly observe = (event: PoolEvent): void => {
-    if (this.#closed || this.#statusTimer !== undefined) return;
+    if (this.#closed || this.#handedOver || this.#statusTimer !== undefined) return;
     if (event.type !== "spawn" && event.type !== "state" && event.type !== "exit") return;
     this.#statusTimer = setTimeout(() => {
       this.#statusTimer = undefined;
@@ -141,7 +177,7 @@ export class SystemdNotifier {
    * replacements backing off) goes silent, for systemd to restart.
    */
   #ping(): void {
-    if (this.#closed || !this.#ready) return;
+    if (this.#closed || this.#handedOver || !this.#ready) return;
     if (this.#phase !== "stopping" && this.#options.workers().alive < 1) return;
     this.#send(["WATCHDOG=1"]);
   }
@@ -162,19 +198,37 @@ export class SystemdNotifier {
   }
 }
 
+/** What systemd's environment says of notifications. */
+export interface NotifyEnvironment {
+  address: string | undefined;
+  watchdogUsec: number;
+  watchdogPid: string | undefined;
+}
+
 /**
- * The notifier systemd asks for (`NOTIFY_SOCKET`), or undefined. Reads and then removes
- * `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, as sd_notify's `unset_environment`
- * does, so that worker processes (which never notify) do not inherit them.
+ * Read and then remove `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, as sd_notify's
+ * `unset_environment` does, so that worker processes (which never notify) do not inherit them.
+ */
+export function takeNotifyEnvironment(): NotifyEnvironment {
+  const env = {
+    address: readEnv("NOTIFY_SOCKET"),
+    watchdogUsec: Number(readEnv("WATCHDOG_USEC")),
+    watchdogPid: readEnv("WATCHDOG_PID"),
+  };
+  for (const name of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]) forgetEnv(name);
+  return env;
+}
+
+/**
+ * The notifier systemd asks for (`NOTIFY_SOCKET`, from `env`, by default taken from the
+ * environment now: `takeNotifyEnvironment()`), or undefined.
  */
 export async function systemdNotifier(
   adapter: Adapter,
-  options: Omit<NotifierOptions, "socket" | "watchdogUsec">,
+  options: Omit<NotifierOptions, "socket" | "watchdogUsec" | "address">,
+  env: NotifyEnvironment = takeNotifyEnvironment(),
 ): Promise<SystemdNotifier | undefined> {
-  const address = readEnv("NOTIFY_SOCKET");
-  const watchdogUsec = Number(readEnv("WATCHDOG_USEC"));
-  const watchdogPid = readEnv("WATCHDOG_PID");
-  for (const name of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]) forgetEnv(name);
+  const { address, watchdogUsec, watchdogPid } = env;
   if (!address) return undefined;
   const socket = await adapter.notifySocket(address, options.pid);
   if (typeof socket === "string") {
@@ -190,7 +244,12 @@ export async function systemdNotifier(
       watchdog ? `; WATCHDOG=1 every ${watchdogUsec / 2_000_000} s` : ""
     }`,
   );
-  return new SystemdNotifier({ ...options, socket, watchdogUsec: watchdog ? watchdogUsec : undefined });
+  return new SystemdNotifier({
+    ...options,
+    socket,
+    address,
+    watchdogUsec: watchdog ? watchdogUsec : undefined,
+  });
 }
 
 function unref(timer: unknown): void {

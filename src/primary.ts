@@ -3,26 +3,37 @@
  * serves alone (one isolate, through the request chain), or owns one pool of workers and
  * serves nothing itself (gunicorn's arbiter). It traps the signals from the moment it begins
  * to start: SIGTERM and SIGINT stop it gracefully (a second one at once), SIGHUP reloads the
- * pool, SIGTTIN and SIGTTOU scale it; what each does while the workers boot, reload, scale
+ * pool, SIGTTIN and SIGTTOU scale it, SIGUSR2 upgrades it (a new primary from the same
+ * command line takes over); what each does while the workers boot, reload, scale, upgrade
  * or stop, and with no workers, is `PoolControl`'s (pool/control.ts). It reports a start
  * that fails, the way the CLI does, unless the caller handles `ready`.
  *
+ * An upgrade: this primary starts the new one (`Adapter.startPrimary`) with `UPGRADE_ENV`
+ * naming it; the new one binds beside it (SO_REUSEPORT; no exclusive check of the port), or
+ * takes the very sockets passed on (a node:cluster primary's, and inherited ones), and,
+ * once every one of its workers listens, says `ready` over their channel. This one then makes
+ * it systemd's main pid, lets go of the pid file and the admin port, says `handover`, and
+ * drains and exits as on SIGTERM (without `STOPPING=1`); the new one writes the pid file,
+ * binds the admin port and notifies `READY=1`. A new primary that exits first or is not
+ * ready within `upgradeLimitMs` is given up: this one serves on, its pid file and systemd's
+ * state untouched.
+ *
  * @module
  */
-import type { Adapter, ControlListener, Listener } from "./adapter.ts";
+import type { Adapter, ControlListener, Listener, PrimaryHandle } from "./adapter.ts";
 import { type Address, addressesOf, urlOf } from "./addresses.ts";
 import { servedApp } from "./app.ts";
 import { defaultControlName } from "./control/protocol.ts";
 import { serveControl } from "./control/server.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
-import { cwd, exitProcess, pid } from "./host.ts";
+import { cwd, exitProcess, pid, platform } from "./host.ts";
 import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
 import { theBus } from "./pubsub/bus.ts";
 import type { RedisLink } from "./pubsub/redis.ts";
 import { CLOSE_CODES } from "./websocket/open_sockets.ts";
 import { announce, configureLog, log, logAt, logger, onLogEntry } from "./log.ts";
-import { type SystemdNotifier, systemdNotifier } from "./notify.ts";
+import { type SystemdNotifier, systemdNotifier, takeNotifyEnvironment } from "./notify.ts";
 import { serveAdmin } from "./observe/admin.ts";
 import { Registry } from "./observe/registry.ts";
 import { primaryPool } from "./pool/build.ts";
@@ -32,6 +43,7 @@ import { loadAdapter } from "./runtime.ts";
 import type { Config } from "./settings.ts";
 import { PRIMARY_SIGNALS, SignalTraps } from "./signals.ts";
 import type { App, ListenInfo, Server, ServerStats } from "./types.ts";
+import { UPGRADE_ENV, upgradeLimitMs, type UpgradeMarker, upgradeMarker } from "./upgrade.ts";
 import { reloadOnChange } from "./watch.ts";
 
 export class Primary implements Server {
@@ -66,6 +78,10 @@ export class Primary implements Server {
   #notifier: SystemdNotifier | undefined;
   /** Topics across hosts, through Redis (`pubsub`). */
   #redis: Promise<RedisLink | undefined> | undefined;
+  /** Where the workers listen, ports chosen: what an upgrade's new primary binds beside. */
+  #addresses: Address[] = [];
+  /** The new primary of an upgrade under way, until it has taken over. */
+  #successor: PrimaryHandle | undefined;
 
   constructor(app: App | URL, config: Config) {
     this.#config = config;
@@ -116,6 +132,8 @@ export class Primary implements Server {
     // Not ready from this moment (`/readyz` says 503 at once), while requests drain.
     if (this.#registry) this.#registry.stopping = true;
     this.#closing ??= (async () => {
+      // An upgrade under way is given up: the new primary stops with this one.
+      this.#successor?.kill("SIGTERM");
       // A pool stops its workers even while they boot; serving alone, the app loads first.
       // Either way, what was queued is dropped and signals from now on are refused.
       const stopping = this.#control?.stop();
@@ -144,6 +162,19 @@ export class Primary implements Server {
     await this.#supervised("reload()").reload();
   }
 
+  /**
+   * Upgrade this primary with no downtime, as SIGUSR2 does: a new primary from the same
+   * command line (new code, a new runtime binary) starts its workers beside these, and once
+   * they all listen it takes over (pid file, systemd's main pid) and this one drains and
+   * exits. Resolves once the new primary has taken over; rejects saying why not (refused, or
+   * the new primary failed), this one serving on. `by` names who asked, for the log.
+   */
+  async upgrade(by = "upgrade()"): Promise<void> {
+    await this.ready;
+    this.#supervised(by);
+    await this.#control!.upgrade(by);
+  }
+
   async scale(count: number): Promise<void> {
     if (!Number.isInteger(count) || count < 1) {
       throw new OptionError(`scale() needs a whole number of workers ≥ 1, got ${count}`);
@@ -167,12 +198,20 @@ export class Primary implements Server {
     const adapter = await loadAdapter();
     const config = this.#config;
     const plan = { processes: config.processes, threads: config.threaded };
-    let addresses = addressesOf(config);
+    const alone = plan.processes === 1 && plan.threads === 0;
+    // Started by an upgrade: the pid file, systemd's notifications and the admin port stay
+    // the old primary's until it hands them over, once every worker here listens; the
+    // workers listen where the old one's do.
+    const upgrading = alone ? undefined : upgradeMarker();
+    let addresses = upgrading?.addresses ?? addressesOf(config);
     const unix = addresses.some((address) => address.unix !== undefined);
     const fd = addresses.some((address) => address.fd !== undefined);
-    const alone = plan.processes === 1 && plan.threads === 0;
     const control = this.#trapSignals(adapter, alone);
-    if (config.pid !== undefined) {
+    // `multiserve ctl upgrade` runs what SIGUSR2 does, in the same queue (one isolate: refused,
+    // saying why); an upgrade's new primary takes the old one's control socket over.
+    this.#upgrade = () => control.upgrade("ctl upgrade");
+    this.#takeOver = upgrading !== undefined;
+    if (config.pid !== undefined && upgrading === undefined) {
       adapter.writePidFile(config.pid, pid());
       this.#pidFile = { adapter, path: config.pid };
     }
@@ -180,13 +219,18 @@ export class Primary implements Server {
     tlsOf(adapter, config);
     const registry = this.#observe(adapter, plan);
     if (config.pubsub !== undefined) this.#redis = this.#linkRedis(config.pubsub, registry);
-    this.#notifier = await systemdNotifier(adapter, {
+    const notifying = {
       pid: pid(),
       workers: () => registry.status().workers,
       log: logger,
-    });
+    };
+    // Taken now in either case, so that no worker inherits it.
+    const notifyEnvironment = takeNotifyEnvironment();
+    if (upgrading === undefined) {
+      this.#notifier = await systemdNotifier(adapter, notifying, notifyEnvironment);
+    }
     let admin: string | undefined;
-    if (config.adminPort !== undefined) {
+    if (config.adminPort !== undefined && upgrading === undefined) {
       this.#admin = await serveAdmin(adapter, registry, config);
       admin = urlOf({ hostname: config.adminHost, port: this.#admin.port });
     }
@@ -223,13 +267,16 @@ export class Primary implements Server {
         adapter.openLog(config.accessLog).close();
       }
       adapter.checkSpread(plan, { unix, fd });
-      await this.#claim(adapter, addresses);
-      // Port 0 is one free port every worker shares: choose it here, once.
+      // An upgrade has no unix socket (refused) to claim.
+      if (!upgrading) await this.#claim(adapter, addresses);
+      // Port 0 is one free port every worker shares: choose it here, once. An upgrade binds
+      // beside the old primary's workers, on their ports.
       for (const address of addresses) {
-        if (address.unix === undefined && address.fd === undefined) {
+        if (address.unix === undefined && address.fd === undefined && !upgrading) {
           address.port = await adapter.reservePort(address.hostname, address.port);
         }
       }
+      this.#addresses = addresses;
       const { onListen: _, ...workerConfig } = config;
       const base = { addresses, config: workerConfig, module: app instanceof URL ? app.href : undefined };
       // close() came while the addresses were claimed (it waits for this start): no worker starts.
@@ -251,6 +298,16 @@ export class Primary implements Server {
       // Signals meanwhile wait for it (a SIGHUP: one reload once every worker listens).
       await pool.start();
       if (this.#closing) throw new StoppedError();
+      if (upgrading) {
+        await this.#takeOverFrom(adapter, upgrading);
+        if (this.#closing) throw new StoppedError();
+        this.#notifier = await systemdNotifier(adapter, notifying, notifyEnvironment);
+        this.#notifier?.phase(control.phase);
+        if (config.adminPort !== undefined) {
+          this.#admin = await serveAdmin(adapter, registry, config);
+          admin = urlOf({ hostname: config.adminHost, port: this.#admin.port });
+        }
+      }
       const hint = adapter.closeHint(plan);
       if (hint) logAt("warning", hint);
       if (config.watch) {
@@ -346,6 +403,144 @@ export class Primary implements Server {
     }
   }
 
+  /**
+   * Started by an upgrade, every worker listening: tell the old primary, wait until it has
+   * handed over (or is gone), then take the pid file over from it.
+   */
+  async #takeOverFrom(adapter: Adapter, from: UpgradeMarker): Promise<void> {
+    const link = adapter.upgradeLink();
+    if (link) {
+      await new Promise<void>((resolve) => {
+        link.onMessage((message) => message.multiserveUpgrade === "handover" && resolve());
+        // The old primary went without a word (killed?): someone must serve, and this one can.
+        link.onClose(resolve);
+        link.send({ multiserveUpgrade: "ready" });
+      });
+      link.close();
+    }
+    if (this.#config.pid !== undefined) {
+      try {
+        adapter.writePidFile(this.#config.pid, pid(), from.pid);
+        this.#pidFile = { adapter, path: this.#config.pid };
+      } catch (error) {
+        logAt("error", `upgrade: the pid file was not taken over: ${messageOf(error)}`);
+      }
+    }
+    logAt("info", `upgrade: took over from the primary with pid ${from.pid}, which drains and exits`);
+  }
+
+  /**
+   * Start a new primary and hand over to it once every one of its workers listens
+   * (`PoolControl` runs this in its turn, as SIGUSR2 or `upgrade()` asked). Rejects, this
+   * primary serving on, when the upgrade is refused here or the new primary fails.
+   */
+  async #startSuccessor(adapter: Adapter, by: string): Promise<void> {
+    const fail = (why: string) => {
+      logAt("error", `${by}: upgrade failed: ${why}; this primary (pid ${pid()}) serves on`);
+      return new Error(`upgrade failed: ${why}`);
+    };
+    const refuse = (why: string) => {
+      logAt("warning", `${by}: upgrade refused: ${why}; this primary serves on`);
+      return new Error(`upgrade refused: ${why}`);
+    };
+    if (platform() !== "linux") {
+      throw refuse("the new primary's workers bind beside these with SO_REUSEPORT, which only Linux spreads");
+    }
+    // Where this primary holds the one socket its worker processes share (node:cluster), the
+    // socket itself is passed on, by its descriptor: no connection waits on a socket that
+    // closes. Elsewhere the new workers bind beside these with SO_REUSEPORT.
+    const addresses: Address[] = [];
+    for (const address of this.#addresses) {
+      if (address.unix !== undefined) {
+        // node:cluster's socket removes its path as it closes, under the new primary's feet.
+        throw refuse(
+          `${
+            urlOf(address)
+          }: a unix socket's path is removed as the old primary's socket closes; restart the server instead, or bind a TCP port`,
+        );
+      }
+      const fd = address.fd ?? adapter.sharedSocketFd(address);
+      addresses.push(
+        fd === undefined ? address : { ...address, fd, passed: address.passed || address.fd === undefined },
+      );
+    }
+    const marker: UpgradeMarker = { pid: pid(), addresses };
+    const fds = addresses.flatMap((address) => address.fd === undefined ? [] : [address.fd]);
+    const started = adapter.startPrimary({
+      [UPGRADE_ENV]: JSON.stringify(marker),
+      ...this.#notifier?.environment(),
+    }, fds);
+    if (typeof started === "string") throw refuse(started);
+    const successor = this.#successor = started;
+    const limitMs = upgradeLimitMs(this.#config.bootTimeout);
+    logAt(
+      "info",
+      `${by}: started a new primary (pid ${successor.pid}); this one serves until every one of its workers listens (up to ${
+        limitMs / 1_000
+      } s)`,
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          successor.kill("SIGTERM");
+          // One that does not hear SIGTERM (its start blocked) is not left behind.
+          setTimeout(() => successor.kill("SIGKILL"), 5_000);
+          reject(
+            fail(
+              `the new primary (pid ${successor.pid}) had not every worker listening within ${
+                limitMs / 1_000
+              } s; it is stopped`,
+            ),
+          );
+        }, limitMs);
+        successor.onMessage((message) => {
+          if (message.multiserveUpgrade !== "ready") return;
+          clearTimeout(timer);
+          resolve();
+        });
+        successor.onExit((code, signal) => {
+          clearTimeout(timer);
+          reject(
+            fail(
+              `the new primary (pid ${successor.pid}) exited (${
+                signal ?? `code ${code}`
+              }) before every one of its workers listened; its log above says why`,
+            ),
+          );
+        });
+      });
+      if (this.#closing) throw fail("this primary is stopping");
+      // systemd first: the main pid must be the new one before this one drains.
+      if (this.#notifier) {
+        await this.#notifier.handOver(successor.pid).catch((error) => {
+          successor.kill("SIGTERM");
+          throw fail(
+            `systemd was not told the new main pid: ${messageOf(error)}; the new primary is stopped`,
+          );
+        });
+      }
+    } finally {
+      this.#successor = undefined;
+    }
+    // The pid file, the admin port and the unix sockets are the new primary's now.
+    this.#pidFile = undefined;
+    this.#sockets = undefined;
+    await this.#admin?.close(0, CLOSE_CODES.goingAway);
+    this.#admin = undefined;
+    // This primary accepts no more on the sockets it passed on: the new one does, and what was
+    // accepted here reaches a worker before they leave.
+    for (const address of addresses) {
+      if (address.fd !== undefined) adapter.stopAccepting(address.fd);
+    }
+    successor.send({ multiserveUpgrade: "handover" });
+    successor.disconnect();
+    logAt(
+      "info",
+      `${by}: upgrade done: the new primary (pid ${successor.pid}) serves; this one (pid ${pid()}) drains and exits`,
+    );
+    this.close().then(() => adapter.exit(0));
+  }
+
   /** Remove the pid file this server wrote, if it still names this process. */
   #removePidFile(): void {
     if (this.#pidFile) this.#pidFile.adapter.removePidFile(this.#pidFile.path, pid());
@@ -354,7 +549,7 @@ export class Primary implements Server {
 
   /** Make way for the unix sockets among `addresses`, and remember them, to remove on exit. */
   async #claim(adapter: Adapter, addresses: Address[]): Promise<void> {
-    const paths = addresses.flatMap((address) => address.unix === undefined ? [] : [address.unix.path]);
+    const paths = unixPaths(addresses);
     for (const path of paths) await adapter.claimUnixSocket(path);
     this.#sockets = { adapter, paths };
   }
@@ -439,10 +634,16 @@ export class Primary implements Server {
         adapter.exit(code);
       },
       onPhase: (phase) => this.#notifier?.phase(phase),
+      upgrade: (by) => this.#startSuccessor(adapter, by),
     });
     for (const signal of PRIMARY_SIGNALS) traps.on(signal, () => control.signal(signal));
     return control;
   }
+}
+
+/** The paths of the unix sockets among `addresses`. */
+function unixPaths(addresses: Address[]): string[] {
+  return addresses.flatMap((address) => address.unix === undefined ? [] : [address.unix.path]);
 }
 
 /** The line a primary prints when every worker listens. */

@@ -11,7 +11,7 @@ import type { Adapter, Signal } from "./adapter.ts";
 export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /** Every signal a primary traps, from the moment it begins to start. */
-export const PRIMARY_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU"] as const;
+export const PRIMARY_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2"] as const;
 
 export class SignalTraps {
   readonly #adapter: Adapter;

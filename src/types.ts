@@ -143,6 +143,16 @@ export interface Server {
    * Resolves when the new workers listen or the removed ones have stopped.
    */
   scale(count: number): Promise<void>;
+  /**
+   * Upgrade the primary with no downtime, what SIGUSR2 does: a new primary from the same
+   * command line (new code, a new runtime binary) starts its workers beside these and, once
+   * they all listen, takes over (pid file, systemd's main pid) while this one drains and
+   * exits. Resolves once the new primary has taken over (this process then exits 0 when
+   * drained); rejects saying why not, this one serving on: refused (one isolate, a unix
+   * socket, not Linux) or the new primary failed. `by` names the asker in the log.
+   * Only in the primary of a server with workers.
+   */
+  upgrade(by?: string): Promise<void>;
   /** How many workers the primary keeps running now (processes, or threads without processes). */
   readonly workers: number;
   /**

@@ -90,6 +90,10 @@ export class WorkerServer implements Server {
     return Promise.reject(new Error("scale() is the primary's: this is a worker"));
   }
 
+  upgrade(): Promise<void> {
+    return Promise.reject(new Error("upgrade() is the primary's: this is a worker"));
+  }
+
   stats(): ServerStats {
     throw new Error("stats() is the primary's: this is a worker");
   }
@@ -195,7 +199,7 @@ export class WorkerServer implements Server {
   #trapSignals(adapter: Adapter, parent: ParentLink): void {
     const traps = this.#traps = new SignalTraps(adapter);
     traps.onStop(() => this.#stop(false), (_signal, code) => parent.exit(code));
-    for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU"] as const) traps.on(signal, () => {});
+    for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2"] as const) traps.on(signal, () => {});
   }
 
   /** The supervisor asked us to stop (`restart`: to be replaced), or is gone. */

@@ -170,7 +170,7 @@ export class Child {
    * Send `signal` by pid. (Deno's `ChildProcess.kill()` then reports the signal as the
    * cause of any exit, hiding the exit code the server chose.)
    */
-  signal(signal: "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGTTIN" | "SIGTTOU"): void {
+  signal(signal: "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGTTIN" | "SIGTTOU" | "SIGUSR2"): void {
     process.kill(this.pid, signal);
   }
 

@@ -23,6 +23,16 @@ export interface LoadResult {
   restarts?: Record<string, number>;
   before: string[];
   after: string[];
+  /** The upgrade scenario: the primaries, the pid file, and who is left. */
+  upgraded?: {
+    oldPid: number;
+    pidFileBefore: string;
+    newPid: number;
+    newAlive: boolean;
+    /** The old primary's worker processes (0 with threads in the primary). */
+    oldWorkers: number;
+    oldWorkersLeft: number[];
+  };
 }
 
 /**
@@ -35,11 +45,12 @@ const privateNetwork = spawnSync("unshare", ["--net", "true"]).status === 0;
 /**
  * Run tests/fixtures/under_load.ts: in a private network namespace with
  * tcp_migrate_req on where possible. Node processes share one socket (node:cluster) and
- * need no such setting, so they run on the machine's own network as is.
+ * need no such setting, so they run on the machine's own network as is (an upgrade passes
+ * that socket on to the new primary).
  */
 export async function underLoad(
   t: TestContext,
-  scenario: "reload" | "recycle" | "memory",
+  scenario: "reload" | "recycle" | "memory" | "upgrade",
   connections: "keep-alive" | "fresh",
   flags: string[],
 ): Promise<LoadResult | undefined> {

@@ -78,7 +78,9 @@ export function defaultControlName(address: Address, pid: number): string {
     const path = address.unix.path;
     return `unix-${path.slice(path.lastIndexOf("/") + 1)}-${hash(path)}.ctl`;
   }
-  if (address.fd !== undefined) return `fd-${address.fd}.ctl`;
+  // A socket an upgrade passed on keeps the name of its host and port: the new primary takes
+  // the old one's control socket over.
+  if (address.fd !== undefined && !address.passed) return `fd-${address.fd}.ctl`;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   // Port 0 is a new port at every start: no other start could look for it by name.
   return address.port === 0 ? `${host}:0.${pid}.ctl` : `${host}:${address.port}.ctl`;

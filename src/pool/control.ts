@@ -7,16 +7,18 @@
  * for them, run one at a time in the order asked, none before every worker of the start
  * listens, and none once the stop has begun.
  *
- * | phase             | SIGHUP                   | SIGTTIN, SIGTTOU          | SIGTERM, SIGINT              |
- * | ----------------- | ------------------------ | ------------------------- | ---------------------------- |
- * | booting           | queued until all listen  | queued until all listen   | graceful; booting ones stop  |
- * | serving           | rolling reload           | one worker more, fewer    | graceful stop                |
- * | reloading/scaling | queued after it (merged) | queued after it, in order | graceful; the queued dropped |
- * | stopping          | refused                  | refused                   | at once: exit 130, 143 (*)   |
- * | one isolate       | ignored: no workers      | ignored: no workers       | graceful; a second: at once  |
+ * | phase             | SIGHUP                   | SIGTTIN, SIGTTOU          | SIGUSR2                      | SIGTERM, SIGINT              |
+ * | ----------------- | ------------------------ | ------------------------- | ---------------------------- | ---------------------------- |
+ * | booting           | queued until all listen  | queued until all listen   | queued until all listen      | graceful; booting ones stop  |
+ * | serving           | rolling reload           | one worker more, fewer    | upgrade: a new primary       | graceful stop                |
+ * | reloading/scaling | queued after it (merged) | queued after it, in order | queued after it (merged)     | graceful; the queued dropped |
+ * | upgrading         | queued after it (**)     | queued after it (**)      | merged into the one under way | graceful; the new primary too |
+ * | stopping          | refused                  | refused                   | refused                      | at once: exit 130, 143 (*)   |
+ * | one isolate       | ignored: no workers      | ignored: no workers       | refused: no workers          | graceful; a second: at once  |
  *
  * SIGTTOU never goes below 1 worker. (*) Once a stop signal began the stop; after `close()`
- * the first one joins it, gracefully.
+ * the first one joins it, gracefully. (**) Run if the upgrade fails; once it succeeds this
+ * primary stops, dropping them (the new primary is the one to signal).
  *
  * A reload merges into one already queued, not into one running: the one running may have
  * loaded the app before the change the signal announces, the one queued has not.
@@ -30,7 +32,7 @@ import { SIGNAL_EXIT } from "../signals.ts";
 import type { WorkerPool } from "./pool.ts";
 
 /** Where the pool is in its life, as signals see it. */
-export type Phase = "booting" | "serving" | "reloading" | "scaling" | "stopping";
+export type Phase = "booting" | "serving" | "reloading" | "scaling" | "upgrading" | "stopping";
 
 export interface PoolControlOptions {
   /** One isolate serving alone: no pool, so only the stop signals mean something. */
@@ -45,16 +47,23 @@ export interface PoolControlOptions {
   stopNow: (signal: Signal, exitCode: number) => void;
   /** Told each change of phase, as it happens (systemd's notifications follow them). */
   onPhase?: (phase: Phase) => void;
+  /**
+   * Upgrade: start a new primary and hand over to it (the primary's). Resolves once it has
+   * taken over, rejects saying why it did not (this primary serving on).
+   */
+  upgrade?: (by: string) => Promise<void>;
 }
 
 /** A reload or a scaling, waiting for its turn. */
 interface Task {
-  kind: "reload" | "scale";
+  kind: "reload" | "scale" | "upgrade";
   /** Who asked, for log lines: a signal, or a call. */
   by: string;
   run: (pool: WorkerPool) => Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
+  /** Settles as the task does: what a merged request waits for. */
+  done: Promise<void>;
 }
 
 const FOR_WORKERS = "start with --processes or --threads (options processes, threaded) to have workers";
@@ -154,10 +163,45 @@ export class PoolControl implements WorkerPool {
     return this.#pool.replaceWorker(worker);
   }
 
+  /**
+   * Upgrade the primary (SIGUSR2, or `by` a call), after what was asked before it; one asked
+   * while another waits or runs joins it. Rejects saying why it was refused or failed.
+   */
+  upgrade(by: string): Promise<void> {
+    const { log } = this.#options;
+    const refused = (why: string) => {
+      log("info", `${by}: upgrade refused: ${why}`);
+      return Promise.reject(new Error(`upgrade refused: ${why}`));
+    };
+    if (this.#options.alone || this.#options.upgrade === undefined) {
+      return refused(
+        `one isolate serves alone: an upgrade starts a new primary's workers beside this one's; ${FOR_WORKERS}`,
+      );
+    }
+    if (this.#phase === "stopping") return refused("the server is stopping");
+    const under = this.#running?.kind === "upgrade"
+      ? this.#running
+      : this.#queue.find((task) => task.kind === "upgrade");
+    if (under) {
+      log(
+        "info",
+        `${by}: an upgrade is ${
+          under === this.#running ? "under way" : "queued"
+        } already (${under.by}); merged into it`,
+      );
+      return under.done;
+    }
+    const waiting = this.#waitingFor();
+    log("info", waiting === undefined ? `${by}: upgrade` : `${by}: upgrade, queued until ${waiting}`);
+    return this.#enqueue("upgrade", by, () => this.#options.upgrade!(by));
+  }
+
   /** Act on `signal` as the phase allows (the table above), saying what became of it. */
   signal(signal: Signal): void {
     const { log } = this.#options;
     if (signal === "SIGTERM" || signal === "SIGINT") return this.#stopSignal(signal);
+    // Its outcome is logged by the upgrade itself (or the refusal above).
+    if (signal === "SIGUSR2") return void this.upgrade(signal).catch(() => {});
     const what = signal === "SIGHUP" ? "reload" : "scale";
     if (this.#options.alone) {
       return log(
@@ -229,10 +273,11 @@ export class PoolControl implements WorkerPool {
     if (this.#phase === "stopping") {
       return Promise.reject(new StoppedError(`${by} not run: the server is stopping`));
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ kind, by, run, resolve, reject });
-      this.#next();
-    });
+    let settle!: Pick<Task, "resolve" | "reject">;
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.#queue.push({ kind, by, run, ...settle, done });
+    this.#next();
+    return done;
   }
 
   /** Run the next task, unless one runs, the pool still boots, or it stops. */
@@ -241,7 +286,7 @@ export class PoolControl implements WorkerPool {
     const task = this.#queue.shift();
     if (task === undefined) return;
     this.#running = task;
-    this.#enter(task.kind === "reload" ? "reloading" : "scaling");
+    this.#enter(task.kind === "reload" ? "reloading" : task.kind === "scale" ? "scaling" : "upgrading");
     let done: Promise<void>;
     try {
       done = task.run(this.#pool!);
@@ -275,5 +320,5 @@ export class PoolControl implements WorkerPool {
 }
 
 function kindName(kind: Task["kind"]): string {
-  return kind === "reload" ? "reload" : "scaling";
+  return kind === "scale" ? "scaling" : kind;
 }

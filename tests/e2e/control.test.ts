@@ -199,10 +199,8 @@ for (
       await server.waitFor(/multiserve: control socket: status/, 10_000, mark);
     });
 
-    it("upgrade is refused while no upgrade is built in; bad usage is exit 2", async () => {
-      const ran = await ctl(["upgrade"], env);
-      assert.equal(ran.code, 1);
-      assert.match(ran.stderr, /upgrade is not available/);
+    it("a protocol version not spoken is refused; bad usage is exit 2", async () => {
+      // (ctl upgrade, which replaces this server, is tested in upgrade.test.ts.)
       const other = await request(path(), "status", {});
       assert.equal(other.ok, true);
       const version = await new Promise<string>((resolve) => {
@@ -275,7 +273,7 @@ describe(`the control socket's path (${runtime})`, () => {
     assert.equal(existsSync(path), false);
   });
 
-  it("one isolate has a control socket only when given one: status and stop work, reload is refused", async () => {
+  it("one isolate has a control socket only when given one: status and stop work, reload and upgrade are refused", async () => {
     const dir = privateDir();
     const path = join(dir, "alone.ctl");
     const server = (await startServer(cliTs, ["--port", "0", "--control-socket", path, fixture("app.ts")], {
@@ -290,6 +288,9 @@ describe(`the control socket's path (${runtime})`, () => {
     const reload = await request(path, "reload");
     assert.equal(reload.code, "refused");
     assert.match(String(reload.error), /reload needs workers: one isolate serves alone/);
+    const upgrade = await request(path, "upgrade");
+    assert.equal(upgrade.ok, false);
+    assert.match(String(upgrade.error), /upgrade refused: one isolate serves alone/);
     assert.equal((await result(path, "stop")).stopping, true);
     assert.equal((await server.exit()).code, 0);
   });

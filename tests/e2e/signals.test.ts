@@ -72,8 +72,8 @@ describe(`${runtime}, processes 2: a signal while the workers boot`, () => {
   });
 });
 
-describe(`${runtime}, one isolate: SIGHUP, SIGTTIN, SIGTTOU`, () => {
-  it("are logged and ignored while it loads its app and while it serves; SIGTERM still exits 0", async () => {
+describe(`${runtime}, one isolate: SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2`, () => {
+  it("are logged and ignored (SIGUSR2: refused) while it loads its app and while it serves; SIGTERM still exits 0", async () => {
     const child = slowServer([]);
     try {
       await booting(child, 1);
@@ -87,6 +87,10 @@ describe(`${runtime}, one isolate: SIGHUP, SIGTTIN, SIGTTOU`, () => {
         child.signal(signal);
         await child.waitFor(new RegExp(`${signal}: ignored: one isolate serves alone`), 20_000, from);
       }
+      // An upgrade needs workers to start beside these: refused, and it serves on.
+      const from = child.mark();
+      child.signal("SIGUSR2");
+      await child.waitFor(/SIGUSR2: upgrade refused: one isolate serves alone/, 20_000, from);
       assert.equal((await fetchFresh(`${url}token`)).status, 200);
       child.signal("SIGTERM");
       assert.equal((await child.exit()).code, 0, child.stderr);

@@ -14,7 +14,7 @@ import { Supervisor } from "../../src/pool/supervisor.ts";
 import { FakeWorker, poolOptions, until } from "../_fake_worker.ts";
 import { runtime } from "../_harness.ts";
 
-const SIGNALS = ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGTERM", "SIGINT"] as const;
+const SIGNALS = ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2", "SIGTERM", "SIGINT"] as const;
 
 /**
  * A control over a supervisor of 2 fake workers, wired as the primary wires it: the first
@@ -28,6 +28,11 @@ class Pool {
   readonly stopsNow: [Signal, number][] = [];
   hold = false;
   stubborn = false;
+  /** Who asked for each upgrade run (the primary's part, faked), in order. */
+  readonly upgrades: string[] = [];
+  /** While set, an upgrade runs until `endUpgrade()`. */
+  holdUpgrade = false;
+  #endUpgrade: ((error?: Error) => void) | undefined;
   #stopped: Promise<void> = Promise.resolve();
   readonly supervisor = new Supervisor({
     ...this.options,
@@ -58,6 +63,13 @@ class Pool {
         this.stopsNow.push([signal, code]);
         this.control.kill();
       },
+      upgrade: (by) => {
+        this.upgrades.push(by);
+        if (!this.holdUpgrade) return Promise.resolve();
+        return new Promise((resolve, reject) => {
+          this.#endUpgrade = (error) => error ? reject(error) : resolve();
+        });
+      },
     });
     if (!alone) this.control.attach(this.supervisor);
   }
@@ -66,6 +78,11 @@ class Pool {
   release(): void {
     this.hold = false;
     for (const worker of this.workers) worker.listen();
+  }
+
+  /** End the upgrade under way: taken over, or failed with `error`. */
+  endUpgrade(error?: Error): void {
+    this.#endUpgrade?.(error);
   }
 
   /** The graceful stop a stop signal began, once it ends. */
@@ -201,6 +218,20 @@ const EXPECT: Record<
       assert.ok(!t.workers[1].stopped);
       nothingKilled(t);
     },
+    async SIGUSR2(t, end) {
+      t.control.signal("SIGUSR2");
+      t.control.signal("SIGUSR2");
+      assert.deepEqual(t.lines(/^SIGUSR2/), [
+        "SIGUSR2: upgrade, queued until every worker listens",
+        "SIGUSR2: an upgrade is queued already (SIGUSR2); merged into it",
+      ]);
+      assert.deepEqual(t.upgrades, [], "no upgrade while booting");
+      await end();
+      await until(() => t.upgrades.length === 1, "the queued upgrade");
+      await settled(t, "the upgrade to end");
+      assert.deepEqual(t.upgrades, ["SIGUSR2"], "one upgrade for both");
+      nothingKilled(t);
+    },
     async SIGTERM(t, end) {
       await stopWhileBooting(t, "SIGTERM", end);
     },
@@ -233,6 +264,14 @@ const EXPECT: Record<
       t.control.signal("SIGTTOU");
       assert.equal(t.lines(/^SIGTTOU: already down to 1 worker; keeping it$/).length, 1);
       assert.equal(t.supervisor.count, 1);
+      nothingKilled(t);
+    },
+    async SIGUSR2(t) {
+      t.control.signal("SIGUSR2");
+      assert.deepEqual(t.lines(/^SIGUSR2/), ["SIGUSR2: upgrade"]);
+      await until(() => t.upgrades.length === 1, "the upgrade");
+      await settled(t, "the upgrade to end");
+      assert.deepEqual(t.upgrades, ["SIGUSR2"]);
       nothingKilled(t);
     },
     async SIGTERM(t, end) {
@@ -287,6 +326,17 @@ const EXPECT: Record<
       await until(() => t.supervisor.count === 1, "one worker fewer");
       await settled(t, "the scaling to end");
       assert.equal(t.lines(/^scaling from 2 to 1 process$/).length, 1);
+      nothingKilled(t);
+    },
+    async SIGUSR2(t, end) {
+      t.control.signal("SIGUSR2");
+      assert.deepEqual(t.lines(/^SIGUSR2/), [
+        "SIGUSR2: upgrade, queued until the reload under way (reload()) ends",
+      ]);
+      assert.deepEqual(t.upgrades, [], "not while the reload runs");
+      await end();
+      await until(() => t.upgrades.length === 1, "the queued upgrade");
+      await settled(t, "the upgrade to end");
       nothingKilled(t);
     },
     async SIGTERM(t, end) {
@@ -344,6 +394,17 @@ const EXPECT: Record<
       ]);
       nothingKilled(t);
     },
+    async SIGUSR2(t, end) {
+      t.control.signal("SIGUSR2");
+      assert.deepEqual(t.lines(/^SIGUSR2/), [
+        "SIGUSR2: upgrade, queued until the scaling under way (scale()) ends",
+      ]);
+      assert.deepEqual(t.upgrades, [], "not while the scaling runs");
+      await end();
+      await until(() => t.upgrades.length === 1, "the queued upgrade");
+      await settled(t, "the upgrade to end");
+      nothingKilled(t);
+    },
     async SIGTERM(t, end) {
       await stopWhileBusy(t, "SIGTERM", "scaling", end);
     },
@@ -360,6 +421,16 @@ const EXPECT: Record<
     },
     async SIGTTOU(t, end) {
       await refusedWhileStopping(t, "SIGTTOU", end);
+    },
+    async SIGUSR2(t, end) {
+      t.control.signal("SIGUSR2");
+      assert.deepEqual(t.lines(/^SIGUSR2/), ["SIGUSR2: upgrade refused: the server is stopping"]);
+      await end();
+      assert.deepEqual(t.upgrades, []);
+      await assert.rejects(
+        t.control.upgrade("upgrade()"),
+        /^Error: upgrade refused: the server is stopping$/,
+      );
     },
     async SIGTERM(t) {
       await againAtOnce(t, "SIGTERM", 143);
@@ -447,6 +518,31 @@ describe(`${runtime}: signals at every point of the pool's life (fake workers)`,
     }
   }
 
+  it("SIGUSR2 while upgrading is merged into the upgrade under way; a SIGHUP waits for it, and runs when it fails", async () => {
+    const t = setUp();
+    t.holdUpgrade = true;
+    await t.control.start();
+    const upgrading = t.control.upgrade("upgrade()");
+    await until(() => t.control.phase === "upgrading", "the upgrade to begin");
+    t.control.signal("SIGUSR2");
+    t.control.signal("SIGHUP");
+    assert.deepEqual(t.lines(/^SIGUSR2/), [
+      "SIGUSR2: an upgrade is under way already (upgrade()); merged into it",
+    ]);
+    assert.deepEqual(t.lines(/^SIGHUP/), [
+      "SIGHUP: rolling reload, queued until the upgrade under way (upgrade()) ends",
+    ]);
+    // A merged request settles as the upgrade it joined: here it fails, the pool serving on.
+    const merged = t.control.upgrade("ctl");
+    t.endUpgrade(new Error("upgrade failed: the new primary exited"));
+    await assert.rejects(upgrading, /the new primary exited/);
+    await assert.rejects(merged, /the new primary exited/);
+    await until(() => t.lines(/^reload done/).length === 1, "the SIGHUP queued behind it");
+    await settled(t, "the reload to end");
+    assert.deepEqual(t.upgrades, ["upgrade()"], "one upgrade run for the three asked");
+    t.control.kill();
+  });
+
   it("a SIGHUP queued while booting is dropped, said, when the start fails", async () => {
     const t = setUp();
     t.hold = true;
@@ -508,6 +604,17 @@ describe(`${runtime}: signals to one isolate serving alone`, () => {
         assert.deepEqual(t.stopsNow, []);
       });
     }
+    it(`SIGUSR2 while ${phase} is refused: no workers to start beside`, async () => {
+      const t = setUp({ alone: true });
+      await enter(t);
+      const stops = [...t.stops];
+      t.control.signal("SIGUSR2");
+      assert.deepEqual(t.lines(/^SIGUSR2/), [
+        "SIGUSR2: upgrade refused: one isolate serves alone: an upgrade starts a new primary's workers beside this one's; start with --processes or --threads (options processes, threaded) to have workers",
+      ]);
+      assert.deepEqual(t.upgrades, []);
+      assert.deepEqual(t.stops, stops, "no stop begun");
+    });
     for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
       const does = phase === "stopping" ? "stops at once" : "begins the graceful stop";
       it(`${signal} while ${phase} ${does}`, async () => {
