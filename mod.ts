@@ -11,8 +11,9 @@
  * Workers re-run the entry module and reach the same `serve()` call, where they listen
  * instead of spawning: top-level code runs once in every worker. The primary supervises
  * them like gunicorn's arbiter: it replaces the dead, kills the hung (`timeout`), recycles
- * the worn (`maxRequests`), reloads on SIGHUP without dropping a keep-alive request, and
- * scales on SIGTTIN/SIGTTOU (`server.reload()`, `server.scale(n)` from code).
+ * the worn (`maxRequests`), reloads on SIGHUP without dropping a keep-alive request,
+ * scales on SIGTTIN/SIGTTOU, and hands over to a new primary (a new runtime, new code) on
+ * SIGUSR2 (`server.reload()`, `server.scale(n)`, `server.upgrade()` from code).
  *
  * The command line is `cli.ts` (`multiserve` on npm, `./cli` on JSR); run as a program,
  * this module is the command line too: `deno run -A mod.ts app.ts`.
