@@ -347,6 +347,11 @@ export const adapter: Adapter = {
     // Before the first worker listens: its round-robin socket's handle is noted (for upgrades).
     watchClusterHandles();
     const worker = cluster.fork({ [WORKER_ENV]: encodeWorker("process", data) });
+    // node:cluster's own writes to a worker can fail once it is dying (EPIPE: its answer to
+    // the worker's listen() when a failed reload kills it as it starts), and are emitted as
+    // "error" on the Worker, which with nobody listening ends this primary. Its exit is what
+    // counts, and is reported.
+    worker.on("error", () => {});
     // Answer clusterQuiet(): by now this primary has handled the worker's earlier close.
     worker.on("message", (message) => {
       if (isQuietProbe(message)) worker.send(message, undefined, () => {});

@@ -1,6 +1,7 @@
 /**
  * Bad input gets a precise message and a distinct non-zero exit, in every worker shape:
- * a port in use, bad option values, a missing module, a module that throws at import.
+ * a port in use, bad option values, a missing module, a module that throws at import, a
+ * worker killed as it starts.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
@@ -62,6 +63,25 @@ describe(`${runtime}: failures before serving`, { concurrency: 2 }, () => {
       assert.match(stderr, /no_default_export\.ts has no app as its default export/);
     });
   }
+
+  // node:cluster's answer to a dying worker can fail (EPIPE), and was emitted as an unhandled
+  // "error" that ended the primary (exit 1): a race, so several tries. (Deno's and Bun's
+  // worker processes ask their primary for no socket.)
+  it(
+    "node: a worker process killed while its primary answers it fails the start (exit 3), never the primary itself",
+    {
+      skip: runtime !== "node",
+    },
+    async () => {
+      for (const spin of ["0", "1", "0", "1", "0", "1"]) {
+        const args = ["-p", "0", ...MODES[2].args, fixture("dies_while_listening.ts")];
+        const { code, stderr } = await run(modTs, args, { SPIN_MS: spin });
+        assert.equal(code, 3, stderr);
+        assert.match(stderr, /exited before listening \(killed by a signal\)/);
+        assert.doesNotMatch(stderr, /Unhandled 'error' event/);
+      }
+    },
+  );
 
   it("a port another multiserve shares with SO_REUSEPORT: refused, exits 3", async () => {
     const { child: first, url } = await startApp(MODES[1]);
