@@ -41,10 +41,10 @@ function nodeModule(): NodeModuleApi | undefined {
 
 /** This user's cache directory for Node's compile cache, if a home is known. */
 export function compileCacheDirectory(platform: string): string | undefined {
-  const base = platform === "win32"
-    ? readEnv("LOCALAPPDATA")
-    : readEnv("XDG_CACHE_HOME") ||
-      (readEnv("HOME") ? `${readEnv("HOME")}/${platform === "darwin" ? "Library/Caches" : ".cache"}` : undefined);
+  const base = platform === "win32" ? readEnv("LOCALAPPDATA") : readEnv("XDG_CACHE_HOME") ||
+    (readEnv("HOME")
+      ? `${readEnv("HOME")}/${platform === "darwin" ? "Library/Caches" : ".cache"}`
+      : undefined);
   return base ? `${base}/multiserve/node-compile-cache` : undefined;
 }
 
