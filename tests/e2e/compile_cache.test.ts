@@ -18,7 +18,16 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { Child, eventually, fetchFresh, fixture, MODES, modTs, runtime, startServer } from "../_harness.ts";
+import {
+  type Child,
+  eventually,
+  fetchFresh,
+  fixture,
+  MODES,
+  modTs,
+  runtime,
+  startServer,
+} from "../_harness.ts";
 
 interface Answer {
   greeting: string;
