@@ -63,11 +63,10 @@ export function useCompileCache(): string | undefined {
 function chooseCompileCache(): string | undefined {
   const api = nodeModule();
   if (api === undefined || readEnv("NODE_DISABLE_COMPILE_CACHE")) return undefined;
-  // Set by the user, Node has used it since it started, and workers inherit it.
-  const given = readEnv(COMPILE_CACHE_ENV);
-  if (given) return given;
+  // Set by the user, Node has used it since it started (enabling it again is harmless), and
+  // workers inherit it.
   const platform = (globalThis as { process?: NodeProcess }).process?.platform ?? "";
-  const directory = compileCacheDirectory(platform);
+  const directory = readEnv(COMPILE_CACHE_ENV) || compileCacheDirectory(platform);
   if (directory === undefined) return undefined;
   const { status } = api.enableCompileCache!(directory);
   const { ENABLED = 1, ALREADY_ENABLED = 2 } = api.constants?.compileCacheStatus ?? {};

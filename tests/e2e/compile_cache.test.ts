@@ -2,8 +2,8 @@
  * Start-up on Node: workers started from the `.ts` sources load them, and a `.ts` app, from
  * Node's compile cache in the user's cache directory, written as soon as they listen, so a
  * second start strips no TypeScript (the stripper costs every worker ~17 MiB and its time);
- * an edited source is served as edited. Deno and Bun have their own caches: no Node cache
- * directory is made there.
+ * an edited source is served as edited; `npm start`'s launcher turns the cache on before
+ * `cli.ts` loads, so that the primary need not strip even that. Deno and Bun have their own caches: no Node cache directory is made there.
  */
 import assert from "node:assert/strict";
 import {
@@ -17,14 +17,17 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { after, describe, it } from "node:test";
 import {
   type Child,
+  cliTs,
   eventually,
   fetchFresh,
   fixture,
   MODES,
   modTs,
+  root,
   runtime,
   startServer,
 } from "../_harness.ts";
@@ -45,6 +48,8 @@ function freshHome(): { env: Record<string, string>; app: string; cache: string 
   homes.push(home);
   const app = join(home, "app.ts");
   copyFileSync(fixture("stripper_app.ts"), app);
+  // An ES module project, as multiserve asks (a .ts file of unknown format is stripped to tell).
+  writeFileSync(join(home, "package.json"), `{ "type": "module" }\n`);
   // The suite may run under a NODE_COMPILE_CACHE of its own (npm run test:node): unset it.
   return {
     env: { XDG_CACHE_HOME: home, NODE_COMPILE_CACHE: "" },
@@ -53,13 +58,14 @@ function freshHome(): { env: Record<string, string>; app: string; cache: string 
   };
 }
 
-/** Start the server, and collect one answer from each of its `workers` workers. */
+/** Start `script` serving, and collect one answer from each of its `workers` workers. */
 async function answers(
   args: string[],
   env: Record<string, string>,
   workers: number,
+  script = modTs,
 ): Promise<{ child: Child; all: Answer[] }> {
-  const { child, url } = await startServer(modTs, ["-p", "0", ...args], env);
+  const { child, url } = await startServer(script, ["-p", "0", ...args], env);
   const byToken = new Map<string, Answer>();
   for (let i = 0; i < 300 && byToken.size < workers; i++) {
     const reply = await fetchFresh(url);
@@ -108,6 +114,25 @@ for (const mode of [MODES[1], MODES[2]]) {
       const third = await answers([...mode.args, app], env, mode.workers);
       third.child.killTree();
       assert.deepEqual(third.all.map((answer) => answer.greeting), third.all.map(() => "edited"));
+    });
+  });
+}
+
+if (runtime === "node") {
+  describe("node: npm start", () => {
+    it("its script turns the cache on before cli.ts loads: the second start reads cli.ts from it and strips nothing", async () => {
+      const { env, app } = freshHome();
+      // The script `npm start` runs (`node SCRIPT --processes auto`), with our arguments.
+      const start: string = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts.start;
+      const launcher = join(root, start.split(" ")[1]);
+      const first = await answers([app], env, 1, launcher);
+      first.child.killTree();
+      // Node's own account of its compile cache, on stderr.
+      const second = await answers([app], { ...env, NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, 1, launcher);
+      second.child.killTree();
+      const cli = `retrieving transpile cache for StrippedTypeScript ${pathToFileURL(cliTs).href}...success`;
+      assert.ok(second.child.stderr.includes(cli), second.child.stderr.slice(0, 2000));
+      assert.equal(second.all[0].stripper, false, "the type stripper loaded in one isolate");
     });
   });
 }
