@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { useCompileCache } from "./src/compile_cache.ts";
 import { exitProcess, MIN_NODE, tooOldNode } from "./src/host.ts";
 
 // Checked before the rest loads, which an old Node may not even parse.
@@ -13,5 +14,7 @@ if (old !== undefined) {
   console.error(`multiserve: needs Node ${MIN_NODE} or newer; this is Node ${old}`);
   exitProcess(1);
 }
+// Before the rest loads, so that Node loads it from its compile cache (src/compile_cache.ts).
+useCompileCache();
 const { main } = await import("./src/cli.ts");
 await main();

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { useCompileCache } from "./src/compile_cache.ts";
 import { isMainModule } from "./src/host.ts";
 
 export { serve, workerId } from "./src/serve.ts";
@@ -50,4 +51,8 @@ export type {
 
 // Not awaited: an app that imports this module while it runs as the CLI must find it
 // evaluated, or the two would wait on each other for good.
-if (isMainModule(import.meta)) import("./src/cli.ts").then(({ main }) => main());
+// The compile cache first, so that Node loads the command line from it (src/compile_cache.ts).
+if (isMainModule(import.meta)) {
+  useCompileCache();
+  import("./src/cli.ts").then(({ main }) => main());
+}

@@ -16,6 +16,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import type { Adapter, Listener, ParentLink, WorkerHandle } from "../src/adapter.ts";
+import { compileCacheEnv } from "../src/compile_cache.ts";
 import { BootError, messageOf } from "../src/errors.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { refusal, REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
@@ -327,7 +328,7 @@ export const adapter: Adapter = {
 
   spawnThread(url, data) {
     const worker = new Worker(new URL(url), {
-      env: { ...process.env, [WORKER_ENV]: encodeWorker("thread", data) },
+      env: { ...process.env, ...compileCacheEnv(), [WORKER_ENV]: encodeWorker("thread", data) },
     });
     let uncaught: string | undefined;
     worker.on("error", (error) => (uncaught = `uncaught error: ${messageOf(error)}`));
@@ -346,7 +347,8 @@ export const adapter: Adapter = {
   spawnProcess(data): WorkerHandle {
     // Before the first worker listens: its round-robin socket's handle is noted (for upgrades).
     watchClusterHandles();
-    const worker = cluster.fork({ [WORKER_ENV]: encodeWorker("process", data) });
+    // Workers load our sources (and the app) from Node's compile cache, stripped once.
+    const worker = cluster.fork({ ...compileCacheEnv(), [WORKER_ENV]: encodeWorker("process", data) });
     // node:cluster's own writes to a worker can fail once it is dying (EPIPE: its answer to
     // the worker's listen() when a failed reload kills it as it starts), and are emitted as
     // "error" on the Worker, which with nobody listening ends this primary. Its exit is what

@@ -27,6 +27,7 @@ import { defaultControlName } from "./control/protocol.ts";
 import { serveControl } from "./control/server.ts";
 import { settlesWithin } from "./deadline.ts";
 import { BootError, EXIT, messageOf, type MultiserveError, OptionError, StoppedError } from "./errors.ts";
+import { flushCompileCache } from "./compile_cache.ts";
 import { cwd, exitProcess, pid, platform } from "./host.ts";
 import { serveChain, type Serving, tlsOf } from "./http/chain.ts";
 import { theBus } from "./pubsub/bus.ts";
@@ -334,6 +335,7 @@ export class Primary implements Server {
     else if (config.onListen === undefined) {
       announce(startupLine(info, adapter.version, watching, adapter.servingNote(config, unix)));
     }
+    flushCompileCache(); // what this start compiled, for the next (Node)
   }
 
   /** The control socket (`controlSocket`, src/control/server.ts), once open. */

@@ -10,6 +10,7 @@
  */
 import type { Adapter, ParentLink } from "./adapter.ts";
 import { servedApp } from "./app.ts";
+import { flushCompileCache } from "./compile_cache.ts";
 import { EXIT, messageOf, type MultiserveError } from "./errors.ts";
 import { urlOf } from "./addresses.ts";
 import { serveChain, type Serving } from "./http/chain.ts";
@@ -134,6 +135,7 @@ export class WorkerServer implements Server {
     if (this.#stopRequested) return; // stopped while starting: #stop() ends it
     this.#url = urlOf(data.addresses[0], data.config.cert !== undefined);
     await parent.send({ multiserve: "listening", port: data.addresses[0].port });
+    flushCompileCache(); // what this start compiled, for the next worker (Node)
   }
 
   /** Serve the app through the request chain, on the port every worker shares. */
