@@ -8,10 +8,10 @@
  * client's uid (Deno, Bun), by the server itself.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, lstatSync, mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { after, describe, it } from "node:test";
 import { alive, Child, cliTs, eventually, fixture, freePort, runtime, startServer } from "../_harness.ts";
@@ -295,6 +295,27 @@ describe(`the control socket's path (${runtime})`, () => {
     assert.equal((await server.exit()).code, 0);
   });
 
+  /**
+   * Let other users reach `file` (read and search permission on every directory above it: Bun
+   * reads the directories it resolves modules in), as they can in most checkouts, so that
+   * nobody can run the runtime and the CLI from this one; a fresh `mktemp -d` clone, as CI
+   * makes, is mode 0700. Returns what puts the modes back.
+   */
+  function reachableByOthers(file: string): () => void {
+    const changed: [string, number][] = [];
+    for (let dir = dirname(file);; dir = dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if ((mode & 0o005) !== 0o005) {
+        chmodSync(dir, mode | 0o005);
+        changed.push([dir, mode]);
+      }
+      if (dir === dirname(dir)) break;
+    }
+    return () => {
+      for (const [dir, mode] of changed.reverse()) chmodSync(dir, mode);
+    };
+  }
+
   const root = process.getuid?.() === 0;
   it("another user is refused: by the socket's mode, and by the server where it reads the client's uid", {
     skip: root ? false : "needs root, to run the client as nobody",
@@ -315,16 +336,21 @@ describe(`the control socket's path (${runtime})`, () => {
       .child;
     toStop.push(server);
     const asNobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
-    const denied = await ctl(["--socket", path, "status"], {}, asNobody);
-    assert.equal(denied.code, 4, denied.stderr);
-    assert.match(denied.stderr, /permission denied: .*app\.ctl/);
-    if (runtime !== "node") {
-      // With the mode opened, the server reads the client's uid (SO_PEERCRED) and refuses it.
-      chmodSync(path, 0o666);
-      const refused = await ctl(["--socket", path, "stop"], {}, asNobody);
-      assert.equal(refused.code, 4, refused.stderr);
-      assert.match(refused.stderr, /refused: uid 65534 is not this server's user \(uid 0\)/);
-      assert.match(server.stderr, /refused stop from uid 65534/);
+    const restore = reachableByOthers(cliTs);
+    try {
+      const denied = await ctl(["--socket", path, "status"], {}, asNobody);
+      assert.equal(denied.code, 4, denied.stderr);
+      assert.match(denied.stderr, /permission denied: .*app\.ctl/);
+      if (runtime !== "node") {
+        // With the mode opened, the server reads the client's uid (SO_PEERCRED) and refuses it.
+        chmodSync(path, 0o666);
+        const refused = await ctl(["--socket", path, "stop"], {}, asNobody);
+        assert.equal(refused.code, 4, refused.stderr);
+        assert.match(refused.stderr, /refused: uid 65534 is not this server's user \(uid 0\)/);
+        assert.match(server.stderr, /refused stop from uid 65534/);
+      }
+    } finally {
+      restore();
     }
     assert.equal((await result<{ pid: number }>(path, "status")).pid, server.pid);
     server.signal("SIGTERM");
