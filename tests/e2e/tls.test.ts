@@ -570,12 +570,14 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
             stream.on("error", (error) => {
               // A stream refused before the server processed it (past GOAWAY's last stream id,
               // or REFUSED_STREAM: RFC 9113 §8.7) is safe to retry, and clients do, on a new
-              // session: the loop sends the request again. So is one never sent: on Bun, a
-              // connection opened as the old workers stop can be reset before its session
-              // begins (Bun's stop(): docs/limits.md). Anything else is a failure.
+              // session: the loop sends the request again. So is one never sent: a connection
+              // opened as the old workers stop can be reset before its session begins (on Bun,
+              // Bun's stop(): docs/limits.md; on every runtime, a connection queued on a
+              // closing SO_REUSEPORT socket, with tcp_migrate_req off as here:
+              // docs/supervision.md). Anything else is a failure.
               const refused = (error as { code?: string }).code === "ERR_HTTP2_GOAWAY_SESSION" ||
                 /NGHTTP2_REFUSED_STREAM/.test(String(error)) ||
-                (runtime === "bun" && stream.id === undefined);
+                stream.id === undefined;
               if (refused) session = undefined;
               else failures.push(String(error));
               resolve();
