@@ -88,6 +88,19 @@ export function listeningFd({ port, unix }: { port: number; unix?: { path: strin
   }
 }
 
+/**
+ * Start a new primary from this process's own command line where the runtime keeps it whole
+ * in `process` (Node and Bun: the binary, its flags, the script and its arguments).
+ */
+export function startPrimaryAgain(env: Record<string, string>, fds: number[]): PrimaryHandle | string {
+  return startPrimaryProcess(
+    binaryPath(process.execPath),
+    [...process.execArgv, ...process.argv.slice(1)],
+    env,
+    fds,
+  );
+}
+
 /** Start `command args` as a new primary (see `Adapter.startPrimary`). */
 export function startPrimaryProcess(
   command: string,

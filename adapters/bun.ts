@@ -43,7 +43,7 @@ import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
-import { binaryPath, processUpgradeLink, startPrimaryProcess } from "./_upgrade.ts";
+import { processUpgradeLink, startPrimaryAgain } from "./_upgrade.ts";
 
 /** Seconds after which Bun (uWebSockets) cuts a connection whose request head is unfinished. */
 const BUN_HEADER_TIMEOUT = 10;
@@ -327,13 +327,7 @@ export const adapter: Adapter = {
 
   stopAccepting: () => {},
 
-  startPrimary: (env, fds) =>
-    startPrimaryProcess(
-      binaryPath(process.execPath),
-      [...process.execArgv, ...process.argv.slice(1)],
-      env,
-      fds,
-    ),
+  startPrimary: startPrimaryAgain,
 
   upgradeLink: processUpgradeLink,
 

@@ -70,7 +70,7 @@ import { readProxyHeaders } from "./_node_proxy_protocol.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
-import { binaryPath, listeningFd, processUpgradeLink, startPrimaryProcess } from "./_upgrade.ts";
+import { listeningFd, processUpgradeLink, startPrimaryAgain } from "./_upgrade.ts";
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
 class NodeRequestInfo extends ForwardableInfo {
@@ -414,13 +414,7 @@ export const adapter: Adapter = {
 
   stopAccepting: (fd) => void stopAccepting(fd),
 
-  startPrimary: (env, fds) =>
-    startPrimaryProcess(
-      binaryPath(process.execPath),
-      [...process.execArgv, ...process.argv.slice(1)],
-      env,
-      fds,
-    ),
+  startPrimary: startPrimaryAgain,
 
   upgradeLink: processUpgradeLink,
 
