@@ -129,8 +129,12 @@ try {
   await page.screenshot({ path: screenshot, fullPage: true });
   // A phone's width: three cards to a row at most, none cut.
   await page.setViewportSize({ width: 390, height: 800 });
-  const narrow = await cardRows();
-  check(narrow.widest <= 3, `${narrow.widest} cards to a row at 390 px`);
+  // The resize reaches the page's layout asynchronously: poll, bounded, for the reflow.
+  let narrow = await cardRows();
+  await until("at most three cards to a row at 390 px", async () => {
+    narrow = await cardRows();
+    return narrow.widest <= 3 ? narrow : undefined;
+  }, 5_000).catch(() => check(false, `${narrow.widest} cards to a row at 390 px`));
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-390.png"), fullPage: true });
 } catch (error) {
   failure = error;
