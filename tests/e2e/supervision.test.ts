@@ -70,7 +70,7 @@ for (const mode of SUPERVISED) {
         "0",
         ...mode.args,
         "--timeout",
-        "2",
+        "3",
         fixture("app.ts"),
       ]);
       try {
@@ -78,7 +78,7 @@ for (const mode of SUPERVISED) {
         await child.waitFor(/spinning/);
         await child.waitFor(
           new RegExp(
-            `${kind} \\d \\([^)]+\\) timed out: its event loop sent no heartbeat for \\d+\\.\\d s \\(timeout 2 s\\)`,
+            `${kind} \\d \\([^)]+\\) timed out: its event loop sent no heartbeat for \\d+\\.\\d s \\(timeout 3 s\\)`,
           ),
         );
         assert.equal(await spin, "cut");
