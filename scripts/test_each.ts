@@ -106,23 +106,47 @@ const queue = paths.flatMap(testFiles)
 const failed: string[] = [];
 const started = Date.now();
 
+/** CPU seconds of a process's waited-for children, from its /proc/PID/stat line. */
+function cpuOf(stat: string): number | undefined {
+  // After "(comm)": state is field 3; cutime and cstime are fields 16 and 17, in ticks.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).trim().split(" ");
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  return Number.isFinite(ticks) ? ticks / 100 : undefined;
+}
+
+let cpuTotal = 0;
+
 function runOne(runtime: string, file: string): Promise<void> {
   const { command: [command, ...args], env } = RUNNERS[runtime];
   return new Promise((resolve) => {
     const begun = Date.now();
-    const child = spawn(command, [...args, file], {
-      stdio: ["ignore", "pipe", "pipe"],
+    // Through a shell that, once the runner has ended, writes its own /proc stat to fd 3:
+    // its children's CPU time there is the whole tree's the runner waited for (the servers).
+    const child = spawn("/bin/sh", [
+      "-c",
+      'exec 4>&3 3>&-; "$@"; rc=$?; cat /proc/$$/stat >&4; exit $rc',
+      "sh",
+      command,
+      ...args,
+      file,
+    ], {
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
       env: { ...process.env, ...env },
     });
     const output: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => output.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => output.push(chunk));
+    let stat = "";
+    child.stdout!.on("data", (chunk: Buffer) => output.push(chunk));
+    child.stderr!.on("data", (chunk: Buffer) => output.push(chunk));
+    child.stdio[3]!.on("data", (chunk: Buffer) => (stat += chunk));
     child.on("close", (code, signal) => {
       const seconds = ((Date.now() - begun) / 1000).toFixed(1);
+      const cpu = cpuOf(stat);
+      cpuTotal += cpu ?? 0;
       const ok = code === 0;
       if (!ok) failed.push(`${runtime} ${file} (${signal ?? `exit ${code}`})`);
       process.stdout.write(Buffer.concat(output));
-      console.log(`${ok ? "passed" : "FAILED"}: ${runtime} ${file} in ${seconds} s\n`);
+      const used = cpu === undefined ? "" : `, ${cpu.toFixed(1)} s of CPU`;
+      console.log(`${ok ? "passed" : "FAILED"}: ${runtime} ${file} in ${seconds} s${used}\n`);
       resolve();
     });
   });
@@ -137,7 +161,13 @@ async function lane(): Promise<void> {
 await Promise.all(Array.from({ length: jobs }, lane));
 const total = ((Date.now() - started) / 1000).toFixed(0);
 if (failed.length > 0) {
-  console.log(`${failed.length} test file(s) failed, in ${total} s:\n  ${failed.join("\n  ")}`);
+  console.log(
+    `${failed.length} test file(s) failed, in ${total} s (${cpuTotal.toFixed(0)} s of CPU):\n  ${
+      failed.join("\n  ")
+    }`,
+  );
   process.exit(1);
 }
-console.log(`every test file passed (${runtimes.join(", ")}), in ${total} s`);
+console.log(
+  `every test file passed (${runtimes.join(", ")}), in ${total} s (${cpuTotal.toFixed(0)} s of CPU)`,
+);
