@@ -8,18 +8,17 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { type ClientHttp2Session, connect } from "node:http2";
+import { connect } from "node:http2";
 import {
   Child,
   cliTs,
-  eventually,
   fetchFresh,
   fixture,
   LOSSLESS,
-  reloadAndDrain,
   runtime,
   startServer,
 } from "../_harness.ts";
+import { streamsGoOnThroughReload } from "../_http2.ts";
 
 const ALL =
   "forwarded,x-forwarded-for,x-forwarded-proto,x-forwarded-host,x-forwarded-port,x-forwarded-prefix";
@@ -276,54 +275,7 @@ for (
 
     if (mode.name === "processes 2") {
       it("streams on h2c sessions go on through a SIGHUP reload with no failed request (GOAWAY)", async () => {
-        let session: ClientHttp2Session | undefined;
-        let running = true;
-        const failures: string[] = [];
-        let answered = 0;
-        // A session told GOAWAY (its worker drains) or closed is replaced, and the request
-        // goes on a new one; a stream refused unprocessed (RFC 9113 §8.7) is safe to retry.
-        const once = () =>
-          new Promise<void>((resolve) => {
-            if (session === undefined || session.closed || session.destroyed) {
-              session = connect(url);
-              session.on("error", () => {});
-              session.on("goaway", () => (session = undefined));
-            }
-            const stream = session.request({ ":path": "/token" });
-            stream.on("response", (headers) => {
-              if (headers[":status"] !== 200) failures.push(`status ${headers[":status"]}`);
-            });
-            stream.on("data", () => {});
-            stream.on("end", () => {
-              answered++;
-              resolve();
-            });
-            stream.on("error", (error) => {
-              const refused = (error as { code?: string }).code === "ERR_HTTP2_GOAWAY_SESSION" ||
-                /NGHTTP2_REFUSED_STREAM/.test(String(error)) ||
-                (runtime === "bun" && stream.id === undefined);
-              if (refused) session = undefined;
-              else failures.push(String(error));
-              resolve();
-            });
-            stream.end();
-          });
-        const loop = async () => {
-          while (running) await once();
-        };
-        const loops = [loop(), loop(), loop()];
-        try {
-          await eventually(() => answered >= 30, "answers before the reload", 10_000);
-          await reloadAndDrain(child);
-          const after = answered;
-          await eventually(() => answered >= after + 30, "answers after the reload", 10_000);
-          running = false;
-          await Promise.all(loops);
-          assert.deepEqual(failures, []);
-        } finally {
-          running = false; // a failed wait must not leave the loops reconnecting forever
-          session?.destroy();
-        }
+        await streamsGoOnThroughReload(child, () => connect(url));
       });
     }
   });

@@ -102,7 +102,7 @@ for (const mode of SUPERVISED) {
     });
 
     it("SIGTERM does not wait out --graceful-timeout for a worker that hangs while draining", async () => {
-      const args = ["-p", "0", ...mode.args, "--timeout", "2", "--graceful-timeout", "60", fixture("app.ts")];
+      const args = ["-p", "0", ...mode.args, "--timeout", "3", "--graceful-timeout", "60", fixture("app.ts")];
       const { child, url } = await startServer(modTs, args);
       try {
         void fetchFresh(`${url}spin`).catch(() => {});
@@ -246,7 +246,9 @@ for (const mode of SUPERVISED) {
 
 describe(`${runtime}, ${MODES[3].name}: supervision`, () => {
   it("a hung thread is dealt with by its process, and every request then succeeds", async () => {
-    const args = ["-p", "0", ...MODES[3].args, "--timeout", "2", fixture("app.ts")];
+    // 3 s, not 2: with the suite's other files beside it, a Node process starting two threads
+    // once sent its first heartbeat 2.4 s late, and was killed as hung while starting.
+    const args = ["-p", "0", ...MODES[3].args, "--timeout", "3", fixture("app.ts")];
     const { child, url } = await startServer(modTs, args);
     try {
       const spin = fetchFresh(`${url}spin`).catch(() => "cut");

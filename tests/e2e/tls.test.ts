@@ -31,6 +31,7 @@ import {
   runtime,
   startServer,
 } from "../_harness.ts";
+import { streamsGoOnThroughReload } from "../_http2.ts";
 
 const dir = certificateDir();
 const file = (name: string) => join(dir, name);
@@ -544,60 +545,9 @@ describe(`${runtime}: HTTPS`, { concurrency: 3 }, () => {
       // Lossless on Deno too (and Deno's node:http2 client segfaults on Deno.serve's drain: docs/limits.md).
       const args = [...mode.args, ...LOSSLESS, "--cert", file("first.pem"), "--key", file("first.key")];
       const { child, url } = await serveTls(args);
-      let session: ClientHttp2Session | undefined;
-      let running = true;
       try {
-        const failures: string[] = [];
-        let answered = 0;
-        // One request as a stream of the current session; a session told GOAWAY (a draining
-        // worker) or closed is replaced, as browsers do, and the request goes on a new one.
-        const once = () =>
-          new Promise<void>((resolve) => {
-            if (session === undefined || session.closed || session.destroyed) {
-              session = connect(url, { ca: trusted });
-              session.on("error", () => {});
-              session.on("goaway", () => (session = undefined));
-            }
-            const stream = session.request({ ":path": "/token" });
-            stream.on("response", (headers) => {
-              if (headers[":status"] !== 200) failures.push(`status ${headers[":status"]}`);
-            });
-            stream.on("data", () => {});
-            stream.on("end", () => {
-              answered++;
-              resolve();
-            });
-            stream.on("error", (error) => {
-              // A stream refused before the server processed it (past GOAWAY's last stream id,
-              // or REFUSED_STREAM: RFC 9113 §8.7) is safe to retry, and clients do, on a new
-              // session: the loop sends the request again. So is one never sent: a connection
-              // opened as the old workers stop can be reset before its session begins (on Bun,
-              // Bun's stop(): docs/limits.md; on every runtime, a connection queued on a
-              // closing SO_REUSEPORT socket, with tcp_migrate_req off as here:
-              // docs/supervision.md). Anything else is a failure.
-              const refused = (error as { code?: string }).code === "ERR_HTTP2_GOAWAY_SESSION" ||
-                /NGHTTP2_REFUSED_STREAM/.test(String(error)) ||
-                stream.id === undefined;
-              if (refused) session = undefined;
-              else failures.push(String(error));
-              resolve();
-            });
-            stream.end();
-          });
-        const loop = async () => {
-          while (running) await once();
-        };
-        const loops = [loop(), loop(), loop()];
-        await eventually(() => answered >= 30, "answers before the reload", 10_000);
-        await reloadAndDrain(child);
-        const after = answered;
-        await eventually(() => answered >= after + 30, "answers after the reload", 10_000);
-        running = false;
-        await Promise.all(loops);
-        assert.deepEqual(failures, []);
+        await streamsGoOnThroughReload(child, () => connect(url, { ca: trusted }));
       } finally {
-        running = false; // a failed wait must not leave the loops reconnecting forever
-        session?.destroy();
         child.killTree();
       }
     });
