@@ -253,6 +253,10 @@ export const adapter: Adapter = {
     if (problem) throw problem;
   },
 
+  checkProxyProtocol() {
+    throw new OptionError(NO_PROXY_PROTOCOL);
+  },
+
   closeHint: () => reusePortCloseHint(process.platform),
 
   limitsHint: (limits) =>

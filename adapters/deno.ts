@@ -75,21 +75,19 @@ function serveHttp1OverTls(
  * `Deno.startTls` is for clients only).
  */
 function proxyProtocolProblem(
-  tls: unknown,
-  unix: unknown,
-  limits: { maxWebSockets: number },
+  { tls, unix, webSockets }: { tls: boolean; unix: boolean; webSockets: boolean },
 ): string | undefined {
   const why = "Deno reads PROXY headers only in its own accept loop";
   if (serveOn === undefined) {
     return `this Deno ${Deno.version.deno} has no serveHttpOnConnection: ${why}; use Deno 2.9`;
   }
-  if (tls !== undefined) {
+  if (tls) {
     return "--proxy-protocol with --cert: Deno's TLS listener does the handshake as it accepts, before a PROXY header could be read, and Deno has no server-side TLS over a connection already read (Deno.startTls is for clients). Terminate TLS in the balancer, or serve on Node";
   }
-  if (unix !== undefined) {
+  if (unix) {
     return `--proxy-protocol on a unix socket: ${why}, which Deno has for TCP only; bind a TCP port`;
   }
-  if (limits.maxWebSockets > 0) {
+  if (webSockets) {
     return `--proxy-protocol with WebSockets on: ${why}, and WebSockets need Deno.serve's, which accepts by itself; add --max-web-sockets 0`;
   }
   return undefined;
@@ -218,7 +216,11 @@ export const adapter: Adapter = {
       proxyProtocol,
     },
   ) {
-    const noProxyProtocol = proxyProtocol === undefined ? undefined : proxyProtocolProblem(tls, unix, limits);
+    const noProxyProtocol = proxyProtocol === undefined ? undefined : proxyProtocolProblem({
+      tls: tls !== undefined,
+      unix: unix !== undefined,
+      webSockets: limits.maxWebSockets > 0,
+    });
     if (noProxyProtocol !== undefined) return Promise.reject(new OptionError(noProxyProtocol));
     // Deno.serve over TLS speaks HTTP/2 to those who ask, and does not say to whom: a
     // request without Host is let through there (Deno makes its URL from :authority, or
@@ -353,6 +355,11 @@ export const adapter: Adapter = {
   checkSpread({ processes, threads }, sockets) {
     const problem = spreadProblem("deno", Deno.build.os, { processes, threads }, "", sockets);
     if (problem) throw problem;
+  },
+
+  checkProxyProtocol(sockets) {
+    const problem = proxyProtocolProblem(sockets);
+    if (problem !== undefined) throw new OptionError(problem);
   },
 
   // Read only when allowed already: asking would prompt the user for a mere hint.

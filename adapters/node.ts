@@ -309,6 +309,10 @@ export const adapter: Adapter = {
     if (problem) throw problem;
   },
 
+  checkProxyProtocol() {
+    // node:net hands every connection to JavaScript first: the header is read on any socket.
+  },
+
   // Processes share the cluster primary's one socket; only threads bind their own.
   closeHint: (plan) => plan.threads > 0 ? reusePortCloseHint(process.platform) : undefined,
 

@@ -351,6 +351,12 @@ export interface Adapter {
    * here, on the sockets the options bind (`unix`: a unix socket; `fd`: an inherited one).
    */
   checkSpread(plan: { processes: number; threads: number }, sockets: { unix: boolean; fd: boolean }): void;
+  /**
+   * Throw an `OptionError` when this runtime cannot read PROXY protocol headers here (`tls`:
+   * with a certificate; `unix`: on a unix socket; `webSockets`: with WebSockets on). Asked
+   * with `proxyProtocol` on, before any worker starts and by `--check`.
+   */
+  checkProxyProtocol(sockets: { tls: boolean; unix: boolean; webSockets: boolean }): void;
   /** Advice to log at start when closing a worker's socket could drop connections here. */
   closeHint(plan: { processes: number; threads: number }): string | undefined;
   /** Advice to log at start when this runtime cannot apply a connection limit as asked (`unix`: on a unix socket). */

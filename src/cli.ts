@@ -255,10 +255,19 @@ async function check(request: CliRequest): Promise<number> {
     // What this runtime cannot spread (threads on a Node without reusePort, a unix socket
     // shared by processes, …) fails a start before any worker: say so here too.
     const addresses = addressesOf(config);
-    (await loadAdapter()).checkSpread({ processes: config.processes, threads: config.threaded }, {
-      unix: addresses.some((address) => address.unix !== undefined),
+    const adapter = await loadAdapter();
+    const unix = addresses.some((address) => address.unix !== undefined);
+    adapter.checkSpread({ processes: config.processes, threads: config.threaded }, {
+      unix,
       fd: addresses.some((address) => address.fd !== undefined),
     });
+    if (config.proxyProtocol) {
+      adapter.checkProxyProtocol({
+        tls: config.cert !== undefined,
+        unix,
+        webSockets: config.maxWebSockets > 0,
+      });
+    }
     const loading = loadApp(url.href);
     if (config.bootTimeout > 0 && !(await settlesWithin(loading, config.bootTimeout * 1_000))) {
       throw new BootError(`the app did not load within ${config.bootTimeout} s (bootTimeout)`);

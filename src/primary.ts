@@ -207,6 +207,13 @@ export class Primary implements Server {
     let addresses = upgrading?.addresses ?? addressesOf(config);
     const unix = addresses.some((address) => address.unix !== undefined);
     const fd = addresses.some((address) => address.fd !== undefined);
+    if (config.proxyProtocol) {
+      adapter.checkProxyProtocol({
+        tls: config.cert !== undefined,
+        unix,
+        webSockets: config.maxWebSockets > 0,
+      });
+    }
     const control = this.#trapSignals(adapter, alone);
     // `multiserve ctl upgrade` runs what SIGUSR2 does, in the same queue (one isolate: refused,
     // saying why); an upgrade's new primary takes the old one's control socket over.

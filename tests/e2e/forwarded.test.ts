@@ -9,15 +9,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { connect } from "node:http2";
-import {
-  Child,
-  cliTs,
-  fetchFresh,
-  fixture,
-  LOSSLESS,
-  runtime,
-  startServer,
-} from "../_harness.ts";
+import { Child, cliTs, fetchFresh, fixture, LOSSLESS, runtime, startServer } from "../_harness.ts";
 import { streamsGoOnThroughReload } from "../_http2.ts";
 
 const ALL =

@@ -21,6 +21,7 @@ import { adminUrlOf, metrics, sum } from "../_admin.ts";
 import { certificate, certificateDir } from "../_certificates.ts";
 import {
   Child,
+  cliTs,
   eventually,
   fetchFresh,
   fixture,
@@ -416,6 +417,18 @@ describe(`${runtime}: PROXY protocol`, { concurrency: 2 }, () => {
         const { code } = await child.exit();
         assert.equal(code, 2, child.stderr);
         assert.match(child.stderr, message);
+        // Said before any worker starts, and by --check, as every bad option is.
+        assert.doesNotMatch(child.stderr, /started/);
+        const check = new Child(cliTs, [
+          "--check",
+          "-p",
+          "0",
+          "--proxy-protocol",
+          ...args,
+          fixture("app.ts"),
+        ]);
+        assert.equal((await check.exit()).code, 2, check.stderr);
+        assert.match(check.stderr, message);
       }
     },
   );
