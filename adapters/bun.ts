@@ -146,6 +146,8 @@ export const adapter: Adapter = {
     hostAndLength: false,
     headerSizeLimit: BUN_MAX_HEADER_SIZE,
     headerCount: (request) => (request.headers as Headers & { count: number }).count,
+    // Bun's URL is Host and the path: an absolute target's userinfo never reaches it.
+    noUserinfo: true,
     // Bun would throw for these as it sends them: said here as what the app returned.
     unsendable: errorOrUsed,
   },

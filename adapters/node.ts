@@ -147,6 +147,8 @@ export const adapter: Adapter = {
   nativeChecks: {
     headerFields: true,
     hostAndLength: true,
+    // nodeRefusal() refuses a target neither a path nor an absolute http URI.
+    httpUrl: true,
     // The bridge would answer these with its own error's message. A light response of
     // @hono/node-server's (the global Response once it serves) that still holds its parts is
     // neither, and is not asked: asking would build the full Response it saves.

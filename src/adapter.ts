@@ -154,6 +154,18 @@ export interface NativeChecks {
   /** A missing or repeated Host and a malformed or repeated Content-Length are refused. */
   hostAndLength: boolean;
   /**
+   * `request.url` is always an absolute http(s) URI, so the guard need not check its scheme
+   * (Node: the adapter refuses any other target, and its bridge builds the URL from http(s),
+   * Host and the path).
+   */
+  httpUrl?: boolean;
+  /**
+   * `request.url` never has userinfo, so the guard need not look for it (Bun builds the URL
+   * from Host and the path: it drops an absolute target's userinfo, and makes a Host with
+   * userinfo the URL "/", which the guard refuses as no http URI).
+   */
+  noUserinfo?: boolean;
+  /**
    * The request came where a missing Host field is no fault: HTTP/2, which names the host in
    * `:authority` (the runtime puts it in the URL, not in a Host field). Asked only of a
    * request without Host, where the runtime does not check Host itself (Deno).

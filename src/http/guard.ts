@@ -272,14 +272,17 @@ function requestProblem(
     }
   }
   const url = request.url;
-  // Deno hands on an absolute-form target it could not parse as it came ("s://]x/:").
-  if (!url.startsWith("http://") && !url.startsWith("https://")) {
+  // Deno hands on an absolute-form target it could not parse as it came ("s://]x/:"); Bun
+  // makes the URL "/" of a Host it cannot use ("user@host", "a b") or of none (HTTP/1.0).
+  if (!native.httpUrl && !url.startsWith("http://") && !url.startsWith("https://")) {
     return refusal(400, "the request target is not a path or an absolute http URI");
   }
   const authority = url.indexOf("//") + 2;
   const path = url.indexOf("/", authority);
   // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error (it serves phishing, not servers).
-  if (url.lastIndexOf("@", path) >= authority) return refusal(400, "the request target has userinfo");
+  if (!native.noUserinfo && url.lastIndexOf("@", path) >= authority) {
+    return refusal(400, "the request target has userinfo");
+  }
   const target = url.length - path;
   if (target > limits.maxUrlLength) {
     return refusal(414, `the request target is longer than ${limits.maxUrlLength} characters`);

@@ -131,6 +131,8 @@ const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean; len
   }],
   ["GET * (asterisk-form is for OPTIONS only)", `GET * HTTP/1.1\r\n${HOST}\r\n`, {}],
   ["an absolute target with userinfo", `GET http://user:pass@example.test/token HTTP/1.1\r\n${HOST}\r\n`, {}],
+  // Bun makes its URL "/" of such a Host: refused as no http URI, not for its userinfo.
+  ["a Host with a user and password", `GET /token HTTP/1.1\r\nHost: user:pass@example.test\r\n\r\n`, {}],
   ["a target that is not a URI", `PUT s://]ufd/: HTTP/1.1\r\n${HOST}\r\n`, {}],
   // Bun answers before it reads a GET's body, and never reads it: its parser's doing (docs/requests.md).
   [

@@ -64,6 +64,23 @@ describe(`${runtime}: the guard as a function`, () => {
     assert.equal((await call(chain(ok, small, counting), request(20))).status, 431);
   });
 
+  it("the target's scheme and userinfo are checked unless the adapter says its runtime's URL cannot have them", async () => {
+    // No Request can be made with userinfo: the runtime's own request carries the URL it built.
+    const at = (value: string) =>
+      Object.defineProperty(new Request("http://example.test/", { headers: fields(0) }), "url", { value });
+    assert.equal((await call(chain(ok, {}, walking), at("ftp://example.test/"))).status, 400);
+    assert.equal((await call(chain(ok, {}, walking), at("http://user@example.test/"))).status, 400);
+    // Node: the adapter refuses any other target first. Bun: its URL is Host and the path.
+    assert.equal(
+      (await call(chain(ok, {}, { ...walking, httpUrl: true }), at("ftp://example.test/"))).status,
+      200,
+    );
+    assert.equal(
+      (await call(chain(ok, {}, { ...walking, noUserinfo: true }), at("http://user@example.test/"))).status,
+      200,
+    );
+  });
+
   it("a body of no declared length (HTTP/2's DATA frames) is counted against maxBodySize as the app reads it", async () => {
     // No Content-Length and no Transfer-Encoding: what an HTTP/2 request with a body may be.
     const post = (bytes: number, method = "POST") =>
