@@ -77,6 +77,31 @@ interface Walked extends Fields {
 }
 
 const DIGITS = /^\d+$/;
+/** A name whose last label starts with a letter, so is no IPv4 number: always a valid host. */
+const NAME = /^(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*\.?$/;
+/** A dotted-quad IPv4 address. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** The authority last found valid: a keep-alive client, or a proxy, sends the same one again. */
+let lastValidAuthority = "";
+
+/**
+ * Does `url` (authority from `start` to `end`) parse? Deno and Bun build it from the Host as
+ * it came ("http://[bad/", "http://a b/"), and an app's `new URL(request.url)` would throw
+ * on it: a 500 for the client's bytes. A common name or IPv4 address with a port passes two
+ * short patterns; any other authority (IPv6, punycode, a number out of range) is parsed whole.
+ */
+function validAuthority(url: string, start: number, end: number): boolean {
+  const authority = url.slice(start, end);
+  if (authority === lastValidAuthority) return true;
+  const colon = authority.lastIndexOf(":");
+  const host = colon === -1 ? authority : authority.slice(0, colon);
+  const port = colon === -1 ? "" : authority.slice(colon + 1);
+  const plain = (port === "" || (port.length <= 5 && DIGITS.test(port) && Number(port) <= 65_535)) &&
+    !host.includes("xn--") && (NAME.test(host) || IPV4.test(host));
+  if (!plain && !URL.canParse(url)) return false;
+  lastValidAuthority = authority;
+  return true;
+}
 
 /**
  * `next` behind the checks and limits. `proxyHeaders`: the proxy headers (lower case) to read
@@ -282,6 +307,12 @@ function requestProblem(
   // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error (it serves phishing, not servers).
   if (!native.noUserinfo && url.lastIndexOf("@", path) >= authority) {
     return refusal(400, "the request target has userinfo");
+  }
+  // Deno and Bun build the URL from the Host as it came ("http://[bad/", "http://a b/"),
+  // which an app's `new URL(request.url)` would throw on: a 500 for the client's bytes. A
+  // common authority passes one short pattern; only another is parsed whole.
+  if (!validAuthority(url, authority, path)) {
+    return refusal(400, "the request's Host does not make a valid URL");
   }
   const target = url.length - path;
   if (target > limits.maxUrlLength) {

@@ -134,6 +134,11 @@ const CLIENT_ERRORS: [string, string, { end?: boolean; reachesApp?: boolean; len
   // Bun makes its URL "/" of such a Host: refused as no http URI, not for its userinfo.
   ["a Host with a user and password", `GET /token HTTP/1.1\r\nHost: user:pass@example.test\r\n\r\n`, {}],
   ["a target that is not a URI", `PUT s://]ufd/: HTTP/1.1\r\n${HOST}\r\n`, {}],
+  // Deno and Bun build the URL from such a Host as it came ("http://[bad/"), which the
+  // app's new URL(request.url) then throws on: refused before the app sees it.
+  ["a Host that makes no URL: an unclosed IPv6 bracket", `GET /token HTTP/1.1\r\nHost: [bad\r\n\r\n`, {}],
+  ["a Host that makes no URL: a space", `GET /token HTTP/1.1\r\nHost: a b\r\n\r\n`, {}],
+  ["a Host that makes no URL: a slash", `GET /token HTTP/1.1\r\nHost: a/b\r\n\r\n`, {}],
   // Bun answers before it reads a GET's body, and never reads it: its parser's doing (docs/requests.md).
   [
     "a GET whose chunked body is broken",
