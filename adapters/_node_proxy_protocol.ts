@@ -15,13 +15,18 @@ import type { RemoteAddr } from "../src/types.ts";
 const SOURCE = Symbol("multiserve.proxySource");
 type Proxied = Socket & { [SOURCE]?: RemoteAddr };
 
-/** Make `socket` name `client` as its peer (node:http and the adapter read these). */
+/**
+ * Make `socket` name `client` as its peer: `remoteAddress`, `remotePort` and `remoteFamily`
+ * (which node:http, Hono's getConnInfo and the adapter read) all come from the peer a
+ * socket keeps once looked up (`_peername`, in node:net since its first versions), so one
+ * write there names it; redefining the three properties cost each connection a new shape.
+ */
 function nameClient(socket: Socket, { hostname, port }: RemoteAddr): void {
-  Object.defineProperties(socket, {
-    remoteAddress: { value: hostname, configurable: true },
-    remotePort: { value: port, configurable: true },
-    remoteFamily: { value: hostname.includes(":") ? "IPv6" : "IPv4", configurable: true },
-  });
+  (socket as Socket & { _peername?: unknown })._peername = {
+    address: hostname,
+    family: hostname.includes(":") ? "IPv6" : "IPv4",
+    port,
+  };
 }
 
 /**

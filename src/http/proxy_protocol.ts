@@ -68,21 +68,29 @@ function readV2(bytes: Uint8Array): ProxyHeader {
   const family = bytes[13] >> 4;
   const transport = bytes[13] & 0x0f;
   if (transport > 2) return { kind: "bad", reason: `PROXY v2 transport ${transport}` };
-  const body = bytes.subarray(V2_FIXED, length);
+  // Read in place, at offsets from V2_FIXED: this runs once per connection.
+  const body = length - V2_FIXED;
   if (family === 1) {
-    if (body.length < 12) return { kind: "bad", reason: "PROXY v2 IPv4 addresses cut short" };
+    if (body < 12) return { kind: "bad", reason: "PROXY v2 IPv4 addresses cut short" };
+    const a = V2_FIXED;
     return {
       kind: "header",
       length,
-      source: { hostname: body.subarray(0, 4).join("."), port: port(body, 8) },
+      source: {
+        hostname: `${bytes[a]}.${bytes[a + 1]}.${bytes[a + 2]}.${bytes[a + 3]}`,
+        port: port(bytes, a + 8),
+      },
     };
   }
   if (family === 2) {
-    if (body.length < 36) return { kind: "bad", reason: "PROXY v2 IPv6 addresses cut short" };
+    if (body < 36) return { kind: "bad", reason: "PROXY v2 IPv6 addresses cut short" };
     return {
       kind: "header",
       length,
-      source: { hostname: ipv6Text(body.subarray(0, 16)), port: port(body, 32) },
+      source: {
+        hostname: ipv6Text(bytes.subarray(V2_FIXED, V2_FIXED + 16)),
+        port: port(bytes, V2_FIXED + 32),
+      },
     };
   }
   // AF_UNSPEC, or AF_UNIX (a path, not an address the app could use): the peer stays.
