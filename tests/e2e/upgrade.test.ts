@@ -191,7 +191,10 @@ describe(`${runtime}: multiserve ctl upgrade`, () => {
       assert.equal((await ctl.exit(60_000)).code, 0, ctl.stderr);
       assert.match(child.stderr, /ctl upgrade: upgrade done: the new primary \(pid \d+\) serves/);
       // The new primary takes the pid file over as it takes charge: just after, on a loaded machine.
-      await eventually(() => Number(readFileSync(pidFile, "utf8")) !== child.pid, "the new primary's pid file");
+      await eventually(
+        () => Number(readFileSync(pidFile, "utf8")) !== child.pid,
+        "the new primary's pid file",
+      );
       newPid = Number(readFileSync(pidFile, "utf8"));
       assert.equal((await child.exit(30_000)).code, 0, child.stderr);
       assert.equal((await fetchFresh(url)).text, "version 2");
