@@ -89,6 +89,18 @@ export function processParentLink(): ParentLink {
       process.on("disconnect", orphaned);
       process.on("error", orphaned);
       cluster.worker?.on("error", orphaned);
+      // And as gunicorn's workers do, by the parent changing: a worker process of Deno's
+      // holding threads once missed its channel's close and outlived a SIGKILLed primary.
+      const parent = process.ppid;
+      const watching = setInterval(() => {
+        if (gone) clearInterval(watching);
+        else if (process.ppid !== parent) orphaned();
+      }, 1_000);
+      // Never what keeps a worker alive (Deno's timers are numbers, and have no unref).
+      (watching as { unref?: () => void }).unref?.();
+      if (typeof watching === "number") {
+        (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(watching);
+      }
     },
     onCommand: (listener) => {
       process.on("message", (message) => {
