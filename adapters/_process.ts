@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import cluster from "node:cluster";
 import process from "node:process";
+import { clearInterval, setInterval } from "node:timers";
 import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
 import {
   isBusMessage,
@@ -92,15 +93,11 @@ export function processParentLink(): ParentLink {
       // And as gunicorn's workers do, by the parent changing: a worker process of Deno's
       // holding threads once missed its channel's close and outlived a SIGKILLed primary.
       const parent = process.ppid;
+      // node:timers' interval can be unref'd on all three runtimes: it never keeps a worker alive.
       const watching = setInterval(() => {
         if (gone) clearInterval(watching);
         else if (process.ppid !== parent) orphaned();
-      }, 1_000);
-      // Never what keeps a worker alive (Deno's timers are numbers, and have no unref).
-      (watching as { unref?: () => void }).unref?.();
-      if (typeof watching === "number") {
-        (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(watching);
-      }
+      }, 1_000).unref();
     },
     onCommand: (listener) => {
       process.on("message", (message) => {

@@ -15,6 +15,7 @@ import { checked, resolveOptions } from "./options.ts";
 import { ctlMain } from "./control/client.ts";
 import { assignedWorker } from "./role.ts";
 import { detectRuntime, loadAdapter } from "./runtime.ts";
+import { checkProxyProtocol } from "./primary.ts";
 import { serve } from "./serve.ts";
 import { type Config, type Section, type Setting, type SettingName, SETTINGS } from "./settings.ts";
 import type { ServeOptions } from "./types.ts";
@@ -261,13 +262,7 @@ async function check(request: CliRequest): Promise<number> {
       unix,
       fd: addresses.some((address) => address.fd !== undefined),
     });
-    if (config.proxyProtocol) {
-      adapter.checkProxyProtocol({
-        tls: config.cert !== undefined,
-        unix,
-        webSockets: config.maxWebSockets > 0,
-      });
-    }
+    checkProxyProtocol(adapter, config, unix);
     const loading = loadApp(url.href);
     if (config.bootTimeout > 0 && !(await settlesWithin(loading, config.bootTimeout * 1_000))) {
       throw new BootError(`the app did not load within ${config.bootTimeout} s (bootTimeout)`);

@@ -207,13 +207,7 @@ export class Primary implements Server {
     let addresses = upgrading?.addresses ?? addressesOf(config);
     const unix = addresses.some((address) => address.unix !== undefined);
     const fd = addresses.some((address) => address.fd !== undefined);
-    if (config.proxyProtocol) {
-      adapter.checkProxyProtocol({
-        tls: config.cert !== undefined,
-        unix,
-        webSockets: config.maxWebSockets > 0,
-      });
-    }
+    checkProxyProtocol(adapter, config, unix);
     const control = this.#trapSignals(adapter, alone);
     // `multiserve ctl upgrade` runs what SIGUSR2 does, in the same queue (one isolate: refused,
     // saying why); an upgrade's new primary takes the old one's control socket over.
@@ -672,4 +666,14 @@ function startupLine(
   return `listening on ${info.urls.join(" and ")} (${info.runtime} ${version}, ${shape}: ${workers} worker${
     workers === 1 ? "" : "s"
   }${watch}${admin}${note === undefined ? "" : `; ${note}`})`;
+}
+
+/**
+ * Throw the runtime's `OptionError` when `proxyProtocol` is on where it cannot read PROXY
+ * headers with these options (`unix`: a unix socket is bound): before any worker starts,
+ * and by `--check`.
+ */
+export function checkProxyProtocol(adapter: Adapter, config: Config, unix: boolean): void {
+  if (!config.proxyProtocol) return;
+  adapter.checkProxyProtocol({ tls: config.cert !== undefined, unix, webSockets: config.maxWebSockets > 0 });
 }

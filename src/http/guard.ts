@@ -308,9 +308,6 @@ function requestProblem(
   if (!native.noUserinfo && url.lastIndexOf("@", path) >= authority) {
     return refusal(400, "the request target has userinfo");
   }
-  // Deno and Bun build the URL from the Host as it came ("http://[bad/", "http://a b/"),
-  // which an app's `new URL(request.url)` would throw on: a 500 for the client's bytes. A
-  // common authority passes one short pattern; only another is parsed whole.
   if (!validAuthority(url, authority, path)) {
     return refusal(400, "the request's Host does not make a valid URL");
   }
