@@ -6,20 +6,15 @@
  *
  * @module
  */
-import { connect, createServer, type Socket } from "node:net";
-import {
-  chmodSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  type Stats,
-  unlinkSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import process from "node:process";
+import type { Socket } from "node:net";
+import type { Stats } from "node:fs";
+import { builtin } from "./_builtins.ts";
 import type { ControlConnection, ControlListener } from "../src/adapter.ts";
+
+const fs = () => builtin("node:fs");
+const net = () => builtin("node:net");
+const os = () => builtin("node:os");
+const proc = () => builtin("node:process");
 
 /** A longer line is no request of ours: the connection is closed. */
 const MAX_LINE = 64 * 1024;
@@ -83,6 +78,7 @@ function connectionOf(socket: Socket, peerUid: number | undefined): ControlConne
 }
 
 function uidOf(): number | undefined {
+  const process = proc();
   return typeof process.getuid === "function" ? process.getuid() : undefined;
 }
 
@@ -101,14 +97,14 @@ export function listenControl(
   onConnection: (connection: ControlConnection) => void,
   peerUid?: (fd: number) => number | undefined,
 ): Promise<ControlListener> {
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = `${path}.${proc().pid}.tmp`;
   try {
-    if (!lstatSync(path).isSocket()) {
+    if (!fs().lstatSync(path).isSocket()) {
       return Promise.reject(new Error("it exists and is not a socket (remove it, or choose another path)"));
     }
   } catch { /* nothing there */ }
   const open = new Set<Socket>();
-  const server = createServer((socket) => {
+  const server = net().createServer((socket) => {
     open.add(socket);
     socket.on("close", () => open.delete(socket));
     const fd = fdOf(socket);
@@ -118,20 +114,20 @@ export function listenControl(
     const fail = (error: Error) => {
       server.close();
       try {
-        unlinkSync(temporary);
+        fs().unlinkSync(temporary);
       } catch { /* never bound */ }
       reject(error);
     };
     server.once("error", fail);
     try {
-      unlinkSync(temporary); // one a crashed process of the same pid left
+      fs().unlinkSync(temporary); // one a crashed process of the same pid left
     } catch { /* none */ }
     server.listen({ path: temporary }, () => {
       let ours: Stats;
       try {
-        chmodSync(temporary, 0o600);
-        renameSync(temporary, path);
-        ours = lstatSync(path);
+        fs().chmodSync(temporary, 0o600);
+        fs().renameSync(temporary, path);
+        ours = fs().lstatSync(path);
       } catch (error) {
         return fail(error as Error);
       }
@@ -144,7 +140,7 @@ export function listenControl(
           for (const socket of open) socket.destroy();
           try {
             // Another server may have taken the path over since (an upgrade): its socket stays.
-            if (same(lstatSync(path), ours)) unlinkSync(path);
+            if (same(fs().lstatSync(path), ours)) fs().unlinkSync(path);
           } catch { /* gone already */ }
         },
       });
@@ -155,7 +151,7 @@ export function listenControl(
 /** Connect to the control socket at `path`. */
 export function connectControl(path: string): Promise<ControlConnection> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ path });
+    const socket = net().connect({ path });
     socket.once("error", reject);
     socket.once("connect", () => {
       socket.off("error", reject);
@@ -169,21 +165,21 @@ export function controlDirectory(create: boolean): { path: string; sockets: stri
   const uid = uidOf();
   let runtimeDir: string | undefined;
   try {
-    runtimeDir = process.env.XDG_RUNTIME_DIR || undefined;
+    runtimeDir = proc().env.XDG_RUNTIME_DIR || undefined;
   } catch { /* Deno without --allow-env */ }
   const dir = runtimeDir !== undefined
     ? `${runtimeDir}/multiserve`
-    : `${tmpdir()}/multiserve-${uid ?? "user"}`;
+    : `${os().tmpdir()}/multiserve-${uid ?? "user"}`;
   if (create) {
     try {
-      mkdirSync(dir, { mode: 0o700 });
+      fs().mkdirSync(dir, { mode: 0o700 });
     } catch (error) {
       if ((error as { code?: string }).code !== "EEXIST") throw error;
     }
   }
   let stats: Stats;
   try {
-    stats = lstatSync(dir);
+    stats = fs().lstatSync(dir);
   } catch (error) {
     if (!create && (error as { code?: string }).code === "ENOENT") return { path: dir, sockets: [] };
     throw error;
@@ -195,9 +191,9 @@ export function controlDirectory(create: boolean): { path: string; sockets: stri
     );
   }
   // lstat, not the directory entry's type: Deno's node:fs says no entry is a socket.
-  const sockets = readdirSync(dir).filter((name) => {
+  const sockets = fs().readdirSync(dir).filter((name) => {
     try {
-      return lstatSync(`${dir}/${name}`).isSocket();
+      return fs().lstatSync(`${dir}/${name}`).isSocket();
     } catch {
       return false;
     }
@@ -208,7 +204,7 @@ export function controlDirectory(create: boolean): { path: string; sockets: stri
 /** Resident memory of process `pid` in bytes, from /proc/PID/status (Linux); undefined elsewhere or when gone. */
 export function processMemory(pid: number): number | undefined {
   try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs().readFileSync(`/proc/${pid}/status`, "utf8"));
     return match === null ? undefined : Number(match[1]) * 1024;
   } catch {
     return undefined;

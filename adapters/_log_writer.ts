@@ -4,34 +4,36 @@
  *
  * @module
  */
-import { closeSync, openSync, write } from "node:fs";
-import process from "node:process";
+import { builtin } from "./_builtins.ts";
 import type { LogWriter } from "../src/adapter.ts";
 import { OptionError } from "../src/errors.ts";
+
+const fs = () => builtin("node:fs");
+const proc = () => builtin("node:process");
 
 /** Write to stdout (`"-"`) or append to the file at `target`, opened now. */
 export function openLogWriter(target: string): LogWriter {
   if (target === "-") {
     // Through the stream: it copes with a pipe that is full (a raw write would get EAGAIN).
     return {
-      write: (text) => new Promise((resolve) => process.stdout.write(text, () => resolve())),
+      write: (text) => new Promise((resolve) => proc().stdout.write(text, () => resolve())),
       close() {},
     };
   }
   let fd: number;
   try {
-    fd = openSync(target, "a");
+    fd = fs().openSync(target, "a");
   } catch (error) {
     throw new OptionError(`cannot open the access log ${target}: ${(error as Error).message}`);
   }
   return {
-    write: (text) => new Promise((resolve) => write(fd, text, () => resolve())),
-    close: () => closeSync(fd),
+    write: (text) => new Promise((resolve) => fs().write(fd, text, () => resolve())),
+    close: () => fs().closeSync(fd),
   };
 }
 
 /** Bytes of memory a worker uses: a process's resident set, a thread's JavaScript heap. */
 export function memoryOf(kind: "process" | "thread"): number {
-  const usage = process.memoryUsage();
+  const usage = proc().memoryUsage();
   return kind === "process" ? usage.rss : usage.heapUsed;
 }

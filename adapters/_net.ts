@@ -4,10 +4,12 @@
  *
  * @module
  */
-import { chmodSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { builtin } from "./_builtins.ts";
 import { BootError } from "../src/errors.ts";
 import { listenError } from "./_shared.ts";
+
+const fs = () => builtin("node:fs");
+const net = () => builtin("node:net");
 
 /**
  * Make way for a unix socket at `path`: nothing there is fine; a socket nobody answers on
@@ -17,13 +19,13 @@ import { listenError } from "./_shared.ts";
 export async function claimUnixSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
-    isSocket = lstatSync(path).isSocket();
+    isSocket = fs().lstatSync(path).isSocket();
   } catch {
     return; // nothing there
   }
   if (!isSocket) throw new BootError(`cannot listen on unix:${path}: it exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
-    const probe = connect({ path }, () => {
+    const probe = net().connect({ path }, () => {
       probe.destroy();
       resolve(true);
     });
@@ -32,18 +34,18 @@ export async function claimUnixSocket(path: string): Promise<void> {
   if (live) {
     throw new BootError(`unix:${path} is in use: a server answers on it; stop it or choose another path`);
   }
-  unlinkSync(path);
+  fs().unlinkSync(path);
 }
 
 /** Give the unix socket at `path` its permissions. */
 export function chmodUnixSocket(path: string, mode: number): void {
-  chmodSync(path, mode);
+  fs().chmodSync(path, mode);
 }
 
 /** Remove the unix socket at `path`, if it is still there. */
 export function releaseUnixSocket(path: string): void {
   try {
-    unlinkSync(path);
+    fs().unlinkSync(path);
   } catch { /* gone already */ }
 }
 
@@ -53,7 +55,7 @@ export function releaseUnixSocket(path: string): void {
  */
 export function reservePort(hostname: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = createServer();
+    const server = net().createServer();
     server.once("error", (error) => reject(listenError(error, hostname, port)));
     server.listen({ host: hostname, port, exclusive: true }, () => {
       const address = server.address();
@@ -75,7 +77,7 @@ export const MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 export function reusePortCloseHint(platform: string): string | undefined {
   if (platform !== "linux") return undefined;
   try {
-    if (readFileSync(MIGRATE_REQ, "utf8").trim() !== "0") return undefined;
+    if (fs().readFileSync(MIGRATE_REQ, "utf8").trim() !== "0") return undefined;
   } catch {
     return undefined; // no such setting (Linux < 5.14) or no permission to read it
   }

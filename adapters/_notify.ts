@@ -15,11 +15,13 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
-import process from "node:process";
+import { builtin } from "./_builtins.ts";
 import type { NotifySocket } from "../src/adapter.ts";
 import type { BunFfi } from "./_bun_api.ts";
 import type { DenoApi } from "./_deno_api.ts";
+
+const childProcess = () => builtin("node:child_process");
+const proc = () => builtin("node:process");
 
 /** libc's calls, as a runtime's FFI gives them, with errors as negative errno values. */
 export interface Libc {
@@ -210,8 +212,8 @@ export function helperSocket(
       // MAINPID (an upgrade's new primary) is passed on: systemd-notify sends it instead.
       const assignments = message.split("\n").filter((line) => line !== "" && line !== `MAINPID=${pid}`);
       return new Promise((resolve, reject) => {
-        const child = spawn("systemd-notify", [`--pid=${pid}`, ...assignments], {
-          env: { ...process.env, NOTIFY_SOCKET: address },
+        const child = childProcess().spawn("systemd-notify", [`--pid=${pid}`, ...assignments], {
+          env: { ...proc().env, NOTIFY_SOCKET: address },
           stdio: ["ignore", "ignore", "pipe"],
         });
         let stderr = "";

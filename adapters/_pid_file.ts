@@ -4,15 +4,17 @@
  *
  * @module
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import process from "node:process";
+import { builtin } from "./_builtins.ts";
 import { BootError, OptionError } from "../src/errors.ts";
+
+const fs = () => builtin("node:fs");
+const proc = () => builtin("node:process");
 
 /** The pid the file at `path` names; undefined when there is none or it says no number. */
 function pidIn(path: string): number | undefined {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = fs().readFileSync(path, "utf8");
   } catch {
     return undefined;
   }
@@ -22,7 +24,7 @@ function pidIn(path: string): number | undefined {
 /** Is process `pid` running (signal 0 reaches it, or it is another user's)? */
 function running(pid: number): boolean {
   try {
-    process.kill(pid, 0);
+    proc().kill(pid, 0);
     return true;
   } catch (error) {
     return (error as { code?: string }).code === "EPERM";
@@ -45,11 +47,11 @@ export function writePidFile(path: string, pid: number, replacing?: number): voi
   }
   const temporary = `${path}.${pid}.tmp`;
   try {
-    writeFileSync(temporary, `${pid}\n`);
-    renameSync(temporary, path);
+    fs().writeFileSync(temporary, `${pid}\n`);
+    fs().renameSync(temporary, path);
   } catch (error) {
     try {
-      unlinkSync(temporary);
+      fs().unlinkSync(temporary);
     } catch { /* never written */ }
     throw new OptionError(`cannot write the pid file ${path}: ${(error as Error).message}`);
   }
@@ -59,6 +61,6 @@ export function writePidFile(path: string, pid: number, replacing?: number): voi
 export function removePidFile(path: string, pid: number): void {
   if (pidIn(path) !== pid) return;
   try {
-    unlinkSync(path);
+    fs().unlinkSync(path);
   } catch { /* gone already */ }
 }

@@ -6,10 +6,7 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
-import cluster from "node:cluster";
-import process from "node:process";
-import { clearInterval, setInterval } from "node:timers";
+import { builtin } from "./_builtins.ts";
 import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
 import {
   isBusMessage,
@@ -21,11 +18,16 @@ import {
 } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 
+const proc = () => builtin("node:process");
+const childProcess = () => builtin("node:child_process");
+const cluster = () => builtin("node:cluster");
+const timers = () => builtin("node:timers");
+
 /** Start `command args` as worker `data`, its output going to ours. */
 export function spawnWorkerProcess(command: string, args: string[], data: WorkerData): WorkerHandle {
-  const child = spawn(command, args, {
+  const child = childProcess().spawn(command, args, {
     stdio: ["inherit", "inherit", "inherit", "ipc"],
-    env: { ...process.env, [WORKER_ENV]: encodeWorker("process", data) },
+    env: { ...proc().env, [WORKER_ENV]: encodeWorker("process", data) },
   });
   return {
     pid: child.pid,
@@ -69,11 +71,12 @@ export function processParentLink(): ParentLink {
   return {
     send: (message) =>
       new Promise<void>((resolve) => {
+        const process = proc();
         if (!process.send || !process.connected) return resolve();
         process.send(message, undefined, {}, () => resolve());
       }),
     onStop: (listener) => {
-      process.on("message", (message) => {
+      proc().on("message", (message) => {
         if (isStopMessage(message)) listener(message.restart);
       });
       // The supervisor is gone (killed, crashed): do not linger as an orphan. Its channel
@@ -87,35 +90,35 @@ export function processParentLink(): ParentLink {
         gone = true;
         listener(false);
       };
-      process.on("disconnect", orphaned);
-      process.on("error", orphaned);
-      cluster.worker?.on("error", orphaned);
+      proc().on("disconnect", orphaned);
+      proc().on("error", orphaned);
+      cluster().worker?.on("error", orphaned);
       // And as gunicorn's workers do, by the parent changing: a worker process of Deno's
       // holding threads once missed its channel's close and outlived a SIGKILLed primary.
-      const parent = process.ppid;
+      const parent = proc().ppid;
       // node:timers' interval can be unref'd on all three runtimes: it never keeps a worker alive.
-      const watching = setInterval(() => {
-        if (gone) clearInterval(watching);
-        else if (process.ppid !== parent) orphaned();
+      const watching = timers().setInterval(() => {
+        if (gone) timers().clearInterval(watching);
+        else if (proc().ppid !== parent) orphaned();
       }, 1_000).unref();
     },
     onCommand: (listener) => {
-      process.on("message", (message) => {
+      proc().on("message", (message) => {
         if (isCommandMessage(message)) listener(message);
       });
     },
     onBus: (listener) => {
-      process.on("message", (message) => {
+      proc().on("message", (message) => {
         if (isBusMessage(message)) listener(message);
       });
     },
-    exit: (code) => process.exit(code),
+    exit: (code) => proc().exit(code),
   };
 }
 
 /** Call `listener` on `signal`; returns the remover. Signals this OS lacks are not trapped. */
 export function onSignal(signal: Signal, listener: () => void): () => void {
-  if (process.platform === "win32" && signal !== "SIGINT" && signal !== "SIGTERM") return () => {};
-  process.on(signal, listener);
-  return () => void process.off(signal, listener);
+  if (proc().platform === "win32" && signal !== "SIGINT" && signal !== "SIGTERM") return () => {};
+  proc().on(signal, listener);
+  return () => void proc().off(signal, listener);
 }

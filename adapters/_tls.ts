@@ -5,23 +5,27 @@
  *
  * @module
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { builtin } from "./_builtins.ts";
 import type { TlsFiles, TlsPem } from "../src/adapter.ts";
 import { OptionError } from "../src/errors.ts";
+
+import type { createPrivateKey, X509Certificate } from "node:crypto";
+
+const fs = () => builtin("node:fs");
+const nodeCrypto = () => builtin("node:crypto");
 
 export function readTls({ cert, key, passphrase }: TlsFiles): TlsPem {
   const certPem = read(cert, "certificate");
   const keyPem = read(key, "key");
   let certificate: X509Certificate;
   try {
-    certificate = new X509Certificate(certPem);
+    certificate = new (nodeCrypto().X509Certificate)(certPem);
   } catch (error) {
     throw new OptionError(`the certificate ${cert} is not a PEM certificate: ${(error as Error).message}`);
   }
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
-    privateKey = createPrivateKey({ key: keyPem, passphrase });
+    privateKey = nodeCrypto().createPrivateKey({ key: keyPem, passphrase });
   } catch (error) {
     const message = (error as Error).message;
     if (!keyPem.includes("ENCRYPTED")) {
@@ -55,7 +59,7 @@ export function readTls({ cert, key, passphrase }: TlsFiles): TlsPem {
 
 function read(path: string, what: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return fs().readFileSync(path, "utf8");
   } catch (error) {
     throw new OptionError(`cannot read the ${what} ${path}: ${(error as Error).message}`);
   }

@@ -6,10 +6,12 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import process from "node:process";
+import { builtin } from "./_builtins.ts";
 import type { PrimaryHandle, UpgradeLink, UpgradeMessage } from "../src/adapter.ts";
+
+const fs = () => builtin("node:fs");
+const proc = () => builtin("node:process");
+const childProcess = () => builtin("node:child_process");
 
 function isUpgradeMessage(message: unknown): message is UpgradeMessage {
   const kind = (message as Partial<UpgradeMessage> | null)?.multiserveUpgrade;
@@ -31,7 +33,7 @@ export function binaryPath(execPath: string): string {
 export function procCommandLine(): string[] | undefined {
   let text: string;
   try {
-    text = readFileSync("/proc/self/cmdline", "utf8");
+    text = fs().readFileSync("/proc/self/cmdline", "utf8");
   } catch {
     return undefined;
   }
@@ -55,7 +57,7 @@ export function listeningFd({ port, unix }: { port: number; unix?: { path: strin
   try {
     if (unix !== undefined) {
       // Num: RefCount Protocol Flags Type St Inode Path (a path may hold spaces).
-      for (const line of readFileSync("/proc/net/unix", "utf8").split("\n")) {
+      for (const line of fs().readFileSync("/proc/net/unix", "utf8").split("\n")) {
         const [, flags, inode, bound] = line.match(/^\S+: \S+ \S+ (\S+) \S+ \S+ +(\d+) (.*)$/) ?? [];
         if (bound === unix.path && (parseInt(flags, 16) & ACCEPTING) !== 0) inodes.add(inode);
       }
@@ -64,7 +66,7 @@ export function listeningFd({ port, unix }: { port: number; unix?: { path: strin
       for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
         let text = "";
         try {
-          text = readFileSync(table, "utf8");
+          text = fs().readFileSync(table, "utf8");
         } catch { /* no IPv6 */ }
         for (const line of text.split("\n").slice(1)) {
           const fields = line.trim().split(/\s+/);
@@ -74,10 +76,10 @@ export function listeningFd({ port, unix }: { port: number; unix?: { path: strin
       }
     }
     const found: number[] = [];
-    for (const fd of readdirSync("/proc/self/fd")) {
+    for (const fd of fs().readdirSync("/proc/self/fd")) {
       let link = "";
       try {
-        link = readlinkSync(`/proc/self/fd/${fd}`);
+        link = fs().readlinkSync(`/proc/self/fd/${fd}`);
       } catch { /* closed while we looked */ }
       const inode = link.match(/^socket:\[(\d+)\]$/)?.[1];
       if (inode !== undefined && inodes.has(inode)) found.push(Number(fd));
@@ -94,8 +96,8 @@ export function listeningFd({ port, unix }: { port: number; unix?: { path: strin
  */
 export function startPrimaryAgain(env: Record<string, string>, fds: number[]): PrimaryHandle | string {
   return startPrimaryProcess(
-    binaryPath(process.execPath),
-    [...process.execArgv, ...process.argv.slice(1)],
+    binaryPath(proc().execPath),
+    [...proc().execArgv, ...proc().argv.slice(1)],
     env,
     fds,
   );
@@ -119,9 +121,9 @@ export function startPrimaryProcess(
   // Detached: a session and process group of its own, so that the stop of this primary's
   // group (a Ctrl-C in its terminal) does not reach it, and it outlives this one. stdin is
   // not passed: nothing reads it, and a terminal's would outlive its session.
-  const child = spawn(command, args, {
-    cwd: process.cwd(),
-    env: { ...process.env, ...env },
+  const child = childProcess().spawn(command, args, {
+    cwd: proc().cwd(),
+    env: { ...proc().env, ...env },
     detached: true,
     stdio,
   });
@@ -158,18 +160,18 @@ export function startPrimaryProcess(
 
 /** The new primary's channel to the old one: the IPC channel it was started with. */
 export function processUpgradeLink(): UpgradeLink | undefined {
-  if (!process.send || !process.connected) return undefined;
+  if (!proc().send || !proc().connected) return undefined;
   return {
     send: (message) => {
-      if (process.connected) process.send!(message, undefined, {}, () => {});
+      if (proc().connected) proc().send!(message, undefined, {}, () => {});
     },
     onMessage: (listener) =>
-      process.on("message", (message) => {
+      proc().on("message", (message) => {
         if (isUpgradeMessage(message)) listener(message);
       }),
-    onClose: (listener) => process.on("disconnect", listener),
+    onClose: (listener) => proc().on("disconnect", listener),
     close: () => {
-      if (process.connected) process.disconnect?.();
+      if (proc().connected) proc().disconnect?.();
     },
   };
 }

@@ -4,19 +4,21 @@
  *
  * @module
  */
-import { statSync, watch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { builtin } from "./_builtins.ts";
+
+const fs = () => builtin("node:fs");
+const paths = () => builtin("node:path");
 
 /** Call `onChange(root, path relative to root)` for changes under `roots`; returns the stop. */
 export function watchFiles(roots: string[], onChange: (root: string, relative: string) => void): () => void {
   const watchers = roots.map((root) => {
     // A file is watched through its directory, for the editors that replace it on save.
-    const isFile = statSync(root).isFile();
-    const dir = isFile ? dirname(root) : root;
-    return watch(dir, { recursive: !isFile }, (_event, name) => {
+    const isFile = fs().statSync(root).isFile();
+    const dir = isFile ? paths().dirname(root) : root;
+    return fs().watch(dir, { recursive: !isFile }, (_event, name) => {
       if (name === null) return;
       const relative = String(name);
-      if (isFile && relative !== basename(root)) return;
+      if (isFile && relative !== paths().basename(root)) return;
       onChange(dir, relative);
     });
   });

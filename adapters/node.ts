@@ -11,6 +11,7 @@
  */
 import { createAdaptorServer } from "@hono/node-server";
 import cluster from "node:cluster";
+import { createRequire } from "node:module";
 import type { createServer, IncomingMessage, Server, ServerOptions, ServerResponse } from "node:http";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -45,6 +46,7 @@ import {
   upgradeOnNode,
   webSocketServer,
 } from "./_node_websockets.ts";
+import { provideBuiltins } from "./_builtins.ts";
 import { onSignal, processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { helperSocket } from "./_notify.ts";
@@ -71,6 +73,10 @@ import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
 import { listenError, spreadProblem } from "./_shared.ts";
 import { listeningFd, processUpgradeLink, startPrimaryAgain } from "./_upgrade.ts";
+
+// The shared helpers load node: modules at first use (_builtins.ts); Node before 20.16 has no
+// process.getBuiltinModule for that, and Node loads them at no cost anyway.
+provideBuiltins(createRequire(import.meta.url));
 
 /** The second argument of the handler on Node, as @hono/node-server's helpers expect it. */
 class NodeRequestInfo extends ForwardableInfo {
