@@ -101,20 +101,32 @@ export class Supervisor implements WorkerPool {
     try {
       await allListening(started);
     } catch (error) {
-      await this.stop();
+      // The server fails: those still starting have nothing to drain, and one may not heed
+      // its stop (a Bun thread told before it listens for it never hears it, and boots on,
+      // perhaps forever), which must not hold the exit for the whole graceful timeout.
+      await this.#stop(KILL_MARGIN_MS);
       throw error;
     }
   }
 
   /** Ask every worker to stop, wait for them, kill those past the graceful timeout. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.#stop();
+  }
+
+  /** Stop every worker; those still starting are killed after `startingGraceMs`, if given. */
+  async #stop(startingGraceMs?: number): Promise<void> {
     this.#stopping = true;
     for (const timer of this.#respawns) clearTimeout(timer);
     this.#respawns.clear();
     const workers = [...this.#workers];
+    const starting = startingGraceMs === undefined ? [] : workers.filter((w) => w.state === "starting");
     for (const worker of workers) this.#retire(worker);
     // Still watched while they drain: a hung one is killed, not waited for.
-    await this.#killAfterGrace(workers);
+    await Promise.all([
+      this.#killAfterGrace(workers.filter((w) => !starting.includes(w))),
+      this.#killAfterGrace(starting, startingGraceMs, "killed: still starting after it was stopped"),
+    ]);
     clearInterval(this.#watchdog);
   }
 

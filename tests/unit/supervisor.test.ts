@@ -130,6 +130,21 @@ describe(`${runtime}: the supervisor (fake workers)`, () => {
     assert.equal(spawned.length, 2);
   });
 
+  it("a failed start kills a worker that does not heed its stop while starting within moments, not after gracefulTimeout", async () => {
+    // A Bun thread told to stop before it listens for that never hears it, and boots on.
+    const { supervisor, spawned, options } = supervise(
+      2,
+      (id) => id === 1 ? { boot: "fail", code: EXIT.boot } : { boot: "hang", onStop: "ignore" },
+      { gracefulTimeout: 30 },
+    );
+    const began = Date.now();
+    await assert.rejects(supervisor.start(), BootError);
+    const took = Date.now() - began;
+    assert.ok(took < 5_000, `the failed start ended in ${took} ms, not after the 30 s graceful timeout`);
+    assert.ok(spawned[1].worker.stopped && spawned[1].worker.killed, "stopped, then killed");
+    assert.ok(options.lines.some((line) => line.includes("killed: still starting after it was stopped")));
+  });
+
   it("a worker whose loop blocks while it boots fails after timeout: hung while starting", async () => {
     const { supervisor } = supervise(1, () => ({ boot: "hang", beatEveryMs: 0 }), { timeout: 0.2 });
     await assert.rejects(supervisor.start(), (error: unknown) => {
