@@ -6,7 +6,7 @@
  */
 import type { ParentLink } from "../src/adapter.ts";
 import { BootError, messageOf, OptionError } from "../src/errors.ts";
-import { isBusMessage, isStopMessage } from "../src/protocol.ts";
+import { isBusMessage, isStopMessage, type StopMessage, type WorkerMessage } from "../src/protocol.ts";
 
 /**
  * A `BootError` for a failed bind (of `hostname:port`, of unix socket `path`, or of inherited
@@ -116,6 +116,33 @@ function nodeHasReusePort(version: string): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
+/**
+ * How a supervisor stops a Web Worker thread (Deno, Bun): a Web Worker drops a message that
+ * comes while nothing in it listens, and a thread listens for its stop only once its
+ * modules and adapter have loaded. A stop sent before (a SIGTERM or a failed start in its
+ * first ~100 ms) was lost on Bun, and the thread booted on until it was killed after the
+ * whole graceful timeout. So the stop is posted again at the thread's first message after
+ * it: its link says at once when it starts listening (webWorkerParentLink). Call `heard`
+ * on every message from the thread.
+ */
+export function threadStop(worker: { postMessage(message: unknown): void }): {
+  stop(restart: boolean): void;
+  heard(): void;
+} {
+  let pending: StopMessage | undefined;
+  return {
+    stop: (restart) => {
+      pending = { multiserve: "stop", restart };
+      worker.postMessage(pending);
+    },
+    heard: () => {
+      if (pending === undefined) return;
+      worker.postMessage(pending);
+      pending = undefined; // heard now: a second copy would only repeat it
+    },
+  };
+}
+
 /** The Web Worker scope of a worker thread (Deno and Bun): messages to and from the parent. */
 const workerScope = globalThis as unknown as {
   postMessage(message: unknown): void;
@@ -126,10 +153,13 @@ const workerScope = globalThis as unknown as {
 export function webWorkerParentLink(exit: (code: number) => void): ParentLink {
   return {
     send: (message) => Promise.resolve(workerScope.postMessage(message)),
-    onStop: (listener) =>
+    onStop: (listener) => {
       workerScope.addEventListener("message", (event) => {
         if (isStopMessage(event.data)) listener(event.data.restart);
-      }),
+      });
+      // Say at once that a stop is heard from now on: one sent earlier was lost (threadStop).
+      workerScope.postMessage({ multiserve: "heartbeat" } satisfies WorkerMessage);
+    },
     onBus: (listener) =>
       workerScope.addEventListener("message", (event) => {
         if (isBusMessage(event.data)) listener(event.data);

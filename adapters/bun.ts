@@ -11,7 +11,7 @@ import { settlesWithin } from "../src/deadline.ts";
 import { OptionError } from "../src/errors.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
-import { isWorkerMessage, type StopMessage } from "../src/protocol.ts";
+import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import {
@@ -42,7 +42,7 @@ import { bunLibc, datagramPlatform, datagramSocket, helperSocket } from "./_noti
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { readTls } from "./_tls.ts";
 import { watchFiles } from "./_watch.ts";
-import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
+import { listenError, spreadProblem, threadStop, webWorkerParentLink } from "./_shared.ts";
 import { processUpgradeLink, startPrimaryAgain } from "./_upgrade.ts";
 
 /** Seconds after which Bun (uWebSockets) cuts a connection whose request head is unfinished. */
@@ -273,13 +273,15 @@ export const adapter: Adapter = {
   spawnThread(url, data) {
     const env = { ...process.env, [WORKER_ENV]: encodeWorker("thread", data) };
     const worker = new Worker(url, { env } as WorkerOptions);
+    const stopping = threadStop(worker);
+    worker.addEventListener("message", stopping.heard);
     let uncaught: string | undefined;
     worker.addEventListener("error", (event) => {
       event.preventDefault(); // the thread's crash is ours to handle, not this process's
       uncaught = `uncaught error: ${errorLine((event as ErrorEvent).message)}`;
     });
     return {
-      stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
+      stop: stopping.stop,
       post: (message) => worker.postMessage(message),
       kill: () => worker.terminate(),
       onMessage: (listener) =>

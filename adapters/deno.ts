@@ -13,7 +13,7 @@ import { refusal } from "../src/http/refusal.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { forwardedUrlOf } from "../src/http/proxy.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
-import { isWorkerMessage, type StopMessage, type WorkerData } from "../src/protocol.ts";
+import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
 import { UPGRADE, type UpgradedWebSocket, type UpgradeWebSocketOptions } from "../src/websocket/upgrade.ts";
@@ -31,7 +31,7 @@ import { connectControl, controlDirectory, listenControl, peerUidReader, process
 import { datagramPlatform, datagramSocket, denoLibc, helperSocket } from "./_notify.ts";
 import { removePidFile, writePidFile } from "./_pid_file.ts";
 import { processParentLink, spawnWorkerProcess } from "./_process.ts";
-import { listenError, spreadProblem, webWorkerParentLink } from "./_shared.ts";
+import { listenError, spreadProblem, threadStop, webWorkerParentLink } from "./_shared.ts";
 import { readTls } from "./_tls.ts";
 import { binaryPath, procCommandLine, processUpgradeLink, startPrimaryProcess } from "./_upgrade.ts";
 
@@ -388,6 +388,8 @@ export const adapter: Adapter = {
       type: "module",
       name: THREAD_NAME_PREFIX + encodeWorker("thread", data),
     });
+    const stopping = threadStop(worker);
+    worker.addEventListener("message", stopping.heard);
     const exitListeners: ((code: number | null, error?: string) => void)[] = [];
     let exited = false;
     const exit = (code: number | null, error?: string) => {
@@ -405,7 +407,7 @@ export const adapter: Adapter = {
       exit(1, `uncaught error: ${event.message}`);
     });
     return {
-      stop: (restart) => worker.postMessage({ multiserve: "stop", restart } satisfies StopMessage),
+      stop: stopping.stop,
       post: (message) => worker.postMessage(message),
       kill: () => exit(null),
       unkillableWhenHung:

@@ -65,6 +65,25 @@ for (const mode of MODES) {
       });
     }
 
+    if ("threaded" in mode.options) {
+      // A thread hears a stop only once its modules have loaded; a Web Worker (Bun's) dropped
+      // one sent before, and the thread booted on until killed after the graceful timeout.
+      it("SIGTERM the moment its threads have started, before they load: exit 0 within 10 s", async () => {
+        const child = new Child(modTs, ["-p", "0", ...mode.args, fixture("hangs_at_start.ts")]);
+        try {
+          const threads = mode.workers;
+          await child.waitFor(new RegExp(`(thread [\\d.]+ \\(#\\d+\\) started[^]*){${threads}}`));
+          const sent = Date.now();
+          child.signal("SIGTERM");
+          const { code } = await child.exit(40_000);
+          assert.equal(code, 0, child.stderr);
+          assert.ok(Date.now() - sent < 10_000, `stopping took ${Date.now() - sent} ms\n${child.stderr}`);
+        } finally {
+          child.killTree();
+        }
+      });
+    }
+
     // mod.ts is where an app's import and the CLI meet; cli.ts once suffices.
     const entries = mode === MODES[0]
       ? [["mod.ts", modTs], ["cli.ts", cliTs]] as const
