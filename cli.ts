@@ -6,6 +6,7 @@
  * @module
  */
 import { useCompileCache } from "./src/compile_cache.ts";
+import { keepEarlySignals } from "./src/early_signals.ts";
 import { exitProcess, MIN_NODE, tooOldNode } from "./src/host.ts";
 
 // Checked before the rest loads, which an old Node may not even parse.
@@ -16,5 +17,7 @@ if (old !== undefined) {
 }
 // Before the rest loads, so that Node loads it from its compile cache (src/compile_cache.ts).
 useCompileCache();
+// A signal while the rest loads is the server's to act on, once it traps them (src/early_signals.ts).
+keepEarlySignals();
 const { main } = await import("./src/cli.ts");
 await main();

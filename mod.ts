@@ -21,6 +21,7 @@
  * @module
  */
 import { useCompileCache } from "./src/compile_cache.ts";
+import { keepEarlySignals } from "./src/early_signals.ts";
 import { isMainModule } from "./src/host.ts";
 
 export { serve, workerId } from "./src/serve.ts";
@@ -54,5 +55,6 @@ export type {
 // The compile cache first, so that Node loads the command line from it (src/compile_cache.ts).
 if (isMainModule(import.meta)) {
   useCompileCache();
+  keepEarlySignals(); // the server's to act on once it traps them (src/early_signals.ts)
   import("./src/cli.ts").then(({ main }) => main());
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { settlesWithin } from "./deadline.ts";
+import { releaseEarlySignals } from "./early_signals.ts";
 import { BootError, EXIT, messageOf, OptionError } from "./errors.ts";
 import { cwd, exitProcess, programArgs, readEnv, siblingModule } from "./host.ts";
 import { loadApp, type ServedApp } from "./app.ts";
@@ -320,15 +321,18 @@ function bunxOnNode(): string | undefined {
 }
 
 export async function main(args: string[] = programArgs()): Promise<void> {
-  // `multiserve ctl …`: a client of a running server's control socket, not a server.
-  if (args[0] === "ctl") return exitProcess(await ctlMain(args.slice(1)));
-  let request: CliRequest;
+  let request: CliRequest | undefined;
   try {
-    request = parseArgs(args);
+    // `multiserve ctl …`: a client of a running server's control socket, not a server.
+    if (args[0] !== "ctl") request = parseArgs(args);
   } catch (error) {
     console.error(`multiserve: ${messageOf(error)}\nRun "multiserve --help" for usage.`);
     return exitProcess(EXIT.usage);
+  } finally {
+    // Only a server traps signals: what came while this loaded ends the others as usual.
+    if (request?.action !== "serve") releaseEarlySignals();
   }
+  if (request === undefined) return exitProcess(await ctlMain(args.slice(1)));
   if (request.action === "help") return void console.log(usage());
   if (request.action === "version") return void console.log(VERSION);
   if (request.action === "check") return exitProcess(await check(request));

@@ -1,6 +1,6 @@
 /**
  * The host process as every runtime shows it: environment, arguments, working directory,
- * pid, exit, CPUs, and whether a module is the program's entry. No runtime module is
+ * pid, exit, CPUs, signals, and whether a module is the program's entry. No runtime module is
  * imported: each shim asks `Deno` where it exists, else `process` (Bun and Node).
  *
  * @module
@@ -13,6 +13,8 @@ interface DenoHost {
   cwd(): string;
   exit(code: number): never;
   pid: number;
+  addSignalListener(signal: string, listener: () => void): void;
+  removeSignalListener(signal: string, listener: () => void): void;
 }
 interface ProcessHost {
   argv: string[];
@@ -21,6 +23,8 @@ interface ProcessHost {
   cwd(): string;
   exit(code: number): never;
   pid: number;
+  on(signal: string, listener: () => void): void;
+  off(signal: string, listener: () => void): void;
 }
 const host = globalThis as { Deno?: DenoHost; process?: ProcessHost };
 
@@ -130,4 +134,21 @@ export function tooOldNode(): string | undefined {
   const [major, minor] = version.split(".").map(Number);
   const [wantMajor, wantMinor] = MIN_NODE.split(".").map(Number);
   return major > wantMajor || (major === wantMajor && minor >= wantMinor) ? undefined : version;
+}
+
+/**
+ * Call `listener` on `signal`, before any adapter has loaded; returns the remover. A signal
+ * this OS lacks (Windows has SIGINT; Node's and Bun's SIGTERM too) is not trapped.
+ */
+export function onHostSignal(signal: string, listener: () => void): () => void {
+  if (host.Deno) {
+    if (host.Deno.build.os === "windows" && signal !== "SIGINT") return () => {};
+    host.Deno.addSignalListener(signal, listener);
+    return () => host.Deno!.removeSignalListener(signal, listener);
+  }
+  const process = host.process;
+  if (process === undefined) return () => {};
+  if (process.platform === "win32" && signal !== "SIGINT" && signal !== "SIGTERM") return () => {};
+  process.on(signal, listener);
+  return () => process.off(signal, listener);
 }

@@ -43,6 +43,7 @@ import type { WorkerPool } from "./pool/pool.ts";
 import { loadAdapter } from "./runtime.ts";
 import type { Config } from "./settings.ts";
 import { PRIMARY_SIGNALS, SignalTraps } from "./signals.ts";
+import { takeEarlySignals } from "./early_signals.ts";
 import type { App, ListenInfo, Server, ServerStats } from "./types.ts";
 import { UPGRADE_ENV, upgradeLimitMs, type UpgradeMarker, upgradeMarker } from "./upgrade.ts";
 import { reloadOnChange } from "./watch.ts";
@@ -640,6 +641,7 @@ export class Primary implements Server {
       upgrade: (by) => this.#startSuccessor(adapter, by),
     });
     for (const signal of PRIMARY_SIGNALS) traps.on(signal, () => control.signal(signal));
+    traps.replay(takeEarlySignals());
     return control;
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { toHandler } from "./app.ts";
+import { keepEarlySignals } from "./early_signals.ts";
 import { resolveOptions } from "./options.ts";
 import { Primary } from "./primary.ts";
 import { assignedWorker } from "./role.ts";
@@ -45,8 +46,11 @@ export function serve(app: App | URL, options?: ServeOptions): Server {
   if (!(app instanceof URL)) toHandler(app);
   const worker = assignedWorker();
   // A worker runs with its primary's options (resolved there, perhaps from its CLI flags).
+  const config = worker === undefined ? resolveOptions(options) : undefined;
+  // From here until the traps are set, once the adapter has loaded (src/early_signals.ts).
+  keepEarlySignals();
   if (worker !== undefined) return new WorkerServer(app, worker);
-  return new Primary(app, resolveOptions(options));
+  return new Primary(app, config!);
 }
 
 /** Entry of a module-form worker thread: serve the module its supervisor names. */

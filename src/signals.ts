@@ -16,6 +16,7 @@ export const PRIMARY_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGTTIN", "SIGTT
 export class SignalTraps {
   readonly #adapter: Adapter;
   readonly #untraps: (() => void)[] = [];
+  readonly #listeners = new Map<Signal, (() => void)[]>();
 
   constructor(adapter: Adapter) {
     this.#adapter = adapter;
@@ -23,6 +24,18 @@ export class SignalTraps {
 
   on(signal: Signal, listener: () => void): void {
     this.#untraps.push(this.#adapter.onSignal(signal, listener));
+    this.#listeners.set(signal, [...this.#listeners.get(signal) ?? [], listener]);
+  }
+
+  /**
+   * Once every trap is set: act on the signals that came before (src/early_signals.ts), in
+   * order, after this turn of the event loop as a signal would come.
+   */
+  replay(early: readonly Signal[]): void {
+    if (early.length === 0) return;
+    queueMicrotask(() => {
+      for (const signal of early) for (const listener of this.#listeners.get(signal) ?? []) listener();
+    });
   }
 
   /**

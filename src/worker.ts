@@ -23,6 +23,7 @@ import { theBus } from "./pubsub/bus.ts";
 import type { AssignedWorker } from "./role.ts";
 import { loadAdapter } from "./runtime.ts";
 import { SignalTraps } from "./signals.ts";
+import { takeEarlySignals } from "./early_signals.ts";
 import type { App, Server, ServerStats } from "./types.ts";
 
 /** How long a worker that reported a failure waits to be stopped before it exits anyway. */
@@ -202,6 +203,7 @@ export class WorkerServer implements Server {
     const traps = this.#traps = new SignalTraps(adapter);
     traps.onStop(() => this.#stop(false), (_signal, code) => parent.exit(code));
     for (const signal of ["SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2"] as const) traps.on(signal, () => {});
+    traps.replay(takeEarlySignals());
   }
 
   /** The supervisor asked us to stop (`restart`: to be replaced), or is gone. */

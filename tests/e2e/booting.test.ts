@@ -129,3 +129,29 @@ describe(`${runtime}: serve() when nobody reads ready`, () => {
     });
   }
 });
+
+// Until the adapter has loaded, no trap is set, and the runtime's default for a SIGHUP was
+// to end the process: a reload asked right after a start killed the server.
+describe(`${runtime}: a signal before the traps are set`, { concurrency: 2 }, () => {
+  for (
+    const [signal, done] of [
+      ["SIGHUP", /reload: starting 2 new processes(?:[^]*? ready$){2}/m],
+      ["SIGTTIN", /scaling from 2 to 3 processes[^]*process 3 \(pid \d+\) ready/],
+    ] as const
+  ) {
+    it(`${signal} right after serve() returns is kept and acted on once every worker listens`, async () => {
+      const { child, url } = await startServer(fixture("function_form.ts"), [], {
+        MS_OPTIONS: JSON.stringify({ port: 0, processes: 2 }),
+        MS_SIGNAL_EARLY: signal,
+      });
+      try {
+        await child.waitFor(done);
+        assert.equal((await fetchFresh(`${url}token`)).status, 200);
+        child.signal("SIGTERM");
+        assert.equal((await child.exit()).code, 0, child.stderr);
+      } finally {
+        child.killTree();
+      }
+    });
+  }
+});
