@@ -97,6 +97,8 @@ export class Primary implements Server {
       this.#removePidFile();
       this.#notifier?.close();
       this.#traps?.clear();
+      // Failed before its traps were set: the runtime's defaults again (src/early_signals.ts).
+      takeEarlySignals();
       this.#finish();
       throw error;
     });
