@@ -37,6 +37,17 @@ export function builtin<Name extends keyof Builtins>(name: Name): Builtins[Name]
   return loaded[name] ??= load(name);
 }
 
+/** The accessors the helpers call, each loading its module at the first call. */
+export const childProcess = (): Builtins["node:child_process"] => builtin("node:child_process");
+export const cluster = (): Builtins["node:cluster"] => builtin("node:cluster");
+export const nodeCrypto = (): Builtins["node:crypto"] => builtin("node:crypto");
+export const fs = (): Builtins["node:fs"] => builtin("node:fs");
+export const net = (): Builtins["node:net"] => builtin("node:net");
+export const os = (): Builtins["node:os"] => builtin("node:os");
+export const paths = (): Builtins["node:path"] => builtin("node:path");
+export const proc = (): Builtins["node:process"] => builtin("node:process");
+export const timers = (): Builtins["node:timers"] => builtin("node:timers");
+
 function load<Name extends keyof Builtins>(name: Name): Builtins[Name] {
   // Not looked up at import: on Deno, merely touching the `process` global costs what an import does.
   const g = globalThis as { process?: { getBuiltinModule?: Load } };

@@ -8,13 +8,8 @@
  */
 import type { Socket } from "node:net";
 import type { Stats } from "node:fs";
-import { builtin } from "./_builtins.ts";
+import { fs, net, os, proc } from "./_builtins.ts";
 import type { ControlConnection, ControlListener } from "../src/adapter.ts";
-
-const fs = () => builtin("node:fs");
-const net = () => builtin("node:net");
-const os = () => builtin("node:os");
-const proc = () => builtin("node:process");
 
 /** A longer line is no request of ours: the connection is closed. */
 const MAX_LINE = 64 * 1024;

@@ -4,12 +4,9 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
+import { fs, proc } from "./_builtins.ts";
 import type { LogWriter } from "../src/adapter.ts";
 import { OptionError } from "../src/errors.ts";
-
-const fs = () => builtin("node:fs");
-const proc = () => builtin("node:process");
 
 /** Write to stdout (`"-"`) or append to the file at `target`, opened now. */
 export function openLogWriter(target: string): LogWriter {

@@ -4,12 +4,9 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
+import { fs, net } from "./_builtins.ts";
 import { BootError } from "../src/errors.ts";
 import { listenError } from "./_shared.ts";
-
-const fs = () => builtin("node:fs");
-const net = () => builtin("node:net");
 
 /**
  * Make way for a unix socket at `path`: nothing there is fine; a socket nobody answers on

@@ -15,13 +15,10 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
+import { childProcess, proc } from "./_builtins.ts";
 import type { NotifySocket } from "../src/adapter.ts";
 import type { BunFfi } from "./_bun_api.ts";
 import type { DenoApi } from "./_deno_api.ts";
-
-const childProcess = () => builtin("node:child_process");
-const proc = () => builtin("node:process");
 
 /** libc's calls, as a runtime's FFI gives them, with errors as negative errno values. */
 export interface Libc {

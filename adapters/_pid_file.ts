@@ -4,11 +4,8 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
+import { fs, proc } from "./_builtins.ts";
 import { BootError, OptionError } from "../src/errors.ts";
-
-const fs = () => builtin("node:fs");
-const proc = () => builtin("node:process");
 
 /** The pid the file at `path` names; undefined when there is none or it says no number. */
 function pidIn(path: string): number | undefined {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
-import type { ParentLink, Signal, WorkerHandle } from "../src/adapter.ts";
+import { childProcess, cluster, proc, timers } from "./_builtins.ts";
+import type { ParentLink, WorkerHandle } from "../src/adapter.ts";
 import {
   isBusMessage,
   isCommandMessage,
@@ -17,11 +17,6 @@ import {
   type WorkerData,
 } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
-
-const proc = () => builtin("node:process");
-const childProcess = () => builtin("node:child_process");
-const cluster = () => builtin("node:cluster");
-const timers = () => builtin("node:timers");
 
 /** Start `command args` as worker `data`, its output going to ours. */
 export function spawnWorkerProcess(command: string, args: string[], data: WorkerData): WorkerHandle {
@@ -68,15 +63,15 @@ export function spawnWorkerProcess(command: string, args: string[], data: Worker
 
 /** This process's link to its supervisor, over the IPC channel. */
 export function processParentLink(): ParentLink {
+  const process = proc(); // made in a worker process only
   return {
     send: (message) =>
       new Promise<void>((resolve) => {
-        const process = proc();
         if (!process.send || !process.connected) return resolve();
         process.send(message, undefined, {}, () => resolve());
       }),
     onStop: (listener) => {
-      proc().on("message", (message) => {
+      process.on("message", (message) => {
         if (isStopMessage(message)) listener(message.restart);
       });
       // The supervisor is gone (killed, crashed): do not linger as an orphan. Its channel
@@ -90,35 +85,28 @@ export function processParentLink(): ParentLink {
         gone = true;
         listener(false);
       };
-      proc().on("disconnect", orphaned);
-      proc().on("error", orphaned);
+      process.on("disconnect", orphaned);
+      process.on("error", orphaned);
       cluster().worker?.on("error", orphaned);
       // And as gunicorn's workers do, by the parent changing: a worker process of Deno's
       // holding threads once missed its channel's close and outlived a SIGKILLed primary.
-      const parent = proc().ppid;
+      const parent = process.ppid;
       // node:timers' interval can be unref'd on all three runtimes: it never keeps a worker alive.
       const watching = timers().setInterval(() => {
         if (gone) timers().clearInterval(watching);
-        else if (proc().ppid !== parent) orphaned();
+        else if (process.ppid !== parent) orphaned();
       }, 1_000).unref();
     },
     onCommand: (listener) => {
-      proc().on("message", (message) => {
+      process.on("message", (message) => {
         if (isCommandMessage(message)) listener(message);
       });
     },
     onBus: (listener) => {
-      proc().on("message", (message) => {
+      process.on("message", (message) => {
         if (isBusMessage(message)) listener(message);
       });
     },
-    exit: (code) => proc().exit(code),
+    exit: (code) => process.exit(code),
   };
-}
-
-/** Call `listener` on `signal`; returns the remover. Signals this OS lacks are not trapped. */
-export function onSignal(signal: Signal, listener: () => void): () => void {
-  if (proc().platform === "win32" && signal !== "SIGINT" && signal !== "SIGTERM") return () => {};
-  proc().on(signal, listener);
-  return () => void proc().off(signal, listener);
 }

@@ -5,14 +5,11 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
+import { fs, nodeCrypto } from "./_builtins.ts";
 import type { TlsFiles, TlsPem } from "../src/adapter.ts";
 import { OptionError } from "../src/errors.ts";
 
 import type { createPrivateKey, X509Certificate } from "node:crypto";
-
-const fs = () => builtin("node:fs");
-const nodeCrypto = () => builtin("node:crypto");
 
 export function readTls({ cert, key, passphrase }: TlsFiles): TlsPem {
   const certPem = read(cert, "certificate");

@@ -6,12 +6,8 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
+import { childProcess, fs, proc } from "./_builtins.ts";
 import type { PrimaryHandle, UpgradeLink, UpgradeMessage } from "../src/adapter.ts";
-
-const fs = () => builtin("node:fs");
-const proc = () => builtin("node:process");
-const childProcess = () => builtin("node:child_process");
 
 function isUpgradeMessage(message: unknown): message is UpgradeMessage {
   const kind = (message as Partial<UpgradeMessage> | null)?.multiserveUpgrade;

@@ -4,10 +4,7 @@
  *
  * @module
  */
-import { builtin } from "./_builtins.ts";
-
-const fs = () => builtin("node:fs");
-const paths = () => builtin("node:path");
+import { fs, paths } from "./_builtins.ts";
 
 /** Call `onChange(root, path relative to root)` for changes under `roots`; returns the stop. */
 export function watchFiles(roots: string[], onChange: (root: string, relative: string) => void): () => void {

@@ -11,6 +11,7 @@ import { settlesWithin } from "../src/deadline.ts";
 import { OptionError } from "../src/errors.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
+import { onHostSignal } from "../src/host.ts";
 import { isWorkerMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
@@ -35,7 +36,7 @@ import {
   reservePort,
   reusePortCloseHint,
 } from "./_net.ts";
-import { onSignal, processParentLink, spawnWorkerProcess } from "./_process.ts";
+import { processParentLink, spawnWorkerProcess } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { connectControl, controlDirectory, listenControl, peerUidReader, processMemory } from "./_control.ts";
 import { bunLibc, datagramPlatform, datagramSocket, helperSocket } from "./_notify.ts";
@@ -298,7 +299,7 @@ export const adapter: Adapter = {
     return spawnWorkerProcess(process.execPath, [...process.execArgv, ...process.argv.slice(1)], data);
   },
 
-  onSignal,
+  onSignal: onHostSignal,
 
   watch: watchFiles,
 

@@ -13,6 +13,7 @@ import { refusal } from "../src/http/refusal.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { forwardedUrlOf } from "../src/http/proxy.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
+import { onHostSignal } from "../src/host.ts";
 import { isWorkerMessage, type WorkerData } from "../src/protocol.ts";
 import { encodeWorker, THREAD_NAME_PREFIX, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
@@ -432,12 +433,7 @@ export const adapter: Adapter = {
     return spawnWorkerProcess(Deno.execPath(), args, data);
   },
 
-  onSignal(signal, listener) {
-    // Windows has SIGINT and SIGBREAK only.
-    if (Deno.build.os === "windows" && signal !== "SIGINT") return () => {};
-    Deno.addSignalListener(signal, listener);
-    return () => Deno.removeSignalListener(signal, listener);
-  },
+  onSignal: onHostSignal,
 
   watch(roots, onChange) {
     const watcher = Deno.watchFs(roots, { recursive: true });

@@ -22,6 +22,7 @@ import { BootError, messageOf } from "../src/errors.ts";
 import { errorOrUsed } from "../src/http/boundary.ts";
 import { refusal, REFUSAL_HEADERS, refusalText } from "../src/http/refusal.ts";
 import { ForwardableInfo } from "../src/http/request_info.ts";
+import { onHostSignal } from "../src/host.ts";
 import { isBusMessage, isStopMessage, isWorkerMessage, type StopMessage } from "../src/protocol.ts";
 import { encodeWorker, WORKER_ENV } from "../src/role.ts";
 import { closeReason, OpenSockets } from "../src/websocket/open_sockets.ts";
@@ -47,7 +48,7 @@ import {
   webSocketServer,
 } from "./_node_websockets.ts";
 import { provideBuiltins } from "./_builtins.ts";
-import { onSignal, processParentLink } from "./_process.ts";
+import { processParentLink } from "./_process.ts";
 import { memoryOf, openLogWriter } from "./_log_writer.ts";
 import { helperSocket } from "./_notify.ts";
 import { connectControl, controlDirectory, listenControl, processMemory } from "./_control.ts";
@@ -392,7 +393,7 @@ export const adapter: Adapter = {
     };
   },
 
-  onSignal,
+  onSignal: onHostSignal,
 
   watch: watchFiles,
 

@@ -137,8 +137,9 @@ export function tooOldNode(): string | undefined {
 }
 
 /**
- * Call `listener` on `signal`, before any adapter has loaded; returns the remover. A signal
- * this OS lacks (Windows has SIGINT; Node's and Bun's SIGTERM too) is not trapped.
+ * Call `listener` on `signal`; returns the remover. Every adapter's `onSignal`, and usable
+ * before any adapter has loaded (src/early_signals.ts). A signal this OS lacks is not
+ * trapped: Deno on Windows has SIGINT (and SIGBREAK), Node and Bun SIGINT and SIGTERM.
  */
 export function onHostSignal(signal: string, listener: () => void): () => void {
   if (host.Deno) {
