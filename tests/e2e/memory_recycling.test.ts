@@ -40,9 +40,10 @@ describe(`${runtime}: memory recycling under load`, () => {
         const workers = result.outgrown.map((text) => {
           const match = text.match(line);
           assert.ok(match, text);
-          // Weighed at least once a second while it grows by about 100 MiB a second.
+          // Weighed at least once a second while it grows by about 100 MiB a second. The figure
+          // is to a tenth: a worker 40 KiB over 160 MiB says 160 (seen once on Deno).
           const used = Number(match[2]);
-          assert.ok(used > limit && used < limit + 200, `at ${used} MiB: ${text}`);
+          assert.ok(used >= limit && used < limit + 200, `at ${used} MiB: ${text}`);
           return match[1];
         });
         assert.equal(new Set(workers).size, workers.length, `a worker recycled twice: ${workers.join(", ")}`);
