@@ -12,7 +12,16 @@
 import { freePort } from "../../tests/_processes.ts";
 import { wrk } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
-import { command, raw, type Runtime, RUNTIMES, start, stop, treeRssMiB } from "../servers.ts";
+import {
+  command,
+  multiserveEntry,
+  raw,
+  type Runtime,
+  RUNTIMES,
+  start,
+  stop,
+  treeRssMiB,
+} from "../servers.ts";
 
 export const letter = "d";
 export const title = "memory per extra worker, time to all workers listening";
@@ -20,7 +29,7 @@ export const title = "memory per extra worker, time to all workers listening";
 /** Start the hello app with `flags`, load it briefly, read its tree's memory, stop it. */
 function sample(runtime: Runtime, flags: string[]) {
   return measure((port) =>
-    command(runtime, runtime === "node" ? "scripts/start.js" : "cli.ts", [
+    command(runtime, multiserveEntry(runtime), [
       "-p",
       String(port),
       ...flags,

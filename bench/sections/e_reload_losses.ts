@@ -11,7 +11,7 @@ import process from "node:process";
 import { eventually, freePort } from "../../tests/_processes.ts";
 import { WARMUP_SECONDS, wrk } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
-import { command, type Runtime, RUNTIMES, start, stop } from "../servers.ts";
+import { command, multiserveEntry, type Runtime, RUNTIMES, start, stop } from "../servers.ts";
 
 export const letter = "e";
 export const title = "SIGHUP under load from 16 clients";
@@ -62,7 +62,10 @@ async function freshLoad(url: string, concurrency: number, seconds: number) {
 async function reloadUnderLoad(runtime: Runtime, flags: string[], fresh: boolean, seconds: number) {
   const port = await freePort();
   const app = "bench/servers/hello_app.ts";
-  const running = await start(command(runtime, "mod.ts", ["-p", String(port), ...flags, app]), port);
+  const running = await start(
+    command(runtime, multiserveEntry(runtime), ["-p", String(port), ...flags, app]),
+    port,
+  );
   try {
     await wrk(running.url, 1, 16, WARMUP_SECONDS);
     const load = fresh ? freshLoad(running.url, 16, seconds) : wrk(running.url, 1, 16, seconds);

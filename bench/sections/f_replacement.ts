@@ -8,7 +8,7 @@ import process from "node:process";
 import { descendants, eventually, freePort } from "../../tests/_processes.ts";
 import { median } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
-import { command, type Runtime, RUNTIMES, start, stop } from "../servers.ts";
+import { command, multiserveEntry, type Runtime, RUNTIMES, start, stop } from "../servers.ts";
 
 export const letter = "f";
 export const title = "a worker's death → its replacement listening";
@@ -17,7 +17,10 @@ export const title = "a worker's death → its replacement listening";
 async function replacementMs(runtime: Runtime, flags: string[]): Promise<number> {
   const port = await freePort();
   const app = "bench/servers/crashable_app.ts";
-  const running = await start(command(runtime, "mod.ts", ["-p", String(port), ...flags, app]), port);
+  const running = await start(
+    command(runtime, multiserveEntry(runtime), ["-p", String(port), ...flags, app]),
+    port,
+  );
   try {
     const ready = () => running.output().match(/\) ready/g)?.length ?? 0;
     const before = ready();
