@@ -64,7 +64,7 @@ export interface WrkResult {
   requests: number;
 }
 
-/** Run wrk, on CPU `cpu` when given (and taskset exists). */
+/** Run wrk, on CPU `cpu` when given (and taskset exists); `scriptArgs` go to its Lua script. */
 export function wrk(
   url: string,
   threads: number,
@@ -72,10 +72,12 @@ export function wrk(
   seconds: number,
   cpu?: number,
   extra: string[] = [],
+  scriptArgs: string[] = [],
 ): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
+    const tail = scriptArgs.length === 0 ? [] : ["--", ...scriptArgs];
     const [exe, args] = pinned(
-      ["wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, ...extra, url]],
+      ["wrk", [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, ...extra, url, ...tail]],
       cpu,
     );
     const child = spawn(exe, args, { stdio: "pipe" });
@@ -167,11 +169,22 @@ export async function compareIsolates(
         }
       }
       const served = running.filter((r) => !r.isFront);
-      for (const r of served) await wrk(r.url, load.threads, load.connections, WARMUP_SECONDS, 1);
+      for (const [i, r] of served.entries()) {
+        await wrk(r.url, load.threads, load.connections, WARMUP_SECONDS, 1, wrkArgs, targets[i].scriptArgs);
+      }
       const sums = targets.map(() => 0);
       for (let burst = 0; burst < BURSTS; burst++) {
         for (const [i, r] of served.entries()) {
-          const result = await wrk(r.url, load.threads, load.connections, burstSeconds, 1, wrkArgs);
+          const { scriptArgs } = targets[i];
+          const result = await wrk(
+            r.url,
+            load.threads,
+            load.connections,
+            burstSeconds,
+            1,
+            wrkArgs,
+            scriptArgs,
+          );
           sums[i] += result.rps / BURSTS;
           errors.set(targets[i].label, errors.get(targets[i].label)! + result.errors);
         }

@@ -124,6 +124,8 @@ export interface Target {
   behindNginx?: boolean;
   /** Measured through an HAProxy of its own in TCP mode, sending a PROXY v2 header or not (section (p)). */
   behindHaproxy?: "plain" | "send-proxy-v2";
+  /** Arguments for the Lua script of wrk's arguments (section (p): which PROXY header to send). */
+  scriptArgs?: string[];
 }
 
 /**
@@ -212,28 +214,7 @@ backend app
   server app 127.0.0.1:${upstreamPort}${send === "plain" ? "" : " send-proxy-v2"}
 `,
   );
-  const [exe, args] = pinned([HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], 0);
-  const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (c) => (output += c));
-  child.stderr!.on("data", (c) => (output += c));
-  const url = `http://127.0.0.1:${port}/`;
-  const answers = () =>
-    new Promise<boolean>((resolve) => {
-      const req = httpRequest(url, { agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on("error", () => resolve(false));
-      req.end();
-    });
-  try {
-    await eventually(answers, "haproxy", 5_000, 50);
-  } catch {
-    killTree(child.pid!);
-    throw new Error(`haproxy in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
-  }
-  return { child, url, startMs: 0, output: () => output, isFront: true };
+  return await startFront("haproxy", [HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], port, upstreamPort);
 }
 
 /**
@@ -275,7 +256,18 @@ http {
 }
 `,
   );
-  const [exe, args] = pinned([NGINX, ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"]], 0);
+  const cmd: [string, string[]] = [NGINX, ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"]];
+  return await startFront("nginx", cmd, port, upstreamPort);
+}
+
+/** Start a front (`name`, by `cmd`) pinned with the servers, once it answers 200 on `port`. */
+async function startFront(
+  name: string,
+  cmd: [string, string[]],
+  port: number,
+  upstreamPort: number,
+): Promise<Running> {
+  const [exe, args] = pinned(cmd, 0);
   const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (c) => (output += c));
@@ -291,10 +283,10 @@ http {
       req.end();
     });
   try {
-    await eventually(answers, "nginx", 5_000, 50);
+    await eventually(answers, name, 5_000, 50);
   } catch {
     killTree(child.pid!);
-    throw new Error(`nginx in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
+    throw new Error(`${name} in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
   }
   return { child, url, startMs: 0, output: () => output, isFront: true };
 }

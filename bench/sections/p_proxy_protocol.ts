@@ -4,14 +4,16 @@
  * sending none, over keep-alive connections and over a new connection per request (where
  * the header is read each time). Bun, which refuses the option, is measured on the way it
  * could have been served: its own server behind a front socket of ours relaying every byte
- * (bench/servers/bun_relay.ts), against its own server alone. Left out where HAProxy is not
- * installed.
+ * (bench/servers/bun_relay.ts), against its own server alone. Then the server's part alone
+ * (Deno, Node): wrk straight to it, a new connection per request with the header in the
+ * request's own write (bench/proxy_header.lua), against serve() given the same requests with
+ * no header. Left out where HAProxy is not installed.
  *
  * @module
  */
-import { compareIsolates, LOAD, pairedRatio } from "../measure.ts";
+import { compareIsolates, LOAD, pairedRatio, type Rates } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
-import { command, HAPROXY, multiserve, raw, rawBaseline, RUNTIMES, type Target } from "../servers.ts";
+import { command, HAPROXY, multiserve, raw, rawBaseline, root, RUNTIMES, type Target } from "../servers.ts";
 
 export const letter = "p";
 export const title =
@@ -50,21 +52,56 @@ export async function run({ seconds, results }: Context): Promise<Row[]> {
       ];
     for (const load of LOADS) {
       const r = await compareIsolates([off, on], LOAD.hello, 3, seconds, load.wrkArgs);
-      results[`p.${runtime}.${load.name}`] = Object.fromEntries(r);
-      const { rps, rounds, errors } = r.get(on.label)!;
-      rows.push({
-        section: `(p) PROXY protocol behind HAProxy, hello, 1 isolate, ${load.name}`,
-        runtime,
-        what: runtime === "bun"
-          ? "a front socket relaying to Bun.serve (not offered: Bun refuses --proxy-protocol)"
-          : "HAProxy send-proxy-v2 → serve() --proxy-protocol",
-        value: `${fmt(rps)} req/s${errors ? `, ${errors} errors` : ""}`,
-        ratio: `${
-          pairedRatio(rounds, r.get(off.label)!.rounds).toFixed(2)
-        }× HAProxy → ${off.label}, no header`,
-        target: "≥ 0.95",
-      });
+      record(rows, results, runtime, load.name, r, off.label, on.label);
     }
+    if (runtime === "bun") continue;
+    // The server's part alone: wrk straight to it, a new connection per request whose header
+    // comes in the request's own write (HAProxy sends it in a write of its own, and shares
+    // the CPU with the server).
+    const wrkArgs = ["-s", `${root}bench/proxy_header.lua`];
+    const direct = await compareIsolates(
+      [{ ...multiserve(runtime, "hello", flags, "serve()") }, {
+        ...multiserve(runtime, "hello", [...flags, "--proxy-protocol"], "serve() --proxy-protocol"),
+        scriptArgs: ["v2"],
+      }],
+      LOAD.hello,
+      3,
+      seconds,
+      wrkArgs,
+    );
+    record(rows, results, runtime, DIRECT, direct, "serve()", "serve() --proxy-protocol");
   }
   return rows;
+}
+
+/** The load of wrk straight to the server, the PROXY v2 header in each request's write. */
+const DIRECT = "a connection per request, no HAProxy, the header in the request's write";
+
+/** The row of one comparison: `on` against `off`. */
+function record(
+  rows: Row[],
+  results: Context["results"],
+  runtime: string,
+  load: string,
+  r: Map<string, Rates>,
+  offLabel: string,
+  onLabel: string,
+): void {
+  results[`p.${runtime}.${load}`] = Object.fromEntries(r);
+  const { rps, rounds, errors } = r.get(onLabel)!;
+  const direct = load === DIRECT;
+  rows.push({
+    section: `(p) PROXY protocol${direct ? "" : " behind HAProxy"}, hello, 1 isolate, ${load}`,
+    runtime,
+    what: runtime === "bun"
+      ? "a front socket relaying to Bun.serve (not offered: Bun refuses --proxy-protocol)"
+      : direct
+      ? "wrk with a PROXY v2 header → serve() --proxy-protocol"
+      : "HAProxy send-proxy-v2 → serve() --proxy-protocol",
+    value: `${fmt(rps)} req/s${errors ? `, ${errors} errors` : ""}`,
+    ratio: `${pairedRatio(rounds, r.get(offLabel)!.rounds).toFixed(2)}× ${
+      direct ? offLabel : `HAProxy → ${offLabel}`
+    }, no header`,
+    target: "≥ 0.95",
+  });
 }
