@@ -103,8 +103,10 @@ export async function run({ results }: Context): Promise<Row[]> {
       {
         section,
         runtime,
-        what: "start → all listening (1 / threaded 2 / processes 2)",
-        value: `${fmt(one.startMs)} / ${fmt(t2.startMs)} / ${fmt(p2.startMs)} ms`,
+        what: "start → all listening (1 / threaded 2, 4 / processes 2, 4)",
+        value: `${fmt(one.startMs)} / ${fmt(t2.startMs)}, ${fmt(t4.startMs)} / ${fmt(p2.startMs)}, ${
+          fmt(p4.startMs)
+        } ms`,
         ratio: "",
       },
     );
