@@ -7,6 +7,7 @@
 import { fs, net } from "./_builtins.ts";
 import { BootError } from "../src/errors.ts";
 import { listenError } from "./_shared.ts";
+import type { PortReservation } from "../src/adapter.ts";
 
 /**
  * Make way for a unix socket at `path`: nothing there is fine; a socket nobody answers on
@@ -49,15 +50,30 @@ export function releaseUnixSocket(path: string): void {
 /**
  * Bind `hostname:port` exclusively (no SO_REUSEPORT), note the port, release it. Fails if
  * any server holds the port, even one that would share it; port 0 yields a free port.
+ *
+ * With `hold` (the workers will bind with SO_REUSEPORT), port 0 is instead bound with
+ * SO_REUSEPORT and kept until `release()`. Closed at once, the port was free again until the
+ * workers bound it: another server starting then could be handed the same port, and its
+ * workers would bind it beside ours (seen in this suite: two servers on one port, told
+ * apart only by the control socket). The kernel hands out no port a listener holds, shared
+ * or not; and nobody connects to the holder, as nobody knows the port before it is announced.
  */
-export function reservePort(hostname: string, port: number): Promise<number> {
+export function reservePort(hostname: string, port: number, hold = false): Promise<PortReservation> {
   return new Promise((resolve, reject) => {
     const server = net().createServer();
+    const holding = hold && port === 0;
     server.once("error", (error) => reject(listenError(error, hostname, port)));
-    server.listen({ host: hostname, port, exclusive: true }, () => {
+    const options = holding
+      ? { host: hostname, port, reusePort: true }
+      : { host: hostname, port, exclusive: true };
+    server.listen(options, () => {
       const address = server.address();
       const bound = typeof address === "object" && address !== null ? address.port : port;
-      server.close(() => resolve(bound));
+      if (holding) {
+        server.unref();
+        return resolve({ port: bound, release: () => server.close() });
+      }
+      server.close(() => resolve({ port: bound, release: () => {} }));
     });
   });
 }

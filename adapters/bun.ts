@@ -245,7 +245,8 @@ export const adapter: Adapter = {
     return Promise.resolve(listener);
   },
 
-  reservePort,
+  // Every worker binds with reusePort: a port 0 chosen here is held until they listen.
+  reservePort: (hostname, port) => reservePort(hostname, port, true),
 
   claimUnixSocket,
 

@@ -26,6 +26,7 @@ import {
   claimUnixSocket,
   MIGRATE_REQ,
   releaseUnixSocket,
+  reservePort as holdPort,
   reusePortCloseHint,
 } from "./_net.ts";
 import { connectControl, controlDirectory, listenControl, peerUidReader, processMemory } from "./_control.ts";
@@ -339,11 +340,13 @@ export const adapter: Adapter = {
   },
 
   reservePort(hostname, port) {
+    // Port 0: held until the workers (every one binds with reusePort) listen. Deno.listen's
+    // reusePort needs --unstable-net, which the primary may lack; node:net's does not.
+    if (port === 0) return holdPort(hostname, port, true);
     try {
       const listener = Deno.listen({ hostname, port });
-      const bound = listener.addr.port;
       listener.close();
-      return Promise.resolve(bound);
+      return Promise.resolve({ port, release: () => {} });
     } catch (error) {
       return Promise.reject(listenError(error, hostname, port));
     }

@@ -307,7 +307,9 @@ export const adapter: Adapter = {
     });
   },
 
-  reservePort,
+  // Processes are node:cluster workers, whose primary binds the port alone (no SO_REUSEPORT):
+  // only threads in this process (reusePort) can share a held port.
+  reservePort: (hostname, port, { processes }) => reservePort(hostname, port, processes === 1),
 
   claimUnixSocket,
 

@@ -329,6 +329,13 @@ export interface ParentLink {
   exit(code: number): void;
 }
 
+/** A port chosen for the workers (`reservePort`), and the end of its hold. */
+export interface PortReservation {
+  port: number;
+  /** Close what holds the port, once the workers listen on it (or will not). */
+  release(): void;
+}
+
 /** One runtime, seen by the core. */
 export interface Adapter {
   readonly runtime: RuntimeName;
@@ -348,9 +355,14 @@ export interface Adapter {
   listen(handler: FetchHandler, options: ListenOptions): Promise<Listener>;
   /**
    * Check, before workers start, that `hostname:port` is free (no other server, not even
-   * one sharing it with SO_REUSEPORT) and return the port (a free one for port 0).
+   * one sharing it with SO_REUSEPORT) and return the port (a free one for port 0). Port 0,
+   * where these workers share their port with SO_REUSEPORT: the port chosen stays held by a
+   * listener sharing it too, until `release()`, so that no other server starting meanwhile
+   * is handed the same free port and binds it beside ours.
    */
-  reservePort(hostname: string, port: number): Promise<number>;
+  reservePort(hostname: string, port: number, plan: { processes: number; threads: number }): Promise<
+    PortReservation
+  >;
   /**
    * Make way for a unix socket at `path`: remove one a dead server left, refuse (a
    * `BootError`) one a live server holds or a file that is no socket.

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { Adapter, ControlListener, Listener, PrimaryHandle } from "./adapter.ts";
+import type { Adapter, ControlListener, Listener, PortReservation, PrimaryHandle } from "./adapter.ts";
 import { type Address, addressesOf, urlOf } from "./addresses.ts";
 import { servedApp } from "./app.ts";
 import { defaultControlName } from "./control/protocol.ts";
@@ -94,6 +94,7 @@ export class Primary implements Server {
     }
     this.finished = new Promise((resolve) => (this.#finish = resolve));
     this.#ready = this.#start(app).then(() => this, (error) => {
+      this.#releasePorts();
       this.#removePidFile();
       this.#notifier?.close();
       this.#traps?.clear();
@@ -274,11 +275,13 @@ export class Primary implements Server {
       adapter.checkSpread(plan, { unix, fd });
       // An upgrade has no unix socket (refused) to claim.
       if (!upgrading) await this.#claim(adapter, addresses);
-      // Port 0 is one free port every worker shares: choose it here, once. An upgrade binds
-      // beside the old primary's workers, on their ports.
+      // Port 0 is one free port every worker shares: choose it here, once, and hold it until
+      // they listen. An upgrade binds beside the old primary's workers, on their ports.
       for (const address of addresses) {
         if (address.unix === undefined && address.fd === undefined && !upgrading) {
-          address.port = await adapter.reservePort(address.hostname, address.port);
+          const reservation = await adapter.reservePort(address.hostname, address.port, plan);
+          this.#reservations.push(reservation);
+          address.port = reservation.port;
         }
       }
       this.#addresses = addresses;
@@ -302,6 +305,7 @@ export class Primary implements Server {
       const pool = this.#pool = control;
       // Signals meanwhile wait for it (a SIGHUP: one reload once every worker listens).
       await pool.start();
+      this.#releasePorts();
       if (this.#closing) throw new StoppedError();
       if (upgrading) {
         await this.#takeOverFrom(adapter, upgrading);
@@ -340,6 +344,13 @@ export class Primary implements Server {
       announce(startupLine(info, adapter.version, watching, adapter.servingNote(config, unix)));
     }
     flushCompileCache(); // what this start compiled, for the next (Node)
+  }
+
+  /** Ports chosen for the workers, held until they listen (`Adapter.reservePort`). */
+  #reservations: PortReservation[] = [];
+
+  #releasePorts(): void {
+    for (const reservation of this.#reservations.splice(0)) reservation.release();
   }
 
   /** The control socket (`controlSocket`, src/control/server.ts), once open. */

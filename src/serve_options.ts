@@ -12,7 +12,9 @@ import type { ListenInfo } from "./types.ts";
 /** Options of `serve()`: in code, as flags, or from the environment, in that order. */
 export interface ServeOptions {
   /**
-   * TCP port to listen on. `0` picks a free port, shared by every worker.
+   * TCP port to listen on. `0` picks a free port, shared by every worker; the primary holds
+   * it (SO_REUSEPORT, on Linux) until they listen, so that no server starting meanwhile is
+   * handed the same one (not with Node's processes: node:cluster's primary binds it itself).
    * @default env `PORT`, else `8000`
    * @example 3000
    */

@@ -71,7 +71,9 @@ export const SETTINGS = {
     section: "serving",
     help: "port to listen on; 0 picks a free one, shared by every worker",
     type: "number",
-    doc: "TCP port to listen on. `0` picks a free port, shared by every worker.",
+    doc: "TCP port to listen on. `0` picks a free port, shared by every worker; the primary holds\n" +
+      "it (SO_REUSEPORT, on Linux) until they listen, so that no server starting meanwhile is\n" +
+      "handed the same one (not with Node's processes: node:cluster's primary binds it itself).",
     example: "3000",
   }),
   hostname: setting({

@@ -5,11 +5,22 @@
  * other shape is refused with exit 2 rather than left idle. TCP binds are host and port.
  * Several binds serve the same app. An inherited socket (`fd://N`, systemd's socket
  * activation, driven here by systemd's own `systemd-socket-activate`) is served on Node and
- * refused with exit 2 elsewhere.
+ * refused with exit 2 elsewhere. Port 0 with workers: the primary holds the port it chose
+ * until they listen, so that no other server starting meanwhile is handed it too.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -17,6 +28,7 @@ import {
   Child,
   cliTs,
   command,
+  eventually,
   fetchFresh,
   fixture,
   freePort,
@@ -218,4 +230,78 @@ describe(`${runtime}: --bind`, { concurrency: 3 }, () => {
       assert.match(refused.stderr, message);
     }
   });
+});
+
+/** The TCP ports process `pid` listens on, from /proc (Linux). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith("socket:[")) inodes.add(target.slice(8, -1));
+    } catch { /* closed meanwhile */ }
+  }
+  const ports: number[] = [];
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; the inode is field 9.
+      if (fields[3] === "0A" && inodes.has(fields[9])) ports.push(parseInt(fields[1].split(":")[1], 16));
+    }
+  }
+  return ports;
+}
+
+describe(`${runtime}: port 0 with workers`, { skip: process.platform !== "linux" && "Linux only" }, () => {
+  for (const mode of [MODES[1], MODES[2]]) {
+    // Node's processes are node:cluster workers, whose primary binds the port alone.
+    const held = !(runtime === "node" && mode === MODES[2]);
+    it(`-p 0, ${mode.name}: the port chosen is ${held ? "held until the workers listen" : "chosen"}, and served`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "multiserve-port0-"));
+      const go = join(dir, "go");
+      const app = join(dir, "app.mjs");
+      // Workers that cannot finish loading until the test says so.
+      writeFileSync(
+        app,
+        `import { existsSync } from "node:fs";\n` +
+          `while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 20));\n` +
+          `export default { fetch: () => new Response("ok") };\n`,
+      );
+      const child = new Child(cliTs, ["-p", "0", ...mode.args, app]);
+      try {
+        if (held) {
+          // While the workers load, the primary holds the port (a listener sharing it), so
+          // that no other server starting now can be handed it.
+          let ports: number[] = [];
+          await eventually(
+            () => (ports = listeningPorts(child.pid)).length === 1,
+            "the primary to hold the port it chose",
+          );
+          const [port] = ports;
+          const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+            const other = createServer();
+            other.once("error", resolve);
+            other.listen(
+              { host: "127.0.0.1", port, exclusive: true },
+              () => other.close(() => resolve(undefined)),
+            );
+          });
+          assert.equal(error?.code, "EADDRINUSE", `port ${port} was free while the workers loaded`);
+          writeFileSync(go, "");
+          const [, url] = await child.waitFor(/listening on (http:\/\/\S+)/);
+          assert.equal(new URL(url).port, String(port), "the workers listen on the port held");
+          assert.equal((await fetchFresh(url)).text, "ok");
+        } else {
+          writeFileSync(go, "");
+          const match = await child.waitFor(/listening on (http:\/\/\S+)/);
+          assert.equal((await fetchFresh(match[1])).text, "ok");
+        }
+        child.signal("SIGTERM");
+        assert.equal((await child.exit()).code, 0, child.stderr);
+      } finally {
+        child.killTree();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
