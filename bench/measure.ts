@@ -169,22 +169,14 @@ export async function compareIsolates(
         }
       }
       const served = running.filter((r) => !r.isFront);
-      for (const [i, r] of served.entries()) {
-        await wrk(r.url, load.threads, load.connections, WARMUP_SECONDS, 1, wrkArgs, targets[i].scriptArgs);
-      }
+      // One wrk run against the i-th server, as every round's bursts make it.
+      const burst = (i: number, secs: number) =>
+        wrk(served[i].url, load.threads, load.connections, secs, 1, wrkArgs, targets[i].scriptArgs);
+      for (const i of served.keys()) await burst(i, WARMUP_SECONDS);
       const sums = targets.map(() => 0);
-      for (let burst = 0; burst < BURSTS; burst++) {
-        for (const [i, r] of served.entries()) {
-          const { scriptArgs } = targets[i];
-          const result = await wrk(
-            r.url,
-            load.threads,
-            load.connections,
-            burstSeconds,
-            1,
-            wrkArgs,
-            scriptArgs,
-          );
+      for (let n = 0; n < BURSTS; n++) {
+        for (const i of served.keys()) {
+          const result = await burst(i, burstSeconds);
           sums[i] += result.rps / BURSTS;
           errors.set(targets[i].label, errors.get(targets[i].label)! + result.errors);
         }
