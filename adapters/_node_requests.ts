@@ -111,11 +111,19 @@ type ParsingSocket = Socket & { _httpMessage?: { _headerSent?: boolean } | null 
 
 /**
  * Answer what llhttp refuses as Node itself would (431 for a head too large, 408 for one
- * too slow, 400 otherwise, when nothing was written yet), and tell `onRefused`: Node answers
- * these only while no one listens for `clientError`.
+ * too slow, 400 otherwise, when nothing was written yet), and tell `onRefused` (when the
+ * refusals are counted or logged). Bytes pipelined after a request that closes the
+ * connection are ignored while that request's response is under way, where Node would
+ * answer them with a 400 in its place.
  */
-export function answerParseErrors(server: Server, onRefused: (refused: Refused) => void): void {
+export function answerParseErrors(server: Server, onRefused: ((refused: Refused) => void) | undefined): void {
   server.on("clientError", (error: Error & { code?: string }, socket: ParsingSocket) => {
+    // Bytes after a request that closes its connection (`Connection: close`, or HTTP/1.0
+    // without keep-alive): RFC 9112 §9.6 has the server answer that request, close, and
+    // process nothing after it. llhttp calls the bytes an error, and Node would write a 400 in
+    // place of the answer still to come (the app's, when it answers asynchronously); the
+    // response under way closes the connection when it ends.
+    if (error.code === "HPE_CLOSED_CONNECTION" && socket._httpMessage) return;
     const status = error.code === "HPE_HEADER_OVERFLOW"
       ? 431
       : error.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW"
@@ -126,7 +134,7 @@ export function answerParseErrors(server: Server, onRefused: (refused: Refused) 
     // Node's own test: no response of this connection has begun.
     if (socket.writable && socket._httpMessage?._headerSent !== true) {
       socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
-      onRefused({ status, method: "", target: "", remote: socket.remoteAddress ?? "" });
+      onRefused?.({ status, method: "", target: "", remote: socket.remoteAddress ?? "" });
     }
     socket.destroy(error);
   });

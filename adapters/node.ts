@@ -266,7 +266,7 @@ export const adapter: Adapter = {
             },
           )) as unknown as typeof createServer,
     }) as Server;
-    if (onRefused) answerParseErrors(server, onRefused);
+    answerParseErrors(server, onRefused);
     if (proxyProtocol !== undefined) readProxyHeaders(server, proxyProtocol);
     // A cluster worker's main thread shares the primary's socket; every other shared
     // listener (threads) binds its own with SO_REUSEPORT.

@@ -225,6 +225,22 @@ describe(`${runtime}: malformed requests over raw sockets`, () => {
     });
   }
 
+  // RFC 9112 §9.6: the request that closes its connection is answered, and nothing sent after
+  // it is processed. The app answers late, so that the next request's bytes are read first.
+  for (
+    const [name, closing] of [
+      ["Connection: close", `GET /slow?ms=50 HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`],
+      ["HTTP/1.0", `GET /slow?ms=50 HTTP/1.0\r\n${HOST}\r\n`],
+    ]
+  ) {
+    it(`a request pipelined after one that closes the connection (${name}): the first is answered by the app, the next not at all`, async () => {
+      const reply = await exchange(port, `${closing}GET /token HTTP/1.1\r\n${HOST}\r\n`);
+      assert.deepEqual(reply.statuses, [200], reply.text);
+      assert.match(reply.text, /slept 50$/);
+      assert.ok(reply.closed, "the connection stays open");
+    });
+  }
+
   it("after all of them a good request is answered by the same, unharmed worker", async () => {
     const reply = await fetchFresh(`${url}token`);
     assert.equal(reply.status, 200);
