@@ -6,7 +6,7 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import process from "node:process";
@@ -41,6 +41,8 @@ export interface Running {
   url: string;
   /** An nginx in front of a server, not a server. */
   isFront?: boolean;
+  /** Its own directory (a front's configuration and logs), removed when it stops. */
+  dir?: string;
   startMs: number;
   /** Everything it printed so far, stdout and stderr. */
   output: () => string;
@@ -112,6 +114,14 @@ export async function stop(running: Running): Promise<void> {
   await exited;
   clearTimeout(late);
   killTree(running.child.pid!); // anything a peer left behind
+  if (running.dir) removeDir(running.dir);
+}
+
+/** Remove `dir` and all it holds: a run of the bench leaves nothing in /tmp. */
+export function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch { /* left behind: never worth failing a measurement */ }
 }
 
 /** A server to measure: how to start it on a port. */
@@ -214,7 +224,7 @@ backend app
   server app 127.0.0.1:${upstreamPort}${send === "plain" ? "" : " send-proxy-v2"}
 `,
   );
-  return await startFront("haproxy", [HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], port, upstreamPort);
+  return await startFront("haproxy", [HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], port, upstreamPort, dir);
 }
 
 /**
@@ -257,15 +267,19 @@ http {
 `,
   );
   const cmd: [string, string[]] = [NGINX, ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"]];
-  return await startFront("nginx", cmd, port, upstreamPort);
+  return await startFront("nginx", cmd, port, upstreamPort, dir);
 }
 
-/** Start a front (`name`, by `cmd`) pinned with the servers, once it answers 200 on `port`. */
+/**
+ * Start a front (`name`, by `cmd`, configured in `dir`) pinned with the servers, once it
+ * answers 200 on `port`.
+ */
 async function startFront(
   name: string,
   cmd: [string, string[]],
   port: number,
   upstreamPort: number,
+  dir: string,
 ): Promise<Running> {
   const [exe, args] = pinned(cmd, 0);
   const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -286,7 +300,8 @@ async function startFront(
     await eventually(answers, name, 5_000, 50);
   } catch {
     killTree(child.pid!);
+    removeDir(dir);
     throw new Error(`${name} in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
   }
-  return { child, url, startMs: 0, output: () => output, isFront: true };
+  return { child, url, startMs: 0, output: () => output, isFront: true, dir };
 }

@@ -5,13 +5,12 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tempDir } from "./_harness.ts";
 
-/** A new directory for one test file's certificates. */
+/** A new directory for one test file's certificates, removed when the file ends. */
 export function certificateDir(): string {
-  return mkdtempSync(join(tmpdir(), "multiserve-tls-"));
+  return tempDir("multiserve-tls-");
 }
 
 /**

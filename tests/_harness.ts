@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { Buffer } from "node:buffer";
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { setTimeout as later } from "node:timers";
 import { fileURLToPath } from "node:url";
@@ -39,6 +42,39 @@ export const root = fileURLToPath(new URL("..", import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const modTs = fileURLToPath(new URL("../mod.ts", import.meta.url));
 export const cliTs = fileURLToPath(new URL("../cli.ts", import.meta.url));
+
+/** The directories tempDir() made, removed when the test file's process ends. */
+const tempDirs = new Set<string>();
+let cleanupRegistered = false;
+
+/**
+ * A new directory under the system's temporary directory, named `prefix` and six random
+ * characters, removed with all it holds when this test file ends (so that a run of the suite
+ * leaves nothing in /tmp), pass or fail.
+ */
+export function tempDir(prefix: string): string {
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    // Node's and Bun's runners emit the process's "exit" (Bun once, after every file it ran);
+    // `deno test` does not, but ends each file with the "unload" event. Not node:test's after():
+    // in a module that files share, Bun runs it once, for one file only.
+    process.once("exit", removeTempDirs);
+    if (runtime === "deno") globalThis.addEventListener("unload", removeTempDirs, { once: true });
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs) {
+    // A server a failed test left running may still write there; cleaning up never fails a test.
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch { /* left behind */ }
+  }
+  tempDirs.clear();
+}
 
 /**
  * Flags under which a worker loses no connection to a reload or a stop, times its clients
@@ -78,6 +114,9 @@ export function command(script: string, args: string[] = [], denoFlags = ["-A"])
   return [exec, [script, ...args]];
 }
 
+/** The children's $XDG_RUNTIME_DIR: made for the file's first child. */
+let childRuntimeDir: string | undefined;
+
 /** A child process whose output is collected. */
 export class Child {
   /** Those not yet exited, for the file's time limit to end. */
@@ -103,7 +142,17 @@ export class Child {
     const [program, ...rest] = [...wrap, exec, ...argv];
     this.process = spawn(program, rest, {
       cwd: root,
-      env: { ...process.env, PORT: "", HOST: "", WEB_CONCURRENCY: "", ...env },
+      env: {
+        ...process.env,
+        PORT: "",
+        HOST: "",
+        WEB_CONCURRENCY: "",
+        // A supervising server's default control socket goes there, unless the test says
+        // where: a server a test ends with SIGKILL cannot remove its socket, and in the shared
+        // /tmp/multiserve-UID/ they would pile up run after run.
+        XDG_RUNTIME_DIR: childRuntimeDir ??= tempDir("multiserve-run-"),
+        ...env,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.process.stdout!.on("data", (chunk) => (this.stdout += chunk));

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { compareIsolates, LOAD, pairedRatio } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
-import { multiserve, RUNTIMES } from "../servers.ts";
+import { multiserve, removeDir, RUNTIMES } from "../servers.ts";
 
 export const letter = "l";
 export const title =
@@ -17,13 +17,14 @@ export const title =
 export async function run({ seconds, results }: Context): Promise<Row[]> {
   const rows: Row[] = [];
   for (const runtime of RUNTIMES) {
-    const logFile = `${mkdtempSync(`${tmpdir()}/multiserve-bench-`)}/access.log`;
+    const logDir = mkdtempSync(`${tmpdir()}/multiserve-bench-`);
     const targets = [
       multiserve(runtime, "hello", [], "serve()"),
-      multiserve(runtime, "hello", [`--access-log=${logFile}`], "serve(), access log to a file"),
+      multiserve(runtime, "hello", [`--access-log=${logDir}/access.log`], "serve(), access log to a file"),
       multiserve(runtime, "hello", ["--admin-port", "0"], "serve(), admin endpoint on (counting)"),
     ];
-    const r = await compareIsolates(targets, LOAD.hello, 3, seconds);
+    // The log holds a line per request measured: gone with its directory once measured.
+    const r = await compareIsolates(targets, LOAD.hello, 3, seconds).finally(() => removeDir(logDir));
     const base = r.get("serve()")!.rounds;
     results[`l.${runtime}`] = Object.fromEntries(r);
     for (const label of ["serve(), access log to a file", "serve(), admin endpoint on (counting)"]) {

@@ -17,6 +17,7 @@ import {
   pinned,
   raw,
   rawBaseline,
+  removeDir,
   type Running,
   RUNTIMES,
   start,
@@ -79,9 +80,15 @@ async function compareH2(targets: Target[], rounds: number, seconds: number) {
   return { samples, failed };
 }
 
-export async function run({ seconds, results }: Context): Promise<Row[]> {
-  const rows: Row[] = [];
+export async function run(context: Context): Promise<Row[]> {
   const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-tls-`);
+  // The certificate and its key serve this section only: gone with their directory after it.
+  return await measure(context, dir).finally(() => removeDir(dir));
+}
+
+/** The section's rows, served with a certificate made in `dir`. */
+async function measure({ seconds, results }: Context, dir: string): Promise<Row[]> {
+  const rows: Row[] = [];
   const [cert, key] = [`${dir}/cert.pem`, `${dir}/key.pem`];
   spawnSync("openssl", [
     "req",

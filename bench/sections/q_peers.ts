@@ -18,6 +18,7 @@ import {
   denoServeParallel,
   multiserve,
   raw,
+  removeDir,
   root,
   type Runtime,
   RUNTIMES,
@@ -80,7 +81,10 @@ export async function run({ seconds, results }: Context): Promise<Row[]> {
         multiserve(runtime, route.app, ["-t", "2"], "serve(), threaded 2"),
         ...peers(runtime, route.app),
       ];
-      const r = await compare(targets, route.load, 1, seconds, route.wrkArgs);
+      // pm2's home (its logs, its daemon's files) serves one comparison: gone with it.
+      const r = await compare(targets, route.load, 1, seconds, route.wrkArgs).finally(() => {
+        for (const { env } of targets) if (env?.PM2_HOME) removeDir(env.PM2_HOME);
+      });
       results[`q.${runtime}.${route.name}`] = Object.fromEntries(r);
       // The fastest peer with two workers: what serve() must match.
       const best = Math.max(

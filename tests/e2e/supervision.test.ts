@@ -5,8 +5,7 @@
  * outlives the primary. Reloads and recycling under load: graceful_restarts.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
@@ -25,6 +24,7 @@ import {
   runtime,
   startApp,
   startServer,
+  tempDir,
   token,
 } from "../_harness.ts";
 
@@ -65,7 +65,7 @@ for (const mode of SUPERVISED) {
     });
 
     it("a worker that hangs while it starts is a boot failure: named, then exit 3", async () => {
-      const dir = mkdtempSync(join(tmpdir(), "multiserve-boot-hang-"));
+      const dir = tempDir("multiserve-boot-hang-");
       const app = join(dir, "app.mjs");
       // At the lowest priority, as tests/fixtures/app.ts spins: the loop is as busy, but the
       // suite's other files keep their CPU while it waits out the timeout.
@@ -191,7 +191,7 @@ for (const mode of SUPERVISED) {
   // One server and one app on disk for both tests: the reloads leave it serving v3, whose
   // /crash the second test uses once the file on disk no longer loads.
   describe(`${runtime}, ${mode.name}: supervision of the code on disk`, () => {
-    const dir = mkdtempSync(join(tmpdir(), "multiserve-reload-"));
+    const dir = tempDir("multiserve-reload-");
     const app = join(dir, "app.mjs");
     /** Answers its version; /crash then ends its isolate with an error no handler catches. */
     const version = (v: string) =>
