@@ -6,12 +6,11 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { descendants, eventually, freePort } from "../tests/_processes.ts";
+import { descendants, eventually, freePort, tempDir } from "../tests/_processes.ts";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 export const bin = (name: string): string => `${root}node_modules/.bin/${name}`;
@@ -41,8 +40,6 @@ export interface Running {
   url: string;
   /** An nginx in front of a server, not a server. */
   isFront?: boolean;
-  /** Its own directory (a front's configuration and logs), removed when it stops. */
-  dir?: string;
   startMs: number;
   /** Everything it printed so far, stdout and stderr. */
   output: () => string;
@@ -114,14 +111,6 @@ export async function stop(running: Running): Promise<void> {
   await exited;
   clearTimeout(late);
   killTree(running.child.pid!); // anything a peer left behind
-  if (running.dir) removeDir(running.dir);
-}
-
-/** Remove `dir` and all it holds: a run of the bench leaves nothing in /tmp. */
-export function removeDir(dir: string): void {
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch { /* left behind: never worth failing a measurement */ }
 }
 
 /** A server to measure: how to start it on a port. */
@@ -205,7 +194,7 @@ export const HAPROXY = spawnSync("sh", ["-c", "command -v haproxy || ls /usr/sbi
  * relayed on a connection of its own, which begins with a PROXY v2 header when `send` says so.
  */
 export async function haproxyFront(upstreamPort: number, send: "plain" | "send-proxy-v2"): Promise<Running> {
-  const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-haproxy-`);
+  const dir = tempDir("multiserve-bench-haproxy-");
   const port = await freePort();
   writeFileSync(
     `${dir}/haproxy.cfg`,
@@ -224,7 +213,7 @@ backend app
   server app 127.0.0.1:${upstreamPort}${send === "plain" ? "" : " send-proxy-v2"}
 `,
   );
-  return await startFront("haproxy", [HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], port, upstreamPort, dir);
+  return await startFront("haproxy", [HAPROXY, ["-f", `${dir}/haproxy.cfg`, "-db"]], port, upstreamPort);
 }
 
 /**
@@ -233,7 +222,7 @@ backend app
  * TLS termination (X-Forwarded-Proto: https), which multiserve believes from loopback.
  */
 export async function nginxFront(upstreamPort: number): Promise<Running> {
-  const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-nginx-`);
+  const dir = tempDir("multiserve-bench-nginx-");
   const port = await freePort();
   writeFileSync(
     `${dir}/nginx.conf`,
@@ -267,19 +256,15 @@ http {
 `,
   );
   const cmd: [string, string[]] = [NGINX, ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"]];
-  return await startFront("nginx", cmd, port, upstreamPort, dir);
+  return await startFront("nginx", cmd, port, upstreamPort);
 }
 
-/**
- * Start a front (`name`, by `cmd`, configured in `dir`) pinned with the servers, once it
- * answers 200 on `port`.
- */
+/** Start a front (`name`, by `cmd`) pinned with the servers, once it answers 200 on `port`. */
 async function startFront(
   name: string,
   cmd: [string, string[]],
   port: number,
   upstreamPort: number,
-  dir: string,
 ): Promise<Running> {
   const [exe, args] = pinned(cmd, 0);
   const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -300,8 +285,7 @@ async function startFront(
     await eventually(answers, name, 5_000, 50);
   } catch {
     killTree(child.pid!);
-    removeDir(dir);
     throw new Error(`${name} in front of port ${upstreamPort} did not answer 200 within 5 s\n${output}`);
   }
-  return { child, url, startMs: 0, output: () => output, isFront: true, dir };
+  return { child, url, startMs: 0, output: () => output, isFront: true };
 }

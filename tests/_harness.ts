@@ -7,15 +7,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { Buffer } from "node:buffer";
-import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
 import { setTimeout as later } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../src/runtime.ts";
-import { descendants, eventually } from "./_processes.ts";
+import { descendants, eventually, tempDir } from "./_processes.ts";
+
+export { tempDir };
 
 // Shared with the bench, which must not import this module (its time limit below): re-exported
 // so that the tests import everything from here.
@@ -42,39 +41,6 @@ export const root = fileURLToPath(new URL("..", import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 export const modTs = fileURLToPath(new URL("../mod.ts", import.meta.url));
 export const cliTs = fileURLToPath(new URL("../cli.ts", import.meta.url));
-
-/** The directories tempDir() made, removed when the test file's process ends. */
-const tempDirs = new Set<string>();
-let cleanupRegistered = false;
-
-/**
- * A new directory under the system's temporary directory, named `prefix` and six random
- * characters, removed with all it holds when this test file ends (so that a run of the suite
- * leaves nothing in /tmp), pass or fail.
- */
-export function tempDir(prefix: string): string {
-  if (!cleanupRegistered) {
-    cleanupRegistered = true;
-    // Node's and Bun's runners emit the process's "exit" (Bun once, after every file it ran);
-    // `deno test` does not, but ends each file with the "unload" event. Not node:test's after():
-    // in a module that files share, Bun runs it once, for one file only.
-    process.once("exit", removeTempDirs);
-    if (runtime === "deno") globalThis.addEventListener("unload", removeTempDirs, { once: true });
-  }
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.add(dir);
-  return dir;
-}
-
-function removeTempDirs(): void {
-  for (const dir of tempDirs) {
-    // A server a failed test left running may still write there; cleaning up never fails a test.
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch { /* left behind */ }
-  }
-  tempDirs.clear();
-}
 
 /**
  * Flags under which a worker loses no connection to a reload or a stop, times its clients

@@ -1,6 +1,7 @@
 /**
  * Processes and ports, for the test harness and the bench alike: a free loopback port, the
- * process tree from Linux's /proc, bounded polling. Nothing happens at import (unlike
+ * process tree from Linux's /proc, bounded polling, temporary directories removed at the
+ * end. Nothing happens at import (unlike
  * tests/_harness.ts, whose file time limit must not reach the bench), and nothing here
  * starts or ends a process.
  *
@@ -10,8 +11,12 @@
  *
  * @module
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { detectRuntime } from "../src/runtime.ts";
 
 /**
  * The fields of /proc/`pid`/stat after the parenthesised name (which may hold spaces and
@@ -89,4 +94,36 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The directories tempDir() made, removed when this process ends. */
+const tempDirs = new Set<string>();
+
+/**
+ * A new directory under the system's temporary directory, named `prefix` and six random
+ * characters, removed with all it holds when this process ends (a test file, pass or fail,
+ * or a run of the bench), so that neither leaves anything in /tmp.
+ */
+export function tempDir(prefix: string): string {
+  if (tempDirs.size === 0) {
+    // Node's and Bun's test runners (and the bench, on Node) emit the process's "exit" (Bun
+    // once, after every file it ran); `deno test` does not, but ends each file with the
+    // "unload" event. Not node:test's after(): in a module that files share, Bun runs it
+    // once, for one file only.
+    process.once("exit", removeTempDirs);
+    if (detectRuntime() === "deno") globalThis.addEventListener("unload", removeTempDirs, { once: true });
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs) {
+    // A server a failed test left running may still write there; cleaning up never fails.
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch { /* left behind */ }
+  }
+  tempDirs.clear();
 }

@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tempDir } from "../../tests/_processes.ts";
 import { compareIsolates, LOAD, pairedRatio } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
-import { multiserve, removeDir, RUNTIMES } from "../servers.ts";
+import { multiserve, RUNTIMES } from "../servers.ts";
 
 export const letter = "l";
 export const title =
@@ -17,14 +16,13 @@ export const title =
 export async function run({ seconds, results }: Context): Promise<Row[]> {
   const rows: Row[] = [];
   for (const runtime of RUNTIMES) {
-    const logDir = mkdtempSync(`${tmpdir()}/multiserve-bench-`);
+    const logDir = tempDir("multiserve-bench-");
     const targets = [
       multiserve(runtime, "hello", [], "serve()"),
       multiserve(runtime, "hello", [`--access-log=${logDir}/access.log`], "serve(), access log to a file"),
       multiserve(runtime, "hello", ["--admin-port", "0"], "serve(), admin endpoint on (counting)"),
     ];
-    // The log holds a line per request measured: gone with its directory once measured.
-    const r = await compareIsolates(targets, LOAD.hello, 3, seconds).finally(() => removeDir(logDir));
+    const r = await compareIsolates(targets, LOAD.hello, 3, seconds);
     const base = r.get("serve()")!.rounds;
     results[`l.${runtime}`] = Object.fromEntries(r);
     for (const label of ["serve(), access log to a file", "serve(), admin endpoint on (counting)"]) {

@@ -7,9 +7,7 @@
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { freePort } from "../../tests/_processes.ts";
+import { freePort, tempDir } from "../../tests/_processes.ts";
 import { compareIsolates, LOAD, median, pairedRatio } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
 import {
@@ -17,7 +15,6 @@ import {
   pinned,
   raw,
   rawBaseline,
-  removeDir,
   type Running,
   RUNTIMES,
   start,
@@ -80,15 +77,9 @@ async function compareH2(targets: Target[], rounds: number, seconds: number) {
   return { samples, failed };
 }
 
-export async function run(context: Context): Promise<Row[]> {
-  const dir = mkdtempSync(`${tmpdir()}/multiserve-bench-tls-`);
-  // The certificate and its key serve this section only: gone with their directory after it.
-  return await measure(context, dir).finally(() => removeDir(dir));
-}
-
-/** The section's rows, served with a certificate made in `dir`. */
-async function measure({ seconds, results }: Context, dir: string): Promise<Row[]> {
+export async function run({ seconds, results }: Context): Promise<Row[]> {
   const rows: Row[] = [];
+  const dir = tempDir("multiserve-bench-tls-");
   const [cert, key] = [`${dir}/cert.pem`, `${dir}/key.pem`];
   spawnSync("openssl", [
     "req",

@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tempDir } from "../../tests/_processes.ts";
 import { BROWSER_HEADERS, compare, LOAD, type Load } from "../measure.ts";
 import { type Context, fmt, type Row } from "../section.ts";
 import {
@@ -18,7 +17,6 @@ import {
   denoServeParallel,
   multiserve,
   raw,
-  removeDir,
   root,
   type Runtime,
   RUNTIMES,
@@ -43,7 +41,7 @@ const pm2Cluster = (app: string): Target => ({
     "2",
   ]],
   env: {
-    PM2_HOME: mkdtempSync(`${tmpdir()}/multiserve-bench-pm2-`),
+    PM2_HOME: tempDir("multiserve-bench-pm2-"),
     BENCH_PM2: "1",
     BENCH_APP: app,
   },
@@ -81,10 +79,7 @@ export async function run({ seconds, results }: Context): Promise<Row[]> {
         multiserve(runtime, route.app, ["-t", "2"], "serve(), threaded 2"),
         ...peers(runtime, route.app),
       ];
-      // pm2's home (its logs, its daemon's files) serves one comparison: gone with it.
-      const r = await compare(targets, route.load, 1, seconds, route.wrkArgs).finally(() => {
-        for (const { env } of targets) if (env?.PM2_HOME) removeDir(env.PM2_HOME);
-      });
+      const r = await compare(targets, route.load, 1, seconds, route.wrkArgs);
       results[`q.${runtime}.${route.name}`] = Object.fromEntries(r);
       // The fastest peer with two workers: what serve() must match.
       const best = Math.max(
